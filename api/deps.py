@@ -1,0 +1,44 @@
+"""Dependencies, declared once as ``Annotated`` aliases and injected into routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from matcher.accounts.service import Principal, authenticate
+from matcher.runtime import Runtime
+
+_bearer = HTTPBearer(auto_error=False, description="An admin key, or a platform's own key.")
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_principal(
+    rt: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(401, "This operation needs an API key: send 'Authorization: Bearer <key>'.")
+    principal = authenticate(rt, credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "The API key is not valid (unknown or revoked).")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(403, "Only the admin key may do this.")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,72 @@
+"""RFC 9457 problem details for every error, from one place."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from matcher.errors import (
+    Conflict,
+    IndexUnavailable,
+    InvalidInput,
+    NotFound,
+    PilotMatchError,
+    SchemaTooNew,
+)
+
+log = logging.getLogger("pilotmatch.api")
+
+PROBLEM_JSON = "application/problem+json"
+_STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, IndexUnavailable: 503, SchemaTooNew: 500}
+_SLUG = {404: "not-found", 422: "invalid-input", 409: "conflict", 503: "unavailable", 500: "server-error"}
+
+
+def problem(status: int, detail: str, title: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://pilotmatch.dev/problems/{_SLUG.get(status, HTTPStatus(status).phrase.lower().replace(' ', '-'))}",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PilotMatchError)
+    async def _domain(request: Request, exc: PilotMatchError) -> JSONResponse:
+        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        extra: dict[str, Any] = {}
+        if isinstance(exc, InvalidInput):
+            extra["errors"] = [{"field": exc.field or "body", "message": exc.detail, "allowed": exc.allowed}]
+        return problem(status, exc.detail, exc.title, instance=request.url.path, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _loc(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem(422, detail, "Invalid input", instance=request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"fields": {"path": request.url.path}})
+        return problem(500, "An unexpected error occurred; it has been logged.", instance=request.url.path)

@@ -1,0 +1,78 @@
+"""Platform profiles: create (one or bulk), read, list, patch, delete; and the technologies that fit one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import AdminDep, RuntimeDep
+from api.schemas import BulkPlatforms, TechnologyMatchOut, TechnologyMatchResponse
+from matcher.platforms import service
+from matcher.platforms.schemas import (
+    PlatformCreate,
+    PlatformFilters,
+    PlatformPage,
+    PlatformRead,
+    PlatformUpdate,
+)
+from matcher.technologies.service import technologies_for_platform
+
+router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
+
+
+@router.post("", status_code=201, response_model=PlatformRead, summary="Create a platform profile")
+def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep) -> PlatformRead:
+    return PlatformRead.model_validate(service.create_platforms(rt, [body])[0])
+
+
+@router.post(
+    "/bulk",
+    status_code=201,
+    response_model=list[PlatformRead],
+    summary="Create up to 1,000 platform profiles in one transaction (all or nothing)",
+)
+def create_platforms_bulk(body: BulkPlatforms, rt: RuntimeDep, _: AdminDep) -> list[PlatformRead]:
+    rows = service.create_platforms(rt, body.items, field_prefix="items")
+    return [PlatformRead.model_validate(r) for r in rows]
+
+
+@router.get("", response_model=PlatformPage, summary="List platforms with filters and cursor pagination")
+def list_platforms(
+    rt: RuntimeDep,
+    filters: Annotated[PlatformFilters, Query()],
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PlatformPage:
+    rows, next_cursor = service.list_platforms(rt, filters, cursor=cursor, limit=limit)
+    return PlatformPage(items=[PlatformRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{platform_id}", response_model=PlatformRead, summary="Get one platform profile")
+def get_platform(platform_id: int, rt: RuntimeDep) -> PlatformRead:
+    return PlatformRead.model_validate(service.get_platform(rt, platform_id))
+
+
+@router.patch(
+    "/{platform_id}", response_model=PlatformRead, summary="Change some fields of a platform profile"
+)
+def patch_platform(platform_id: int, body: PlatformUpdate, rt: RuntimeDep, _: AdminDep) -> PlatformRead:
+    return PlatformRead.model_validate(service.update_platform(rt, platform_id, body))
+
+
+@router.delete("/{platform_id}", status_code=204, summary="Delete a platform (it leaves results at once)")
+def delete_platform(platform_id: int, rt: RuntimeDep, _: AdminDep) -> Response:
+    service.delete_platform(rt, platform_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{platform_id}/technologies",
+    response_model=TechnologyMatchResponse,
+    summary="Technologies that fit this platform, best first (the reverse of /v1/match)",
+)
+def platform_technologies(
+    platform_id: int, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> TechnologyMatchResponse:
+    matches = technologies_for_platform(rt, platform_id, limit)
+    return TechnologyMatchResponse(technologies=[TechnologyMatchOut.of(m) for m in matches])

@@ -1,0 +1,71 @@
+"""Technologies: submit (returns its best platforms), read, list, patch, delete, re-rank."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import AdminDep, RuntimeDep
+from api.schemas import MatchOut, MatchResponse, TechnologyWithMatches
+from matcher.technologies import service
+from matcher.technologies.schemas import TechnologyCreate, TechnologyPage, TechnologyRead, TechnologyUpdate
+
+router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TechnologyWithMatches,
+    summary="Submit a technology; the response carries its best-matching platforms",
+)
+def create_technology(
+    body: TechnologyCreate, rt: RuntimeDep, _: AdminDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> TechnologyWithMatches:
+    row = service.create_technology(rt, body)
+    matches = service.matches_for_technology(rt, row, limit)
+    return TechnologyWithMatches(
+        **TechnologyRead.model_validate(row).model_dump(), matches=[MatchOut.of(m) for m in matches]
+    )
+
+
+@router.get("", response_model=TechnologyPage, summary="List technologies (cursor pagination)")
+def list_technologies(
+    rt: RuntimeDep,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TechnologyPage:
+    rows, next_cursor = service.list_technologies(rt, status=status, cursor=cursor, limit=limit)
+    return TechnologyPage(items=[TechnologyRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{technology_id}", response_model=TechnologyRead, summary="Get one technology")
+def get_technology(technology_id: int, rt: RuntimeDep) -> TechnologyRead:
+    return TechnologyRead.model_validate(service.get_technology(rt, technology_id))
+
+
+@router.patch("/{technology_id}", response_model=TechnologyRead, summary="Change some fields of a technology")
+def patch_technology(
+    technology_id: int, body: TechnologyUpdate, rt: RuntimeDep, _: AdminDep
+) -> TechnologyRead:
+    return TechnologyRead.model_validate(service.update_technology(rt, technology_id, body))
+
+
+@router.delete("/{technology_id}", status_code=204, summary="Delete a technology")
+def delete_technology(technology_id: int, rt: RuntimeDep, _: AdminDep) -> Response:
+    service.delete_technology(rt, technology_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{technology_id}/matches",
+    response_model=MatchResponse,
+    summary="Re-rank platforms for a stored technology",
+)
+def technology_matches(
+    technology_id: int, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> MatchResponse:
+    row = service.get_technology(rt, technology_id)
+    return MatchResponse(matches=[MatchOut.of(m) for m in service.matches_for_technology(rt, row, limit)])

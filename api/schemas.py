@@ -1,0 +1,124 @@
+"""Response and request shapes that exist only at the HTTP edge (matching, health)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from matcher.matching.engine import PlatformMatch, TechnologyMatch
+from matcher.platforms.schemas import PlatformCreate
+from matcher.technologies.schemas import TechnologyRead
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class MatchRequest(BaseModel):
+    """A technology description to match. ``directions``, ``trl``, ``province`` and ``service_types`` are
+    preferences that raise or lower scores; ``area`` and ``tier`` are filters. Missing means no preference."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "We developed a PEM electrolyser stack with a new catalyst-coated membrane and need a "
+                    "100 kW stack test and durability verification.",
+                    "trl": 5,
+                    "province": "广东",
+                    "service_types": ["performance"],
+                    "limit": 5,
+                },
+                {"text": "高镍三元正极材料烧结工艺放大，需要百吨级中试线验证", "area": "emerging_future"},
+            ]
+        },
+    )
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+    directions: list[Code] = Field(default_factory=list, max_length=37)
+    trl: int | None = Field(None, ge=1, le=9)
+    province: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+    service_types: list[Code] = Field(default_factory=list, max_length=5)
+    area: Code | None = None
+    tier: list[Code] = Field(default_factory=list, max_length=5)
+    limit: int = Field(10, ge=1, le=100)
+
+
+class EvidenceOut(BaseModel):
+    passage: str = Field(description="The profile passage that matched best, in the profile's own words.")
+    terms: list[str] = Field(description="Query terms found in the profile.")
+
+
+class MatchOut(BaseModel):
+    platform_id: int
+    name: str
+    name_en: str | None = None
+    organization: str | None = None
+    province: str | None = None
+    city: str | None = None
+    tier: str
+    area: str
+    directions: list[str]
+    service_types: list[str]
+    score: float
+    explanation: dict[str, float] = Field(
+        description="Each factor's contribution; the contributions sum to `score`.",
+        examples=[{"semantic": 0.61, "lexical": 0.07, "sector_fit": 0.0, "tier": 0.02, "trl_fit": 0.03}],
+    )
+    evidence: EvidenceOut
+
+    @classmethod
+    def of(cls, m: PlatformMatch) -> MatchOut:
+        return cls(
+            platform_id=m.platform_id,
+            score=m.score,
+            explanation=m.explanation,
+            evidence=EvidenceOut(passage=m.evidence.passage, terms=m.evidence.terms),
+            **m.card,
+        )
+
+
+class MatchResponse(BaseModel):
+    matches: list[MatchOut]
+
+
+class TechnologyWithMatches(TechnologyRead):
+    matches: list[MatchOut]
+
+
+class TechnologyMatchOut(BaseModel):
+    technology_id: int
+    title: str | None
+    summary: str
+    status: str
+    trl: int | None
+    score: float
+    explanation: dict[str, float]
+    evidence: EvidenceOut
+
+    @classmethod
+    def of(cls, m: TechnologyMatch) -> TechnologyMatchOut:
+        return cls(
+            technology_id=m.technology_id,
+            score=m.score,
+            explanation=m.explanation,
+            evidence=EvidenceOut(passage=m.evidence.passage, terms=m.evidence.terms),
+            **m.card,
+        )
+
+
+class TechnologyMatchResponse(BaseModel):
+    technologies: list[TechnologyMatchOut]
+
+
+class BulkPlatforms(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[PlatformCreate] = Field(min_length=1, max_length=1000)
+
+
+class Health(BaseModel):
+    status: str
+    model: str
+    platforms: int
+    technologies: int

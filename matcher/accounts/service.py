@@ -1,0 +1,83 @@
+"""API keys: generated with ``secrets``, stored as SHA-256 hashes, compared in constant time.
+
+Keys are 32 random bytes, so a fast hash is enough (there is nothing to brute-force); only a short prefix is kept
+in clear so people can tell keys apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from matcher.accounts.models import ApiKey
+from matcher.dbtypes import utcnow
+from matcher.runtime import Runtime
+from matcher.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the admin, or the holder of one platform's key."""
+
+    role: str
+    platform_id: int | None = None
+    key_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key(role: str) -> str:
+    return f"pm_{role}_{secrets.token_urlsafe(32)}"
+
+
+def authenticate(rt: Runtime, key: str) -> Principal | None:
+    """The principal a bearer key belongs to, or None. ``PILOTMATCH_ADMIN_KEY`` is always an admin key."""
+    configured = rt.settings.admin_key
+    if configured is not None and hmac.compare_digest(key.encode(), configured.get_secret_value().encode()):
+        return Principal("admin")
+    digest = hash_key(key)
+    with rt.session() as s:
+        row = s.exec(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at == None)).first()  # noqa: E711
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            return None
+        return Principal(row.role, row.platform_id, row.id)
+
+
+def create_admin_key(db: Engine) -> str:
+    """Store a new admin key (hashed) and return it; the caller shows it once."""
+    key = new_key("admin")
+    with Session(db) as s:
+        s.add(ApiKey(role="admin", prefix=key[:14], key_hash=hash_key(key)))
+        s.commit()
+    return key
+
+
+def rotate_admin_key(db: Engine) -> str:
+    """Revoke every stored admin key and create a new one."""
+    with Session(db) as s:
+        for row in s.exec(select(ApiKey).where(ApiKey.role == "admin", ApiKey.revoked_at == None)).all():  # noqa: E711
+            row.revoked_at = utcnow()
+            s.add(row)
+        s.commit()
+    return create_admin_key(db)
+
+
+def ensure_admin_key(db: Engine, settings: Settings) -> str | None:
+    """Make sure someone can write: with no ``PILOTMATCH_ADMIN_KEY`` and no stored admin key, create one and
+    return it (to be printed once). Returns None when a key already exists."""
+    if settings.admin_key is not None:
+        return None
+    with Session(db) as s:
+        exists = s.exec(select(ApiKey).where(ApiKey.role == "admin", ApiKey.revoked_at == None)).first()  # noqa: E711
+    return None if exists else create_admin_key(db)

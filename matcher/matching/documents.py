@@ -1,0 +1,124 @@
+"""How stored records become matchable documents: the text each channel sees, and its content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+from matcher.matching.ranking import NeedFacts, PlatformFacts
+from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text, split_passages
+from matcher.platforms.models import Platform
+from matcher.technologies.models import Technology
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformDoc:
+    """A platform as the match engine holds it in memory: passages to embed, tokens, facts and a display card."""
+
+    id: int
+    passages: tuple[str, ...]
+    tokens: tuple[str, ...]
+    lang: LanguageMix
+    facts: PlatformFacts
+    card: dict
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TechnologyDoc:
+    id: int
+    text: str
+    tokens: tuple[str, ...]
+    lang: LanguageMix
+    facts: NeedFacts
+    card: dict
+    content_hash: str
+
+
+def _hash(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+def platform_text(p: Platform) -> tuple[str, str]:
+    """(title line, body) of a platform: the body is what gets split into passages."""
+    title = " / ".join(x for x in (p.name, p.name_en) if x)
+    parts = [p.capabilities]
+    if p.equipment:
+        parts.append("设备 Equipment: " + "; ".join(p.equipment))
+    if p.scale:
+        parts.append("规模 Scale: " + p.scale)
+    return normalize_text(title), normalize_text("\n".join(parts))
+
+
+def platform_doc(p: Platform, passage_chars: int, model_id: str) -> PlatformDoc:
+    """Every passage starts with the platform's name, so a passage read alone still says whose it is.
+
+    A row not yet stored (``id`` None) gets id 0; ``with_id`` fills in the real one after the insert, so
+    embedding can run before the database transaction.
+    """
+    title, body = platform_text(p)
+    chunks = split_passages(body, passage_chars) or [""]
+    passages = tuple(f"{title}: {c}".strip(": ") for c in chunks)
+    full = f"{title}\n{body}"
+    return PlatformDoc(
+        id=p.id or 0,
+        passages=passages,
+        tokens=tuple(lexical_tokens(full)),
+        lang=language_mix(full),
+        facts=PlatformFacts(
+            id=p.id or 0,
+            tier=p.tier,
+            area=p.area,
+            directions=tuple(p.directions or ()),
+            service_types=tuple(p.service_types or ()),
+            province=p.province,
+            trl_min=p.trl_min,
+            trl_max=p.trl_max,
+            capacity=p.capacity,
+        ),
+        card={
+            "name": p.name,
+            "name_en": p.name_en,
+            "organization": p.organization,
+            "province": p.province,
+            "city": p.city,
+            "tier": p.tier,
+            "area": p.area,
+            "directions": list(p.directions or ()),
+            "service_types": list(p.service_types or ()),
+        },
+        content_hash=_hash(model_id, str(passage_chars), *passages),
+    )
+
+
+def technology_text(t: Technology) -> str:
+    return normalize_text("\n".join(x for x in (t.title, t.summary) if x))
+
+
+def technology_doc(t: Technology, model_id: str) -> TechnologyDoc:
+    text = technology_text(t)
+    return TechnologyDoc(
+        id=t.id or 0,
+        text=text,
+        tokens=tuple(lexical_tokens(text)),
+        lang=language_mix(text),
+        facts=NeedFacts(
+            directions=tuple(t.directions or ()),
+            trl=t.trl,
+            provinces=tuple(t.preferred_provinces or ()),
+            service_types=tuple(t.service_types or ()),
+        ),
+        card={"title": t.title, "summary": t.summary, "status": t.status, "trl": t.trl},
+        content_hash=_hash(model_id, text),
+    )
+
+
+def with_id(doc: PlatformDoc | TechnologyDoc, item_id: int) -> PlatformDoc | TechnologyDoc:
+    """The same document under its stored id."""
+    if isinstance(doc, PlatformDoc):
+        return replace(doc, id=item_id, facts=replace(doc.facts, id=item_id))
+    return replace(doc, id=item_id)

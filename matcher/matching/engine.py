@@ -1,0 +1,434 @@
+"""The match engine: in-memory indexes of platforms and technologies, kept in step with the database.
+
+It holds, per corpus, a FAISS ``DenseIndex`` of passage vectors, a BM25 ``LexicalIndex`` and the small facts
+ranking needs, so a match never touches the database. The database stays the source of truth: at start-up the
+engine loads its on-disk snapshot, checks the manifest (model, dimension, format) and reconciles item by item
+against the rows (re-embedding only changed items); a missing snapshot or one built by another model is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from matcher.errors import NotFound
+from matcher.matching.dense import DenseIndex
+from matcher.matching.documents import PlatformDoc, TechnologyDoc, platform_doc, technology_doc
+from matcher.matching.embedders import Embedder
+from matcher.matching.fusion import ChannelScores, Fusion, LanguageAwareFusion
+from matcher.matching.lexical import LexicalIndex
+from matcher.matching.ranking import NeedFacts, PlatformFacts, Ranker
+from matcher.matching.text import language_mix, lexical_tokens, normalize_text
+from matcher.platforms.models import Platform
+from matcher.settings import Settings
+from matcher.taxonomy import Taxonomy
+from matcher.technologies.models import Technology
+
+log = logging.getLogger("pilotmatch.engine")
+
+SNAPSHOT_FORMAT = 1
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchQuery:
+    """A technology need to match: its text plus preferences (soft) and filters (hard)."""
+
+    text: str
+    need: NeedFacts = field(default_factory=NeedFacts)
+    area: str | None = None
+    tiers: tuple[str, ...] = ()
+    limit: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    passage: str
+    terms: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformMatch:
+    platform_id: int
+    score: float
+    explanation: dict[str, float]
+    card: dict
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class TechnologyMatch:
+    technology_id: int
+    score: float
+    explanation: dict[str, float]
+    card: dict
+    evidence: Evidence
+
+
+@dataclass
+class IndexManifest:
+    """What a snapshot on disk was built with; a snapshot whose model or format differs is never used."""
+
+    corpus: str
+    model: str
+    dim: int
+    count: int
+    passages: int
+    built_at: str
+    format: int = SNAPSHOT_FORMAT
+
+    @classmethod
+    def read(cls, path: Path) -> IndexManifest | None:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass
+class _Corpus:
+    """One indexed collection (platforms or technologies)."""
+
+    name: str
+    dense: DenseIndex
+    lexical: LexicalIndex = field(default_factory=LexicalIndex)
+    docs: dict = field(default_factory=dict)
+    dirty: bool = False
+
+
+class MatchEngine:
+    """Embeds, indexes and ranks. Thread-safe; writes are applied after the database commit that causes them."""
+
+    def __init__(
+        self, settings: Settings, taxonomy: Taxonomy, embedder: Embedder, fusion: Fusion | None = None
+    ) -> None:
+        self.settings = settings
+        self.taxonomy = taxonomy
+        self.embedder = embedder
+        self.fusion: Fusion = fusion or LanguageAwareFusion(settings.fusion)
+        self.ranker = Ranker(settings.rank, taxonomy)
+        self.index_dir = Path(settings.index_dir)
+        self.platforms = _Corpus("platforms", DenseIndex(embedder.dim))
+        self.technologies = _Corpus("technologies", DenseIndex(embedder.dim))
+        self.write_lock = threading.RLock()
+        self.ready = False
+
+    # ---- documents -----------------------------------------------------------------------------------------
+    def platform_docs(self, rows: Iterable[Platform]) -> list[PlatformDoc]:
+        return [platform_doc(p, self.settings.passage_chars, self.embedder.model_id) for p in rows]
+
+    def technology_docs(self, rows: Iterable[Technology]) -> list[TechnologyDoc]:
+        return [technology_doc(t, self.embedder.model_id) for t in rows]
+
+    def embed_platform_docs(
+        self, docs: Sequence[PlatformDoc], progress: Progress | None = None, batch: int = 256
+    ) -> list[np.ndarray]:
+        """Passage vectors per doc, embedded in large batches (embedding is the floor of every import)."""
+        flat = [p for d in docs for p in d.passages]
+        vecs = self._embed_batched(flat, self.embedder.embed_passages, progress, batch)
+        out, start = [], 0
+        for d in docs:
+            out.append(vecs[start : start + len(d.passages)])
+            start += len(d.passages)
+        return out
+
+    def embed_technology_docs(
+        self, docs: Sequence[TechnologyDoc], progress: Progress | None = None, batch: int = 256
+    ) -> list[np.ndarray]:
+        vecs = self._embed_batched([d.text for d in docs], self.embedder.embed_queries, progress, batch)
+        return [vecs[i : i + 1] for i in range(len(docs))]
+
+    def _embed_batched(
+        self, texts: list[str], fn: Callable[[list[str]], np.ndarray], progress: Progress | None, batch: int
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        parts = []
+        for i in range(0, len(texts), batch):
+            parts.append(fn(texts[i : i + batch]))
+            if progress:
+                progress(min(i + batch, len(texts)), len(texts))
+        return np.vstack(parts)
+
+    # ---- applying writes -----------------------------------------------------------------------------------
+    def apply_platforms(self, docs: Sequence[PlatformDoc], vectors: Sequence[np.ndarray]) -> None:
+        """Add or replace platforms in the indexes (active ones only; call ``remove_platforms`` for the rest)."""
+        c = self.platforms
+        c.dense.upsert_many((d.id, v) for d, v in zip(docs, vectors, strict=True))
+        c.lexical.upsert_many((d.id, list(d.tokens)) for d in docs)
+        for d in docs:
+            c.docs[d.id] = d
+        c.dirty = True
+
+    def update_platform_facts(self, doc: PlatformDoc) -> None:
+        """A profile change that leaves its text alone (tier, province, ...) needs no re-embedding."""
+        if doc.id in self.platforms.docs:
+            self.platforms.docs[doc.id] = doc
+            self.platforms.dirty = True
+
+    def remove_platforms(self, ids: Iterable[int]) -> None:
+        self._remove(self.platforms, list(ids))
+
+    def apply_technologies(self, docs: Sequence[TechnologyDoc], vectors: Sequence[np.ndarray]) -> None:
+        c = self.technologies
+        c.dense.upsert_many((d.id, v) for d, v in zip(docs, vectors, strict=True))
+        c.lexical.upsert_many((d.id, list(d.tokens)) for d in docs)
+        for d in docs:
+            c.docs[d.id] = d
+        c.dirty = True
+
+    def remove_technologies(self, ids: Iterable[int]) -> None:
+        self._remove(self.technologies, list(ids))
+
+    def _remove(self, c: _Corpus, ids: list[int]) -> None:
+        c.dense.remove(ids)
+        c.lexical.remove(ids)
+        for i in ids:
+            c.docs.pop(i, None)
+        c.dirty = True
+
+    def needs_reembedding(self, doc: PlatformDoc | TechnologyDoc, corpus: str) -> bool:
+        c = self.platforms if corpus == "platforms" else self.technologies
+        old = c.docs.get(doc.id)
+        return old is None or old.content_hash != doc.content_hash
+
+    # ---- matching ------------------------------------------------------------------------------------------
+    def match(self, query: MatchQuery) -> list[PlatformMatch]:
+        """Rank active platforms for a technology description."""
+        text = normalize_text(query.text)
+        qvec = self.embedder.embed_queries([text])[0]
+        return self.match_vector(qvec, text, query)
+
+    def match_vector(self, qvec: np.ndarray, text: str, query: MatchQuery) -> list[PlatformMatch]:
+        c = self.platforms
+        docs = c.docs
+        allowed = self._allowed(query)
+        pool = max(self.settings.candidate_pool, query.limit * 3)
+        qtokens = lexical_tokens(text)
+        qlang = language_mix(text)
+        dense_hits = {h.item_id: h for h in c.dense.search(qvec, pool, allowed)}
+        lexical_hits = c.lexical.search(qtokens, pool, allowed)
+        lexical = {h.item_id: h.score for h in lexical_hits}
+        missing_dense = [i for i in lexical if i not in dense_hits]
+        if missing_dense:
+            dense_hits.update(c.dense.score_items(qvec, missing_dense))
+        missing_lex = [i for i in dense_hits if i not in lexical]
+        if missing_lex and lexical_hits:
+            lexical.update(c.lexical.score_items(qtokens, missing_lex))
+        dense_rank = {i: r for r, i in enumerate(sorted(dense_hits, key=lambda i: -dense_hits[i].score))}
+        lexical_rank = {h.item_id: r for r, h in enumerate(lexical_hits)}
+        results: list[PlatformMatch] = []
+        for pid, hit in dense_hits.items():
+            doc = docs.get(pid)
+            if doc is None or (allowed is not None and pid not in allowed):
+                continue
+            scores = ChannelScores(
+                dense=hit.score,
+                lexical=lexical.get(pid, 0.0),
+                overlap=qlang.overlap(doc.lang),
+                dense_rank=dense_rank.get(pid),
+                lexical_rank=lexical_rank.get(pid),
+            )
+            scored = self.ranker.score(query.need, doc.facts, self.fusion.fuse(scores))
+            passage = doc.passages[min(hit.passage, len(doc.passages) - 1)]
+            results.append(
+                PlatformMatch(
+                    platform_id=pid,
+                    score=scored.score,
+                    explanation=scored.explanation,
+                    card=doc.card,
+                    evidence=Evidence(passage=passage, terms=c.lexical.matched_terms(qtokens, pid)),
+                )
+            )
+        results.sort(key=lambda m: (-m.score, m.platform_id))
+        return results[: query.limit]
+
+    def _allowed(self, query: MatchQuery) -> set[int] | None:
+        if query.area is None and not query.tiers:
+            return None
+        tiers = set(query.tiers)
+        return {
+            pid
+            for pid, d in self.platforms.docs.items()
+            if (query.area is None or d.facts.area == query.area) and (not tiers or d.facts.tier in tiers)
+        }
+
+    def technologies_for_platform(self, platform_id: int, limit: int = 10) -> list[TechnologyMatch]:
+        """The reverse direction: open technologies that fit a platform, scored exactly as the forward match."""
+        pdoc = self.platforms.docs.get(platform_id)
+        if pdoc is None:
+            raise NotFound(f"Platform {platform_id} is not active or does not exist.")
+        t = self.technologies
+        pvecs = self.platforms.dense.vectors(platform_id)
+        pool = max(self.settings.candidate_pool, limit * 3)
+        candidates: set[int] = set()
+        for v in pvecs:
+            candidates.update(h.item_id for h in t.dense.search(v, pool))
+        results: list[TechnologyMatch] = []
+        for tid in candidates:
+            tdoc = t.docs.get(tid)
+            if tdoc is None:
+                continue
+            tvec = t.dense.vectors(tid)
+            if len(tvec) == 0:
+                continue
+            sims = pvecs @ tvec[0]
+            best = int(np.argmax(sims))
+            lex = self.platforms.lexical.score_items(list(tdoc.tokens), [platform_id])[platform_id]
+            scores = ChannelScores(dense=float(sims[best]), lexical=lex, overlap=tdoc.lang.overlap(pdoc.lang))
+            scored = self.ranker.score(tdoc.facts, pdoc.facts, self.fusion.fuse(scores))
+            results.append(
+                TechnologyMatch(
+                    technology_id=tid,
+                    score=scored.score,
+                    explanation=scored.explanation,
+                    card=tdoc.card,
+                    evidence=Evidence(
+                        passage=pdoc.passages[best],
+                        terms=self.platforms.lexical.matched_terms(list(tdoc.tokens), platform_id),
+                    ),
+                )
+            )
+        results.sort(key=lambda m: (-m.score, m.technology_id))
+        return results[:limit]
+
+    def technology_vector(self, technology_id: int) -> np.ndarray | None:
+        v = self.technologies.dense.vectors(technology_id)
+        return v[0] if len(v) else None
+
+    # ---- snapshots -----------------------------------------------------------------------------------------
+    def _paths(self, c: _Corpus) -> tuple[Path, Path, Path]:
+        return (
+            self.index_dir / f"{c.name}.faiss",
+            self.index_dir / f"{c.name}.manifest.json",
+            self.index_dir / f"{c.name}.items.json",
+        )
+
+    def save(self) -> None:
+        """Write each changed corpus to ``index_dir`` (FAISS index, item hashes and tokens, then the manifest)."""
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        for c in (self.platforms, self.technologies):
+            if not c.dirty:
+                continue
+            with self.write_lock:
+                faiss_path, manifest_path, items_path = self._paths(c)
+                c.dense.save(faiss_path)
+                items = {str(i): {"h": d.content_hash, "t": list(d.tokens)} for i, d in c.docs.items()}
+                _write_json(items_path, items)
+                manifest = IndexManifest(
+                    corpus=c.name,
+                    model=self.embedder.model_id,
+                    dim=self.embedder.dim,
+                    count=len(c.dense),
+                    passages=c.dense.passage_count,
+                    built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                )
+                _write_json(manifest_path, manifest.__dict__)
+                c.dirty = False
+
+    def manifest(self, corpus: str) -> IndexManifest | None:
+        c = self.platforms if corpus == "platforms" else self.technologies
+        return IndexManifest.read(self._paths(c)[1])
+
+    def _load_snapshot(self, c: _Corpus) -> dict[int, str] | None:
+        """Load a corpus snapshot if it was built by this model; return its item hashes (None = rebuild)."""
+        faiss_path, manifest_path, items_path = self._paths(c)
+        manifest = IndexManifest.read(manifest_path)
+        if manifest is None or not faiss_path.exists() or not items_path.exists():
+            log.info("index=%s action=rebuild reason=missing", c.name)
+            return None
+        if (
+            manifest.format != SNAPSHOT_FORMAT
+            or manifest.model != self.embedder.model_id
+            or (manifest.dim != self.embedder.dim)
+        ):
+            log.warning(
+                "index=%s action=rebuild reason=model-mismatch built_with=%s current=%s",
+                c.name,
+                manifest.model,
+                self.embedder.model_id,
+            )
+            return None
+        try:
+            c.dense = DenseIndex.load(faiss_path, self.embedder.dim)
+            items = json.loads(items_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RuntimeError) as exc:
+            log.warning("index=%s action=rebuild reason=unreadable error=%s", c.name, exc)
+            c.dense = DenseIndex(self.embedder.dim)
+            return None
+        c.lexical.upsert_many((int(i), v["t"]) for i, v in items.items())
+        return {int(i): v["h"] for i, v in items.items()}
+
+    def load(
+        self,
+        platforms: Sequence[Platform],
+        technologies: Sequence[Technology],
+        progress: Progress | None = None,
+    ) -> dict[str, int]:
+        """Bring both corpora in step with the given rows (active platforms, open technologies).
+
+        Uses the snapshot where it is valid and re-embeds only what is new or changed; returns counts of what it
+        did so callers can log them.
+        """
+        started = time.perf_counter()
+        stats: dict[str, int] = {}
+        with self.write_lock:
+            for c, rows, make_docs in (
+                (self.platforms, platforms, self.platform_docs),
+                (self.technologies, technologies, self.technology_docs),
+            ):
+                c.docs.clear()
+                c.dense = DenseIndex(self.embedder.dim)
+                c.lexical = LexicalIndex()
+                hashes = self._load_snapshot(c) or {}
+                docs = make_docs(rows)
+                wanted = {d.id for d in docs}
+                stale = [i for i in hashes if i not in wanted]
+                fresh = [d for d in docs if hashes.get(d.id) == d.content_hash and d.id in c.dense]
+                changed = [d for d in docs if not (hashes.get(d.id) == d.content_hash and d.id in c.dense)]
+                self._remove(c, stale)
+                for d in fresh:
+                    c.docs[d.id] = d
+                if changed:
+                    if c is self.platforms:
+                        vectors = self.embed_platform_docs(changed, progress)  # type: ignore[arg-type]
+                        self.apply_platforms(changed, vectors)  # type: ignore[arg-type]
+                    else:
+                        vectors = self.embed_technology_docs(changed, progress)  # type: ignore[arg-type]
+                        self.apply_technologies(changed, vectors)  # type: ignore[arg-type]
+                c.dirty = c.dirty or bool(stale or changed) or not hashes
+                stats[f"{c.name}_reused"] = len(fresh)
+                stats[f"{c.name}_embedded"] = len(changed)
+                stats[f"{c.name}_removed"] = len(stale)
+            self.save()
+        self.ready = True
+        log.info(
+            "event=index_loaded seconds=%.2f %s",
+            time.perf_counter() - started,
+            " ".join(f"{k}={v}" for k, v in stats.items()),
+        )
+        return stats
+
+    def clear_snapshots(self) -> None:
+        for c in (self.platforms, self.technologies):
+            for p in self._paths(c):
+                p.unlink(missing_ok=True)
+
+    def facts(self, platform_id: int) -> PlatformFacts | None:
+        d = self.platforms.docs.get(platform_id)
+        return d.facts if d else None
+
+
+def _write_json(path: Path, data: object) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    tmp.replace(path)

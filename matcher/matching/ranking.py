@@ -1,0 +1,193 @@
+"""The ranking layer: one explained score per (technology, platform) pair.
+
+``score = Σ factor contributions``; the explanation is exactly that sum, factor by factor, so a person can see why
+a platform ranks where it does. Relevance (semantic + lexical) dominates. Fit factors (sector, TRL, service types,
+region, capacity) express what the researcher asked for. Policy factors (tier, sector priority) are scaled by
+relevance and bounded by ``RankWeights`` so that they can reorder platforms of similar relevance but never lift
+a platform whose relevance is more than ``relevance_margin`` lower above a more relevant one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from matcher.matching.fusion import Relevance
+from matcher.settings import RankWeights
+from matcher.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformFacts:
+    """What ranking needs to know about a platform (kept in memory beside the indexes)."""
+
+    id: int
+    tier: str
+    area: str
+    directions: tuple[str, ...] = ()
+    service_types: tuple[str, ...] = ()
+    province: str | None = None
+    trl_min: int | None = None
+    trl_max: int | None = None
+    capacity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NeedFacts:
+    """What the technology (or ad-hoc query) asks for; empty means "no preference"."""
+
+    directions: tuple[str, ...] = ()
+    trl: int | None = None
+    provinces: tuple[str, ...] = ()
+    service_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PairContext:
+    need: NeedFacts
+    platform: PlatformFacts
+    relevance: Relevance
+    taxonomy: Taxonomy
+
+
+class Factor(Protocol):
+    """One ranking signal: a name (the explanation key) and a signal, usually in [0, 1] (TRL and capacity may
+    be negative), multiplied by its weight."""
+
+    name: str
+
+    def signal(self, ctx: PairContext) -> float: ...
+
+
+class SectorFit:
+    """1 when the platform serves one of the technology's directions, 0.4 for the same key area, else 0."""
+
+    name = "sector_fit"
+
+    def signal(self, ctx: PairContext) -> float:
+        wanted = ctx.need.directions
+        if not wanted:
+            return 0.0
+        offered = ctx.platform.directions
+        if set(wanted) & set(offered):
+            return 1.0
+        areas = {ctx.taxonomy.area_of(d) for d in wanted}
+        return 0.4 if ctx.platform.area in areas else 0.0
+
+
+class SectorPriority:
+    """Policy priority sectors, scaled by relevance: only a platform that already fits gets the lift."""
+
+    name = "sector_priority"
+
+    def signal(self, ctx: PairContext) -> float:
+        priority = ctx.taxonomy.priority_directions
+        offered = set(ctx.platform.directions) & priority
+        if not offered:
+            return 0.0
+        wanted = ctx.need.directions
+        if wanted and not offered & set(wanted):
+            return 0.0
+        return _unit(ctx.relevance.total)
+
+
+class Tier:
+    """Network tier (national > key-cultivated > provincial > reserve > unlisted), scaled by relevance."""
+
+    name = "tier"
+
+    def signal(self, ctx: PairContext) -> float:
+        tax = ctx.taxonomy
+        return tax.tier_rank(ctx.platform.tier) / tax.max_tier_rank * _unit(ctx.relevance.total)
+
+
+class Region:
+    name = "region"
+
+    def signal(self, ctx: PairContext) -> float:
+        if not ctx.need.provinces or ctx.platform.province is None:
+            return 0.0
+        return 1.0 if ctx.platform.province in ctx.need.provinces else 0.0
+
+
+class TrlFit:
+    """+1 inside the platform's TRL range; -1/3 per level outside it (at most -1)."""
+
+    name = "trl_fit"
+
+    def signal(self, ctx: PairContext) -> float:
+        trl, p = ctx.need.trl, ctx.platform
+        if trl is None or (p.trl_min is None and p.trl_max is None):
+            return 0.0
+        lo = p.trl_min if p.trl_min is not None else 1
+        hi = p.trl_max if p.trl_max is not None else 9
+        if lo <= trl <= hi:
+            return 1.0
+        distance = lo - trl if trl < lo else trl - hi
+        return -min(distance, 3) / 3
+
+
+class ServiceTypes:
+    """Share of the wanted service types the platform offers."""
+
+    name = "service_types"
+
+    def signal(self, ctx: PairContext) -> float:
+        wanted = ctx.need.service_types
+        if not wanted:
+            return 0.0
+        return len(set(wanted) & set(ctx.platform.service_types)) / len(set(wanted))
+
+
+class Capacity:
+    """Open project slots: up to +1 for 5 or more, -1 for a platform that reports none free."""
+
+    name = "capacity"
+
+    def signal(self, ctx: PairContext) -> float:
+        cap = ctx.platform.capacity
+        if cap is None:
+            return 0.0
+        return -1.0 if cap <= 0 else min(cap, 5) / 5
+
+
+def _unit(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+DEFAULT_FACTORS: tuple[Factor, ...] = (
+    SectorFit(),
+    SectorPriority(),
+    Tier(),
+    Region(),
+    TrlFit(),
+    ServiceTypes(),
+    Capacity(),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    score: float
+    explanation: dict[str, float] = field(default_factory=dict)
+
+
+class Ranker:
+    """Scores pairs with a fixed set of factors and weights; the explanation sums to the score."""
+
+    def __init__(self, weights: RankWeights, taxonomy: Taxonomy, factors: Sequence[Factor] = DEFAULT_FACTORS):
+        self.weights = weights
+        self.taxonomy = taxonomy
+        self.factors = tuple(factors)
+
+    def score(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> Scored:
+        w = self.weights
+        ctx = PairContext(need, platform, relevance, self.taxonomy)
+        explanation = {
+            "semantic": round(w.relevance * relevance.semantic, 6),
+            "lexical": round(w.relevance * relevance.lexical, 6),
+        }
+        for factor in self.factors:
+            explanation[factor.name] = round(getattr(w, factor.name) * factor.signal(ctx), 6)
+        return Scored(score=round(sum(explanation.values()), 6), explanation=explanation)

@@ -1,0 +1,281 @@
+"""Text handling shared by every channel: language mix, passages and lexical tokens.
+
+Profiles and summaries come in Chinese, English or both. Three facts about a text drive matching:
+its language mix (the lexical channel only helps when query and profile share a language), its passages (long
+capability texts are embedded piece by piece so nothing is truncated by a model window) and its lexical tokens
+(jieba words for Chinese, lower-cased words for English).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+import jieba
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*|[0-9]+[a-z]+[a-z0-9]*")
+_SENTENCE_END = re.compile(r"(?<=[。！？；;!?\n])|(?<=\.)\s+")
+
+# Words that carry no matching signal in a pilot-test context (they appear in almost every profile).
+_STOP_EN = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "can",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "which",
+        "with",
+        "will",
+        "using",
+        "use",
+        "used",
+        "based",
+        "new",
+        "also",
+        "such",
+        "than",
+        "these",
+        "those",
+        "other",
+        "more",
+        "most",
+        "about",
+        "via",
+        "per",
+        "all",
+        "any",
+        "each",
+        "both",
+        "up",
+        "out",
+        "over",
+        "under",
+        "within",
+        "without",
+        "between",
+        "after",
+        "before",
+        "during",
+        "including",
+        "include",
+        "includes",
+        "provide",
+        "provides",
+        "providing",
+        "offer",
+        "offers",
+        "support",
+        "supports",
+    ]
+)
+_STOP_ZH = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "或",
+        "等",
+        "在",
+        "对",
+        "为",
+        "以",
+        "于",
+        "是",
+        "由",
+        "将",
+        "其",
+        "并",
+        "中",
+        "可",
+        "已",
+        "把",
+        "被",
+        "也",
+        "就",
+        "都",
+        "而",
+        "从",
+        "向",
+        "到",
+        "个",
+        "我们",
+        "本",
+        "该",
+        "进行",
+        "具备",
+        "具有",
+        "能力",
+        "提供",
+        "开展",
+        "相关",
+        "主要",
+        "以及",
+        "通过",
+        "实现",
+        "形成",
+        "一种",
+        "一个",
+        "目前",
+        "需要",
+        "希望",
+        "可以",
+        "能够",
+        "用于",
+        "包括",
+        "拥有",
+        "建有",
+        "服务",
+        "技术",
+        "平台",
+    ]
+)
+
+logging.getLogger("jieba").setLevel(logging.WARNING)
+jieba.setLogLevel(logging.WARNING)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageMix:
+    """Share of Chinese and of Latin-script content in a text; the two shares sum to 1 (or both are 0)."""
+
+    zh: float
+    en: float
+
+    def overlap(self, other: LanguageMix) -> float:
+        """How much two texts share a language, in [0, 1]: 1 for two Chinese texts, 0 for Chinese vs English."""
+        return self.zh * other.zh + self.en * other.en
+
+    @property
+    def dominant(self) -> str:
+        return "zh" if self.zh >= self.en else "en"
+
+
+def normalize_text(text: str) -> str:
+    """NFKC-normalise (full-width letters and digits become ASCII) and collapse whitespace."""
+    return re.sub(r"[ \t\r\f\v]+", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def language_mix(text: str) -> LanguageMix:
+    """Estimate the language mix by counting CJK characters against Latin words (a word ~ 1.5 characters)."""
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN_WORD.findall(text.lower())) * 1.5
+    total = cjk + latin
+    if total == 0:
+        return LanguageMix(0.0, 0.0)
+    return LanguageMix(cjk / total, latin / total)
+
+
+@cache
+def _jieba() -> jieba.Tokenizer:
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok
+
+
+def warm_up_tokenizer() -> None:
+    """Load jieba's dictionary now (about a second) rather than inside the first request."""
+    _jieba()
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Tokens for BM25: jieba search-mode words for Chinese runs, lower-cased words for English.
+
+    Single CJK characters and stop words are dropped; digits-only tokens are dropped (quantities differ between
+    a profile and a summary without saying anything about fit).
+    """
+    text = normalize_text(text).lower()
+    tokens: list[str] = []
+    for word in _jieba().cut_for_search(text):
+        word = word.strip()
+        if not word:
+            continue
+        if _CJK.search(word):
+            if len(word) >= 2 and word not in _STOP_ZH:
+                tokens.append(word)
+        else:
+            for w in _LATIN_WORD.findall(word):
+                if len(w) >= 2 and w not in _STOP_EN:
+                    tokens.append(w)
+    return tokens
+
+
+def split_passages(text: str, max_chars: int) -> list[str]:
+    """Split ``text`` into passages of at most about ``max_chars`` characters at sentence boundaries.
+
+    A sentence longer than ``max_chars`` is cut into pieces of that length; nothing is dropped. English is counted
+    at 0.4 of a CJK character per letter so passages hold a similar amount of meaning in both languages.
+    """
+    text = normalize_text(text)
+    if not text:
+        return []
+    sentences = [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    passages: list[str] = []
+    current = ""
+    for sentence in sentences:
+        while _weight(sentence) > max_chars:
+            cut = _cut_point(sentence, max_chars)
+            if current:
+                passages.append(current)
+                current = ""
+            passages.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if not sentence:
+            continue
+        joined = f"{current} {sentence}".strip() if current else sentence
+        if current and _weight(joined) > max_chars:
+            passages.append(current)
+            current = sentence
+        else:
+            current = joined
+    if current:
+        passages.append(current)
+    return passages
+
+
+def _weight(text: str) -> float:
+    cjk = len(_CJK.findall(text))
+    return cjk + (len(text) - cjk) * 0.4
+
+
+def _cut_point(text: str, max_chars: int) -> int:
+    """Index at which ``text`` reaches weight ``max_chars``, moved back to a space when one is near."""
+    weight = 0.0
+    for i, ch in enumerate(text):
+        weight += 1.0 if _CJK.match(ch) else 0.4
+        if weight > max_chars:
+            space = text.rfind(" ", 0, i)
+            return space if space > i - 40 and space > 0 else max(i, 1)
+    return len(text)

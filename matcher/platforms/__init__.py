@@ -1,0 +1,1 @@
+"""Pilot-test platforms: stored profiles, their schemas and the service functions that change them."""

@@ -1,0 +1,39 @@
+"""The ``platform`` table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, Text
+from sqlmodel import Field, SQLModel
+
+from matcher.dbtypes import UTCDateTime, utcnow
+
+
+class Platform(SQLModel, table=True):
+    """A pilot-test platform's capability profile. Lists are JSON columns (portable across SQLite/PostgreSQL)."""
+
+    __tablename__ = "platform"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=128, unique=True, index=True)
+    name: str = Field(max_length=200)
+    name_en: str | None = Field(default=None, max_length=300)
+    organization: str | None = Field(default=None, max_length=300)
+    province: str | None = Field(default=None, max_length=32, index=True)
+    city: str | None = Field(default=None, max_length=100)
+    tier: str = Field(max_length=32, index=True)
+    area: str = Field(max_length=64, index=True)
+    directions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    service_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    capabilities: str = Field(sa_column=Column(Text, nullable=False))
+    equipment: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    scale: str | None = Field(default=None, max_length=500)
+    trl_min: int | None = None
+    trl_max: int | None = None
+    capacity: int | None = None
+    contact: str | None = Field(default=None, max_length=300)
+    website: str | None = Field(default=None, max_length=500)
+    active: bool = Field(default=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

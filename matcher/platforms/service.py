@@ -1,0 +1,211 @@
+"""Platform service functions: validate, store, and keep the match indexes in step.
+
+Every write follows one order: validate everything, embed (the slow part, outside any lock), then, under the
+engine's write lock, commit the database transaction and apply the change to the indexes. A failure before the
+commit stores nothing; the indexes only ever reflect committed rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import String, cast, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from matcher.dbtypes import utcnow
+from matcher.errors import Conflict, InvalidInput, NotFound
+from matcher.matching.documents import PlatformDoc, with_id
+from matcher.pagination import decode_cursor, encode_cursor
+from matcher.platforms.models import Platform
+from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
+from matcher.runtime import Runtime
+from matcher.taxonomy import Taxonomy
+
+Progress = Callable[[int, int], None]
+
+
+def _checked(tax: Taxonomy, data: dict, prefix: str = "") -> dict:
+    """Check codes against the taxonomy and canonicalise the province; raise ``InvalidInput`` naming the field."""
+    data = dict(data)
+    if data.get("tier") is not None:
+        data["tier"] = tax.check_tier(data["tier"], f"{prefix}tier")
+    if data.get("area") is not None:
+        data["area"] = tax.check_area(data["area"], f"{prefix}area")
+    if data.get("directions") is not None:
+        data["directions"] = tax.check_directions(data["directions"], f"{prefix}directions")
+    if data.get("service_types") is not None:
+        data["service_types"] = tax.check_service_types(data["service_types"], f"{prefix}service_types")
+    if data.get("province"):
+        data["province"] = tax.normalize_province(data["province"], f"{prefix}province")
+    return data
+
+
+def create_platforms(
+    rt: Runtime,
+    items: Sequence[PlatformCreate],
+    *,
+    upsert: bool = False,
+    progress: Progress | None = None,
+    field_prefix: str = "",
+) -> list[Platform]:
+    """Store platforms in one transaction and index the active ones.
+
+    With ``upsert`` a platform whose ``external_id`` already exists is updated instead (imports can be re-run);
+    without it a duplicate ``external_id`` raises ``Conflict`` and nothing is stored.
+    """
+    tax = rt.taxonomy
+    seen: dict[str, int] = {}
+    rows: list[Platform] = []
+    for i, item in enumerate(items):
+        prefix = f"{field_prefix}[{i}]." if field_prefix or len(items) > 1 else ""
+        data = _checked(tax, item.model_dump(), prefix)
+        ext = data.get("external_id")
+        if ext is not None:
+            if ext in seen:
+                raise InvalidInput(
+                    f"external_id {ext!r} appears twice in this request (items {seen[ext]} and {i}).",
+                    field=f"{prefix}external_id",
+                )
+            seen[ext] = i
+        rows.append(Platform(**data))
+    docs = rt.engine.platform_docs(rows)
+    vectors = rt.engine.embed_platform_docs(docs, progress)
+    with rt.engine.write_lock, rt.session() as s:
+        existing: dict[str, Platform] = {}
+        if seen:
+            found = s.exec(select(Platform).where(Platform.external_id.in_(list(seen)))).all()  # type: ignore[union-attr]
+            existing = {p.external_id: p for p in found if p.external_id}
+            if existing and not upsert:
+                raise Conflict(
+                    "A platform with external_id "
+                    + ", ".join(repr(e) for e in sorted(existing))
+                    + " already exists; nothing was stored. PATCH it, or import with upsert."
+                )
+        stored: list[Platform] = []
+        now = utcnow()
+        for row in rows:
+            old = existing.get(row.external_id) if row.external_id else None
+            if old is not None:
+                for key, value in row.model_dump(exclude={"id", "created_at"}).items():
+                    setattr(old, key, value)
+                old.updated_at = now
+                row = old
+            s.add(row)
+            stored.append(row)
+        try:
+            s.commit()
+        except IntegrityError as exc:
+            s.rollback()
+            raise Conflict(
+                "A platform with the same external_id already exists; nothing was stored."
+            ) from exc
+        for row in stored:
+            s.refresh(row)
+        placed = [with_id(d, r.id) for d, r in zip(docs, stored, strict=True)]  # type: ignore[arg-type]
+        active = [(d, v) for d, v, r in zip(placed, vectors, stored, strict=True) if r.active]
+        rt.engine.apply_platforms([d for d, _ in active], [v for _, v in active])  # type: ignore[misc]
+        rt.engine.remove_platforms(r.id for r in stored if not r.active)  # type: ignore[misc]
+    return stored
+
+
+def get_platform(rt: Runtime, platform_id: int) -> Platform:
+    with rt.session() as s:
+        row = s.get(Platform, platform_id)
+    if row is None:
+        raise NotFound(f"Platform {platform_id} does not exist.")
+    return row
+
+
+def list_platforms(
+    rt: Runtime, filters: PlatformFilters, *, cursor: str | None = None, limit: int = 50
+) -> tuple[list[Platform], str | None]:
+    """Platforms by ascending id after ``cursor``; returns (page, next cursor or None)."""
+    tax = rt.taxonomy
+    after = decode_cursor(cursor)
+    stmt = select(Platform)
+    if filters.area:
+        stmt = stmt.where(Platform.area == tax.check_area(filters.area))
+    if filters.tier:
+        stmt = stmt.where(Platform.tier == tax.check_tier(filters.tier))
+    if filters.province:
+        stmt = stmt.where(Platform.province == tax.normalize_province(filters.province))
+    if filters.direction:
+        code = tax.check_directions([filters.direction], "direction")[0]
+        # JSON lists are stored as text on SQLite and json on PostgreSQL; both render codes as "code".
+        stmt = stmt.where(cast(Platform.directions, String).like(f'%"{code}"%'))
+    if filters.service_type:
+        code = tax.check_service_types([filters.service_type], "service_type")[0]
+        stmt = stmt.where(cast(Platform.service_types, String).like(f'%"{code}"%'))
+    if filters.active is not None:
+        stmt = stmt.where(Platform.active == filters.active)
+    if filters.q:
+        pattern = f"%{filters.q.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Platform.name).like(pattern), func.lower(Platform.name_en).like(pattern))
+        )
+    if after is not None:
+        stmt = stmt.where(Platform.id > after)
+    stmt = stmt.order_by(Platform.id).limit(limit + 1)  # type: ignore[arg-type]
+    with rt.session() as s:
+        rows = list(s.exec(stmt).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].id) if more and rows else None)  # type: ignore[arg-type]
+
+
+def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Platform:
+    """Apply a partial update; the text is re-embedded only if it changed."""
+    changes = patch.model_dump(exclude_unset=True)
+    for required in ("name", "tier", "area", "capabilities", "active"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} cannot be null.", field=required)
+    with rt.session() as s:
+        row = s.get(Platform, platform_id)
+        if row is None:
+            raise NotFound(f"Platform {platform_id} does not exist.")
+        merged = row.model_dump(exclude={"id", "created_at", "updated_at"}) | changes
+    # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch.
+    try:
+        PlatformCreate.model_validate(merged)
+    except ValueError as exc:
+        raise InvalidInput(
+            str(exc).splitlines()[-1] if str(exc) else "Invalid platform.", field="body"
+        ) from exc
+    data = _checked(rt.taxonomy, merged)
+    candidate = Platform(id=platform_id, **data)
+    doc: PlatformDoc = rt.engine.platform_docs([candidate])[0]
+    vectors = None
+    if data["active"] and rt.engine.needs_reembedding(doc, "platforms"):
+        vectors = rt.engine.embed_platform_docs([doc])
+    with rt.engine.write_lock, rt.session() as s:
+        row = s.get(Platform, platform_id)
+        if row is None:
+            raise NotFound(f"Platform {platform_id} does not exist.")
+        for key, value in data.items():
+            setattr(row, key, value)
+        row.updated_at = utcnow()
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError as exc:
+            s.rollback()
+            raise Conflict(f"Another platform already has external_id {data.get('external_id')!r}.") from exc
+        s.refresh(row)
+        if not row.active:
+            rt.engine.remove_platforms([platform_id])
+        elif vectors is not None:
+            rt.engine.apply_platforms([doc], vectors)
+        else:
+            rt.engine.update_platform_facts(doc)
+    return row
+
+
+def delete_platform(rt: Runtime, platform_id: int) -> None:
+    with rt.engine.write_lock, rt.session() as s:
+        row = s.get(Platform, platform_id)
+        if row is None:
+            raise NotFound(f"Platform {platform_id} does not exist.")
+        s.delete(row)
+        s.commit()
+        rt.engine.remove_platforms([platform_id])

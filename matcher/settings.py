@@ -1,0 +1,85 @@
+"""Every tunable of PilotMatch lives in one pydantic-settings class.
+
+Values come from the environment with the ``PILOTMATCH_`` prefix (nested ranking weights use ``__``, e.g.
+``PILOTMATCH_RANK__TIER=0.02``) or from a ``.env`` file. The API, the CLI and the scripts all build their runtime
+from one ``Settings`` instance, so a setting means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
+
+
+class RankWeights(BaseModel):
+    """Weights of the ranking factors; each factor's contribution is ``weight * signal``.
+
+    ``relevance`` scales the fused semantic/lexical relevance in [0, 1]. The other weights are the most a factor
+    can add (or, for TRL and capacity, take away). Defaults were chosen on the dev set with
+    ``scripts/evaluate.py --tune``; see the README.
+    """
+
+    relevance: float = Field(0.80, ge=0.0, le=1.0)
+    sector_fit: float = Field(0.06, ge=0.0, le=0.5)
+    trl_fit: float = Field(0.03, ge=0.0, le=0.5)
+    service_types: float = Field(0.03, ge=0.0, le=0.5)
+    region: float = Field(0.02, ge=0.0, le=0.5)
+    capacity: float = Field(0.01, ge=0.0, le=0.5)
+    tier: float = Field(0.03, ge=0.0, le=0.2)
+    sector_priority: float = Field(0.02, ge=0.0, le=0.2)
+    #: Relevance gap (on the 0-1 relevance scale) beyond which tier and sector priority may never reorder two
+    #: platforms. Enforced: ``tier + sector_priority`` must stay below ``relevance * relevance_margin``.
+    relevance_margin: float = Field(0.08, gt=0.0, le=0.5)
+
+    @model_validator(mode="after")
+    def _policy_cannot_outweigh_relevance(self) -> RankWeights:
+        if self.tier + self.sector_priority >= self.relevance * self.relevance_margin:
+            raise ValueError(
+                "tier + sector_priority must be smaller than relevance * relevance_margin, otherwise tier or "
+                "policy priority could lift a clearly less relevant platform above a more relevant one"
+            )
+        return self
+
+
+class FusionSettings(BaseModel):
+    """How the dense and lexical channels are fused into one relevance in [0, 1]."""
+
+    #: Share of relevance given to the lexical (BM25) channel when query and profile are in the same language.
+    #: Scaled by the language overlap, so across languages relevance is purely semantic.
+    lexical_weight: float = Field(0.35, ge=0.0, le=1.0)
+    #: Normalised BM25 score that counts as a full lexical match (scores above are capped).
+    lexical_saturation: float = Field(0.5, gt=0.0, le=1.0)
+    #: Cosine similarity mapped to relevance 0 and 1 (linear in between, clipped).
+    dense_floor: float = Field(0.05, ge=-1.0, le=1.0)
+    dense_ceiling: float = Field(0.65, ge=-1.0, le=1.0)
+
+
+class Settings(BaseSettings):
+    """PilotMatch configuration. See the README's "Settings" table for every variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PILOTMATCH_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./data/pilotmatch.db"
+    index_dir: Path = Path("./indexes")
+    #: A built-in embedder name (``use-multilingual-v3``, ``multilingual-e5-small``, ``all-minilm-l6-v2``) or the
+    #: path of any local sentence-transformers model directory.
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    #: Threads the embedder may use; more threads than cores makes BLAS slower, not faster.
+    embedding_threads: int = Field(2, ge=1, le=64)
+    admin_key: SecretStr | None = None
+    log_format: str = Field("text", pattern="^(text|json)$")
+    log_level: str = "INFO"
+    #: Largest accepted request body, in bytes (bulk imports of 1,000 profiles fit comfortably).
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    #: Characters per passage when long capability texts are split for embedding.
+    passage_chars: int = Field(240, ge=40, le=4000)
+    #: Candidates each channel contributes before ranking.
+    candidate_pool: int = Field(200, ge=10, le=5000)
+    rank: RankWeights = RankWeights()
+    fusion: FusionSettings = FusionSettings()

@@ -1,0 +1,167 @@
+"""Technology service functions: store a researcher's technology, keep it indexed, match it on demand."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from matcher.dbtypes import utcnow
+from matcher.errors import Conflict, InvalidInput, NotFound
+from matcher.matching.documents import technology_text, with_id
+from matcher.matching.engine import MatchQuery, PlatformMatch, TechnologyMatch
+from matcher.matching.ranking import NeedFacts
+from matcher.pagination import decode_cursor, encode_cursor
+from matcher.platforms.models import Platform
+from matcher.runtime import Runtime
+from matcher.taxonomy import Taxonomy
+from matcher.technologies.models import Technology
+from matcher.technologies.schemas import TechnologyCreate, TechnologyUpdate
+
+
+def _checked(tax: Taxonomy, data: dict) -> dict:
+    data = dict(data)
+    if data.get("directions") is not None:
+        data["directions"] = tax.check_directions(data["directions"])
+    if data.get("service_types") is not None:
+        data["service_types"] = tax.check_service_types(data["service_types"])
+    if data.get("preferred_provinces") is not None:
+        data["preferred_provinces"] = tax.normalize_provinces(
+            data["preferred_provinces"], "preferred_provinces"
+        )
+    return data
+
+
+def _indexed(t: Technology) -> bool:
+    return t.status != "closed"
+
+
+def create_technology(rt: Runtime, item: TechnologyCreate) -> Technology:
+    """Store a technology and index it (unless closed) so platforms can find it."""
+    row = Technology(**_checked(rt.taxonomy, item.model_dump()))
+    doc = rt.engine.technology_docs([row])[0]
+    vectors = rt.engine.embed_technology_docs([doc])
+    with rt.engine.write_lock, rt.session() as s:
+        if (
+            row.external_id
+            and s.exec(select(Technology).where(Technology.external_id == row.external_id)).first()
+        ):
+            raise Conflict(f"A technology with external_id {row.external_id!r} already exists.")
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError as exc:
+            s.rollback()
+            raise Conflict("A technology with the same external_id already exists.") from exc
+        s.refresh(row)
+        if _indexed(row):
+            rt.engine.apply_technologies([with_id(doc, row.id)], vectors)  # type: ignore[arg-type, list-item]
+    return row
+
+
+def get_technology(rt: Runtime, technology_id: int) -> Technology:
+    with rt.session() as s:
+        row = s.get(Technology, technology_id)
+    if row is None:
+        raise NotFound(f"Technology {technology_id} does not exist.")
+    return row
+
+
+def list_technologies(
+    rt: Runtime, *, status: str | None = None, cursor: str | None = None, limit: int = 50
+) -> tuple[list[Technology], str | None]:
+    after = decode_cursor(cursor)
+    stmt = select(Technology)
+    if status:
+        if status not in ("open", "matched", "closed"):
+            raise InvalidInput(
+                f"Unknown status {status!r}. Valid: open, matched, closed.",
+                field="status",
+                allowed=["open", "matched", "closed"],
+            )
+        stmt = stmt.where(Technology.status == status)
+    if after is not None:
+        stmt = stmt.where(Technology.id > after)
+    stmt = stmt.order_by(Technology.id).limit(limit + 1)  # type: ignore[arg-type]
+    with rt.session() as s:
+        rows = list(s.exec(stmt).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].id) if more and rows else None)  # type: ignore[arg-type]
+
+
+def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) -> Technology:
+    changes = patch.model_dump(exclude_unset=True)
+    for required in ("summary", "status"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} cannot be null.", field=required)
+    for listed in ("directions", "service_types", "preferred_provinces"):
+        if listed in changes and changes[listed] is None:
+            changes[listed] = []
+    data = _checked(rt.taxonomy, changes)
+    with rt.session() as s:
+        current = s.get(Technology, technology_id)
+        if current is None:
+            raise NotFound(f"Technology {technology_id} does not exist.")
+    candidate = Technology(**(current.model_dump() | data))
+    doc = with_id(rt.engine.technology_docs([candidate])[0], technology_id)
+    vectors = None
+    if _indexed(candidate) and rt.engine.needs_reembedding(doc, "technologies"):  # type: ignore[arg-type]
+        vectors = rt.engine.embed_technology_docs([doc])  # type: ignore[list-item]
+    with rt.engine.write_lock, rt.session() as s:
+        row = s.get(Technology, technology_id)
+        if row is None:
+            raise NotFound(f"Technology {technology_id} does not exist.")
+        for key, value in data.items():
+            setattr(row, key, value)
+        row.updated_at = utcnow()
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError as exc:
+            s.rollback()
+            raise Conflict("Another technology already has this external_id.") from exc
+        s.refresh(row)
+        if not _indexed(row):
+            rt.engine.remove_technologies([technology_id])
+        elif vectors is not None:
+            rt.engine.apply_technologies([doc], vectors)  # type: ignore[list-item]
+        else:
+            rt.engine.technologies.docs[technology_id] = doc
+    return row
+
+
+def delete_technology(rt: Runtime, technology_id: int) -> None:
+    with rt.engine.write_lock, rt.session() as s:
+        row = s.get(Technology, technology_id)
+        if row is None:
+            raise NotFound(f"Technology {technology_id} does not exist.")
+        s.delete(row)
+        s.commit()
+        rt.engine.remove_technologies([technology_id])
+
+
+def need_of(t: Technology) -> NeedFacts:
+    return NeedFacts(
+        directions=tuple(t.directions or ()),
+        trl=t.trl,
+        provinces=tuple(t.preferred_provinces or ()),
+        service_types=tuple(t.service_types or ()),
+    )
+
+
+def matches_for_technology(rt: Runtime, technology: Technology, limit: int = 10) -> list[PlatformMatch]:
+    """Rank platforms for a stored technology, reusing its indexed vector when there is one."""
+    text = technology_text(technology)
+    query = MatchQuery(text=text, need=need_of(technology), limit=limit)
+    vec = rt.engine.technology_vector(technology.id) if technology.id is not None else None
+    if vec is None:
+        return rt.engine.match(query)
+    return rt.engine.match_vector(vec, text, query)
+
+
+def technologies_for_platform(rt: Runtime, platform_id: int, limit: int = 10) -> list[TechnologyMatch]:
+    """Open technologies that fit a platform (the reverse direction)."""
+    with rt.session() as s:
+        if s.get(Platform, platform_id) is None:
+            raise NotFound(f"Platform {platform_id} does not exist.")
+    return rt.engine.technologies_for_platform(platform_id, limit)

@@ -1,0 +1,109 @@
+"""Shared fixtures: real SQLite files, the real default embedder, the real app over HTTP.
+
+Expensive things (model load, the demo database and its index) are session-scoped; tests that write get their
+own small database so they cannot disturb each other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from api.app import create_app
+from matcher.importing import seed_demo
+from matcher.platforms.schemas import PlatformCreate
+from matcher.platforms.service import create_platforms
+from matcher.runtime import Runtime
+from matcher.settings import Settings
+
+ADMIN_KEY = "test-admin-key-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def make_settings(folder: Path, **overrides: object) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{folder / 'pilotmatch.db'}",
+        index_dir=folder / "indexes",
+        admin_key=ADMIN_KEY,
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """The demo data in a real SQLite file with built indexes. Read-only for tests: do not write to it."""
+    rt = Runtime.open(make_settings(tmp_path_factory.mktemp("demo")))
+    seed_demo(rt)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="session")
+def client(demo_runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime=demo_runtime)) as c:
+        yield c
+
+
+SAMPLE_PLATFORMS = [
+    PlatformCreate(
+        external_id="s-hydrogen",
+        name="PEM电解水制氢中试平台",
+        tier="key_cultivated",
+        area="emerging_future",
+        directions=["hydrogen"],
+        service_types=["performance", "process"],
+        province="guangdong",
+        capabilities="质子交换膜电解槽电堆组装与性能测试，具备兆瓦级电解制氢系统耐久性验证能力，膜电极涂布放大。",
+        trl_min=4,
+        trl_max=7,
+        capacity=3,
+    ),
+    PlatformCreate(
+        external_id="s-antibody",
+        name="Monoclonal Antibody Process Pilot Plant",
+        tier="provincial",
+        area="consumer_goods",
+        directions=["biomedicine"],
+        service_types=["process", "production"],
+        province="jiangsu",
+        capabilities="CHO cell culture process development, 200 L and 2,000 L single-use bioreactors, "
+        "downstream purification (protein A, ion exchange), GMP pilot batches of monoclonal antibodies.",
+        trl_min=4,
+        trl_max=8,
+        capacity=2,
+    ),
+    PlatformCreate(
+        external_id="s-steel",
+        name="先进高强钢热轧中试线",
+        tier="national",
+        area="raw_materials",
+        directions=["steel"],
+        service_types=["process"],
+        province="hebei",
+        capabilities="高强汽车用钢热轧、控轧控冷工艺验证，年产能5000吨中试轧机，配套力学性能检测。",
+        trl_min=5,
+        trl_max=8,
+        capacity=1,
+    ),
+]
+
+
+@pytest.fixture
+def small_runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """A fresh database with three sample platforms; each test that writes gets its own."""
+    rt = Runtime.open(make_settings(tmp_path))
+    create_platforms(rt, SAMPLE_PLATFORMS)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def small_client(small_runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime=small_runtime)) as c:
+        yield c
