@@ -50,12 +50,13 @@ class FusionSettings(BaseModel):
 
     #: Share of relevance given to the lexical (BM25) channel when query and profile are in the same language.
     #: Scaled by the language overlap, so across languages relevance is purely semantic.
-    lexical_weight: float = Field(0.35, ge=0.0, le=1.0)
-    #: Normalised BM25 score that counts as a full lexical match (scores above are capped).
-    lexical_saturation: float = Field(0.5, gt=0.0, le=1.0)
-    #: Cosine similarity mapped to relevance 0 and 1 (linear in between, clipped).
-    dense_floor: float = Field(0.05, ge=-1.0, le=1.0)
-    dense_ceiling: float = Field(0.65, ge=-1.0, le=1.0)
+    lexical_weight: float = Field(0.8, ge=0.0, le=1.0)
+    #: Normalised BM25 score at which lexical relevance reaches 1 - 1/e (it saturates smoothly above).
+    lexical_saturation: float = Field(0.2, gt=0.0, le=1.0)
+    #: Dense relevance is ``sigmoid(slope * (cosine - midpoint))``; each built-in embedder has measured values,
+    #: these override them (for a custom model, measure with ``scripts/evaluate.py``).
+    dense_midpoint: float | None = Field(None, ge=-1.0, le=1.0)
+    dense_slope: float | None = Field(None, gt=0.0, le=500.0)
 
 
 class Settings(BaseSettings):
@@ -80,6 +81,6 @@ class Settings(BaseSettings):
     #: Characters per passage when long capability texts are split for embedding.
     passage_chars: int = Field(240, ge=40, le=4000)
     #: Candidates each channel contributes before ranking.
-    candidate_pool: int = Field(200, ge=10, le=5000)
+    candidate_pool: int = Field(100, ge=10, le=5000)
     rank: RankWeights = RankWeights()
     fusion: FusionSettings = FusionSettings()

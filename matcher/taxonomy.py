@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -76,14 +76,18 @@ class Taxonomy:
     def province_codes(self) -> list[str]:
         return [p.code for p in self.provinces]
 
-    @property
+    @cached_property
     def priority_directions(self) -> frozenset[str]:
         return frozenset(d.code for d in self.directions.values() if d.priority)
 
     def tier_rank(self, code: str) -> int:
-        return next(t.rank for t in self.tiers if t.code == code)
+        return self._tier_ranks[code]
 
-    @property
+    @cached_property
+    def _tier_ranks(self) -> dict[str, int]:
+        return {t.code: t.rank for t in self.tiers}
+
+    @cached_property
     def max_tier_rank(self) -> int:
         return max(t.rank for t in self.tiers)
 

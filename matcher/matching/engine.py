@@ -114,13 +114,15 @@ class MatchEngine:
         self.settings = settings
         self.taxonomy = taxonomy
         self.embedder = embedder
-        self.fusion: Fusion = fusion or LanguageAwareFusion(settings.fusion)
+        self.fusion: Fusion = fusion or LanguageAwareFusion(settings.fusion, embedder.calibration)
         self.ranker = Ranker(settings.rank, taxonomy)
         self.index_dir = Path(settings.index_dir)
         self.platforms = _Corpus("platforms", DenseIndex(embedder.dim))
         self.technologies = _Corpus("technologies", DenseIndex(embedder.dim))
         self.write_lock = threading.RLock()
         self.ready = False
+        #: What the last ``load`` did (reused / embedded / removed per corpus), for logs and health checks.
+        self.load_stats: dict[str, int] = {}
 
     # ---- documents -----------------------------------------------------------------------------------------
     def platform_docs(self, rows: Iterable[Platform]) -> list[PlatformDoc]:
@@ -226,7 +228,7 @@ class MatchEngine:
             lexical.update(c.lexical.score_items(qtokens, missing_lex))
         dense_rank = {i: r for r, i in enumerate(sorted(dense_hits, key=lambda i: -dense_hits[i].score))}
         lexical_rank = {h.item_id: r for r, h in enumerate(lexical_hits)}
-        results: list[PlatformMatch] = []
+        fused = []
         for pid, hit in dense_hits.items():
             doc = docs.get(pid)
             if doc is None or (allowed is not None and pid not in allowed):
@@ -238,19 +240,38 @@ class MatchEngine:
                 dense_rank=dense_rank.get(pid),
                 lexical_rank=lexical_rank.get(pid),
             )
-            scored = self.ranker.score(query.need, doc.facts, self.fusion.fuse(scores))
-            passage = doc.passages[min(hit.passage, len(doc.passages) - 1)]
-            results.append(
-                PlatformMatch(
-                    platform_id=pid,
-                    score=scored.score,
-                    explanation=scored.explanation,
-                    card=doc.card,
-                    evidence=Evidence(passage=passage, terms=c.lexical.matched_terms(qtokens, pid)),
-                )
+            fused.append((self.fusion.fuse(scores), doc, hit))
+        scored = []
+        for relevance, doc, hit in self._within_reach(fused, query.limit):
+            result = self.ranker.score(query.need, doc.facts, relevance)
+            scored.append((result, doc, hit))
+        scored.sort(key=lambda x: (-x[0].score, x[1].id))
+        return [
+            PlatformMatch(
+                platform_id=doc.id,
+                score=result.score,
+                explanation=result.explanation,
+                card=doc.card,
+                evidence=Evidence(
+                    passage=doc.passages[min(hit.passage, len(doc.passages) - 1)],
+                    terms=c.lexical.matched_terms(qtokens, doc.id),
+                ),
             )
-        results.sort(key=lambda m: (-m.score, m.platform_id))
-        return results[: query.limit]
+            for result, doc, hit in scored[: query.limit]
+        ]
+
+    def _within_reach(self, fused: list, limit: int) -> list:
+        """Drop candidates whose relevance is so low that no factor could lift them into the top ``limit``.
+
+        Exact: a candidate is dropped only if its best possible score is below the worst possible score of the
+        ``limit``-th most relevant candidate, so results are the same as ranking everything.
+        """
+        if len(fused) <= limit:
+            return fused
+        w = self.ranker.weights
+        fused.sort(key=lambda x: -x[0].total)
+        floor = w.relevance * fused[limit - 1][0].total - self.ranker.max_penalty
+        return [f for f in fused if w.relevance * f[0].total + self.ranker.max_bonus >= floor]
 
     def _allowed(self, query: MatchQuery) -> set[int] | None:
         if query.area is None and not query.tiers:
@@ -411,6 +432,7 @@ class MatchEngine:
                 stats[f"{c.name}_removed"] = len(stale)
             self.save()
         self.ready = True
+        self.load_stats = stats
         log.info(
             "event=index_loaded seconds=%.2f %s",
             time.perf_counter() - started,

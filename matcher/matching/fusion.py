@@ -1,8 +1,9 @@
 """Fusing the dense and lexical channels into one relevance in [0, 1].
 
 The lexical channel is strong when query and profile share a language and blind across languages, so the default
-fusion (``LanguageAwareFusion``) lets lexical evidence only *add* to semantic relevance, in proportion to the
-language overlap of query and profile ("noisy-or"): ``rel = d + w * overlap * l * (1 - d)``. A cross-language
+fusion (``LanguageAwareFusion``) lets lexical evidence only *add* to semantic relevance ("noisy-or"):
+``rel = d + w * l' * (1 - d)`` where ``l' = overlap * l + (1 - overlap) * d`` uses the BM25 evidence as far as
+query and profile share a language and imputes it from the dense channel where they do not. A cross-language
 profile is therefore judged purely semantically and never pulled down by a lexical zero; a same-language profile
 that also shares the query's terms moves up. ``ReciprocalRankFusion`` and the single channels are kept as
 swappable alternatives for ``scripts/evaluate.py``.
@@ -10,6 +11,7 @@ swappable alternatives for ``scripts/evaluate.py``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,23 +48,33 @@ class Fusion(Protocol):
 
 
 class LanguageAwareFusion:
-    """Score-based fusion: calibrated dense relevance, lifted by lexical evidence where languages overlap."""
+    """Score-based fusion: calibrated dense relevance, lifted by lexical evidence where languages overlap.
+
+    Cosine similarities of different models live on different scales (multilingual-e5 puts unrelated texts at
+    0.8, USE at 0.2), so each channel is first mapped to [0, 1] by a smooth monotonic curve: a logistic for the
+    dense channel (per-model midpoint and slope) and ``1 - exp(-x / saturation)`` for BM25. Smooth curves keep
+    the order of close candidates instead of tying them at a clip.
+    """
 
     name = "language-aware"
 
-    def __init__(self, settings: FusionSettings) -> None:
+    def __init__(self, settings: FusionSettings, calibration: tuple[float, float] = (0.5, 8.0)) -> None:
         self.s = settings
+        self.midpoint = settings.dense_midpoint if settings.dense_midpoint is not None else calibration[0]
+        self.slope = settings.dense_slope if settings.dense_slope is not None else calibration[1]
 
     def dense_relevance(self, cosine: float) -> float:
-        lo, hi = self.s.dense_floor, self.s.dense_ceiling
-        return min(1.0, max(0.0, (cosine - lo) / (hi - lo)))
+        return 1.0 / (1.0 + math.exp(-self.slope * (cosine - self.midpoint)))
 
     def lexical_relevance(self, lexical: float) -> float:
-        return min(1.0, max(0.0, lexical / self.s.lexical_saturation))
+        return 1.0 - math.exp(-max(0.0, lexical) / self.s.lexical_saturation)
 
     def fuse(self, s: ChannelScores) -> Relevance:
         d = self.dense_relevance(s.dense)
-        lift = self.s.lexical_weight * s.overlap * self.lexical_relevance(s.lexical) * (1.0 - d)
+        # Where the languages differ BM25 cannot see anything, so its evidence is imputed from the dense
+        # channel instead of counted as zero: a cross-language profile is neither lifted nor held back.
+        lexical = s.overlap * self.lexical_relevance(s.lexical) + (1.0 - s.overlap) * d
+        lift = self.s.lexical_weight * lexical * (1.0 - d)
         return Relevance(semantic=d, lexical=lift)
 
 
@@ -100,11 +112,11 @@ class ReciprocalRankFusion:
         return Relevance(semantic=dense / best, lexical=lexical / best)
 
 
-def make_fusion(name: str, settings: FusionSettings) -> Fusion:
+def make_fusion(name: str, settings: FusionSettings, calibration: tuple[float, float] = (0.5, 8.0)) -> Fusion:
     fusions: dict[str, Fusion] = {
-        "language-aware": LanguageAwareFusion(settings),
-        "dense": DenseOnlyFusion(settings),
-        "lexical": LexicalOnlyFusion(settings),
+        "language-aware": LanguageAwareFusion(settings, calibration),
+        "dense": DenseOnlyFusion(settings, calibration),
+        "lexical": LexicalOnlyFusion(settings, calibration),
         "rrf": ReciprocalRankFusion(),
     }
     if name not in fusions:

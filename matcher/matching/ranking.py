@@ -156,6 +156,8 @@ def _unit(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
+_CAN_SUBTRACT = frozenset({"trl_fit", "capacity"})
+
 DEFAULT_FACTORS: tuple[Factor, ...] = (
     SectorFit(),
     SectorPriority(),
@@ -180,6 +182,9 @@ class Ranker:
         self.weights = weights
         self.taxonomy = taxonomy
         self.factors = tuple(factors)
+        #: Most any pair can gain from, or lose to, the non-relevance factors (signals lie in [-1, 1]).
+        self.max_bonus = sum(getattr(weights, f.name) for f in self.factors)
+        self.max_penalty = sum(getattr(weights, f.name) for f in self.factors if f.name in _CAN_SUBTRACT)
 
     def score(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> Scored:
         w = self.weights

@@ -1,0 +1,258 @@
+#!/usr/bin/env python
+"""Speed and memory benchmark: bulk import, match latency over HTTP, and each part of a match alone.
+
+    python scripts/bench.py                    # 10,000 synthetic platforms
+    python scripts/bench.py --platforms 2000 --queries 100
+
+Prints: the default embedder's own batch throughput on the import texts, the bulk import rate through the same
+service the CLI and API use (and its ratio to the embedder's), /v1/match latency p50/p99 over HTTP on a live
+uvicorn (warm, sequential), the same for query embedding alone and for index search alone (dense and lexical),
+and peak resident memory. Numbers only, no assertions: compare them with the targets in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from matcher.importing import import_platforms  # noqa: E402
+from matcher.matching.text import lexical_tokens, normalize_text  # noqa: E402
+from matcher.platforms.schemas import PlatformCreate  # noqa: E402
+from matcher.runtime import Runtime  # noqa: E402
+from matcher.settings import Settings  # noqa: E402
+from matcher.taxonomy import default_taxonomy  # noqa: E402
+
+ZH_PROCESS = [
+    "中试放大",
+    "工艺验证",
+    "性能测试",
+    "可靠性试验",
+    "小批量试制",
+    "连续化生产",
+    "配方优化",
+    "样机验证",
+]
+ZH_OBJECT = [
+    "正极材料",
+    "电解液",
+    "碳纤维复合材料",
+    "功率模块",
+    "抗体药物",
+    "发酵菌种",
+    "减速器",
+    "传感器芯片",
+    "光伏组件",
+    "催化剂",
+    "高温合金",
+    "液晶面板",
+    "燃料电池电堆",
+    "工业软件",
+    "医用导管",
+    "纺织纤维",
+]
+EN_PROCESS = [
+    "pilot scale-up",
+    "process verification",
+    "performance testing",
+    "reliability testing",
+    "small-batch production",
+    "continuous manufacturing",
+    "formulation",
+    "prototype validation",
+]
+EN_OBJECT = [
+    "cathode materials",
+    "electrolytes",
+    "carbon-fibre composites",
+    "power modules",
+    "antibodies",
+    "fermentation strains",
+    "reducers",
+    "sensor chips",
+    "PV modules",
+    "catalysts",
+    "superalloys",
+    "display panels",
+    "fuel-cell stacks",
+    "industrial software",
+    "catheters",
+    "textile fibres",
+]
+QUERIES = [
+    "高镍三元正极材料烧结工艺放大，需要百吨级中试线验证",
+    "We need pilot-scale fermentation to scale up an engineered yeast strain for bio-based nylon monomers.",
+    "碳化硅MOSFET功率模块的可靠性试验与车规认证",
+    "Durability testing of a PEM fuel-cell stack under automotive drive cycles",
+    "人形机器人关节执行器寿命测试和小批量试制",
+    "Process verification of a continuous-flow synthesis route for an API intermediate",
+    "钙钛矿叠层光伏组件的稳定性测试和中试线验证",
+    "Small-batch production of a flexible OLED encapsulation film",
+]
+
+
+def synthetic_platforms(n: int, seed: int = 7) -> list[PlatformCreate]:
+    rnd = random.Random(seed)
+    tax = default_taxonomy()
+    directions = list(tax.directions.values())
+    out = []
+    for i in range(n):
+        d = rnd.choice(directions)
+        if rnd.random() < 0.75:
+            objs = rnd.sample(ZH_OBJECT, 3)
+            caps = (
+                f"面向{d.name_zh}领域，提供{objs[0]}、{objs[1]}的{rnd.choice(ZH_PROCESS)}与{rnd.choice(ZH_PROCESS)}服务，"
+                f"建有{rnd.randint(2, 12)}条中试线，年服务项目{rnd.randint(10, 200)}项。{d.description_zh}。"
+                f"可开展{objs[2]}{rnd.choice(ZH_PROCESS)}，配套检测平台与工程化团队。"
+            )
+            name = f"{d.name_zh}{objs[0]}中试平台{i}"
+        else:
+            objs = rnd.sample(EN_OBJECT, 3)
+            caps = (
+                f"Pilot platform for {d.name_en.lower()}: {rnd.choice(EN_PROCESS)} and {rnd.choice(EN_PROCESS)} of "
+                f"{objs[0]} and {objs[1]}, {rnd.randint(2, 12)} pilot lines, about {rnd.randint(10, 200)} projects "
+                f"a year. {d.description_en}. We also run {rnd.choice(EN_PROCESS)} for {objs[2]}."
+            )
+            name = f"{d.name_en} {objs[0]} pilot platform {i}"
+        out.append(
+            PlatformCreate(
+                external_id=f"bench-{i}",
+                name=name,
+                tier=rnd.choice(tax.tier_codes),
+                area=d.area,
+                directions=[d.code],
+                service_types=rnd.sample(tax.service_type_codes, 2),
+                capabilities=caps,
+                province=rnd.choice(tax.province_codes),
+                trl_min=rnd.randint(3, 5),
+                trl_max=rnd.randint(6, 9),
+                capacity=rnd.randint(0, 8),
+            )
+        )
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
+
+
+def timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--platforms", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=300, help="Sequential HTTP matches to time.")
+    parser.add_argument("--model", default=None, help="Embedding model (default: the configured one).")
+    args = parser.parse_args(argv)
+
+    items = synthetic_platforms(args.platforms)
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = {"embedding_model": args.model} if args.model else {}
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/bench.db",
+            index_dir=Path(tmp) / "indexes",
+            admin_key="bench",
+            **overrides,
+        )
+        rt = Runtime.open(settings)
+        engine = rt.engine
+        print(f"model: {engine.embedder.model_id} (dim {engine.embedder.dim}), platforms: {len(items)}")
+
+        # The floor: the embedder alone on exactly the passages an import embeds.
+        from matcher.platforms.models import Platform
+
+        docs = engine.platform_docs(Platform(id=i + 1, **p.model_dump()) for i, p in enumerate(items))
+        passages = [p for d in docs for p in d.passages]
+        t = time.perf_counter()
+        for i in range(0, len(passages), 256):
+            engine.embedder.embed_passages(passages[i : i + 256])
+        embed_seconds = time.perf_counter() - t
+        embed_rate = len(items) / embed_seconds
+        print(
+            f"embedder alone: {embed_rate:,.0f} profiles/s ({len(passages) / embed_seconds:,.0f} passages/s, "
+            f"{len(passages)} passages)"
+        )
+
+        t = time.perf_counter()
+        import_platforms(rt, items, batch=1000)
+        import_seconds = time.perf_counter() - t
+        import_rate = len(items) / import_seconds
+        print(
+            f"bulk import: {import_rate:,.0f} profiles/s ({import_seconds:.1f} s), "
+            f"{import_rate / embed_rate:.0%} of the embedder's own throughput"
+        )
+
+        queries = [normalize_text(q) for q in QUERIES]
+        qvecs = engine.embedder.embed_queries(queries)
+        engine.platforms.lexical.search(
+            lexical_tokens(queries[0]), 10
+        )  # builds BM25 once, as the first match would
+        embed_ms = timed(lambda: engine.embedder.embed_queries([random.choice(queries)]), 200)
+        k = settings.candidate_pool
+        dense_ms = timed(lambda: engine.platforms.dense.search(random.choice(qvecs), k), 200)
+        lex_ms = timed(
+            lambda: engine.platforms.lexical.search(lexical_tokens(random.choice(queries)), k), 200
+        )
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(runtime=rt), host="127.0.0.1", port=port, log_level="error")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            while True:
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            for q in queries:
+                client.post("/v1/match", json={"text": q})  # warm
+            http_ms = timed(
+                lambda: client.post("/v1/match", json={"text": random.choice(queries)}), args.queries
+            )
+        server.should_exit = True
+        thread.join(timeout=10)
+        rt.close()
+
+    def line(name: str, ms: list[float]) -> None:
+        print(f"{name:<28} p50 {statistics.median(ms):7.2f} ms   p99 {pct(ms, 99):7.2f} ms")
+
+    line("/v1/match over HTTP", http_ms)
+    line("query embedding alone", embed_ms)
+    line("dense search alone", dense_ms)
+    line("lexical search alone", lex_ms)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS): {peak:,.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

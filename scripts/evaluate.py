@@ -1,0 +1,277 @@
+#!/usr/bin/env python
+"""Evaluate match quality on the labelled dev set (``eval/dev/*.jsonl``) against the demo platforms.
+
+Prints one table: rows are channels (lexical alone, each dense model alone, fusion, full ranking), columns are
+NDCG@10, MRR, Recall@10 and Hit@1, overall and per slice (zh→zh, en→en, en→zh, zh→en, paraphrase). Exits 1 if
+the full ranking is worse (NDCG@10) than the best single channel on any slice.
+
+    python scripts/evaluate.py                      # default model plus the other built-ins
+    python scripts/evaluate.py --models use-multilingual-v3
+    python scripts/evaluate.py --tune               # grid-search the fusion settings on the dev set
+
+Relevance: a platform is relevant with grade >= 1; NDCG uses gains 2^grade - 1. The slice of a query is its
+language and the dominant language of its grade-2 platforms; paraphrase items form their own slice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from matcher.importing import demo_platforms, import_platforms  # noqa: E402
+from matcher.matching.engine import MatchQuery  # noqa: E402
+from matcher.matching.fusion import Fusion, LanguageAwareFusion, make_fusion  # noqa: E402
+from matcher.matching.ranking import NeedFacts, Ranker  # noqa: E402
+from matcher.matching.text import language_mix  # noqa: E402
+from matcher.runtime import Runtime  # noqa: E402
+from matcher.settings import FusionSettings, RankWeights, Settings  # noqa: E402
+
+SLICES = ("overall", "zh→zh", "en→en", "en→zh", "zh→en", "paraphrase")
+METRICS = ("ndcg@10", "mrr", "recall@10", "hit@1")
+
+
+@dataclass(frozen=True)
+class DevItem:
+    id: str
+    text: str
+    need: NeedFacts
+    relevant: dict[str, int]
+    slices: tuple[str, ...]
+
+
+def load_dev_set(folder: Path, platform_lang: dict[str, str]) -> list[DevItem]:
+    items = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            raw = json.loads(line)
+            text = "\n".join(x for x in (raw.get("title"), raw["summary"]) if x)
+            qlang = language_mix(text).dominant
+            ideal = [p for p, g in raw["relevant"].items() if g == 2]
+            langs = [platform_lang[p] for p in ideal if p in platform_lang]
+            plang = max(set(langs), key=langs.count) if langs else qlang
+            slices = ["overall", f"{qlang}→{plang}"]
+            if raw.get("paraphrase"):
+                slices.append("paraphrase")
+            items.append(
+                DevItem(
+                    id=raw["id"],
+                    text=text,
+                    need=NeedFacts(
+                        directions=tuple(raw.get("directions") or ()),
+                        trl=raw.get("trl"),
+                        service_types=tuple(raw.get("wanted_service_types") or ()),
+                    ),
+                    relevant=raw["relevant"],
+                    slices=tuple(slices),
+                )
+            )
+    return items
+
+
+def metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
+    gains = [2 ** relevant.get(p, 0) - 1 for p in ranked[:10]]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted((2**g - 1 for g in relevant.values()), reverse=True)[:10]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    first = next((i for i, p in enumerate(ranked) if relevant.get(p, 0) > 0), None)
+    hits = sum(1 for p in ranked[:10] if relevant.get(p, 0) > 0)
+    return {
+        "ndcg@10": dcg / idcg if idcg else 0.0,
+        "mrr": 1.0 / (first + 1) if first is not None else 0.0,
+        "recall@10": hits / len(relevant) if relevant else 0.0,
+        "hit@1": 1.0 if ranked and relevant.get(ranked[0], 0) > 0 else 0.0,
+    }
+
+
+def aggregate(per_item: list[tuple[DevItem, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[str, int] = defaultdict(int)
+    for item, m in per_item:
+        for s in item.slices:
+            counts[s] += 1
+            for k, v in m.items():
+                sums[s][k] += v
+    return {s: {k: sums[s][k] / counts[s] for k in METRICS} | {"n": counts[s]} for s in SLICES if counts[s]}
+
+
+class Evaluator:
+    """A runtime over the demo platforms for one embedding model, able to rank with any fusion/weights."""
+
+    def __init__(self, model: str, workdir: Path) -> None:
+        settings = Settings(
+            database_url=f"sqlite:///{workdir / model.replace('/', '_')}.db",
+            index_dir=workdir / f"idx-{model.replace('/', '_')}",
+            embedding_model=model,
+        )
+        self.rt = Runtime.open(settings)
+        import_platforms(self.rt, demo_platforms())
+        with self.rt.session() as s:
+            from sqlmodel import select
+
+            from matcher.platforms.models import Platform
+
+            self.ext = {p.id: p.external_id for p in s.exec(select(Platform)).all()}
+        self.vectors: dict[str, object] = {}
+        self.cal = self.rt.engine.embedder.calibration
+
+    def rank(self, item: DevItem, fusion: Fusion, weights: RankWeights | None) -> list[str]:
+        engine = self.rt.engine
+        engine.fusion = fusion
+        engine.ranker = Ranker(weights or _relevance_only(), engine.taxonomy)
+        if item.id not in self.vectors:
+            self.vectors[item.id] = engine.embedder.embed_queries([item.text])[0]
+        need = item.need if weights is not None else NeedFacts()
+        results = engine.match_vector(
+            self.vectors[item.id], item.text, MatchQuery(item.text, need=need, limit=10)
+        )
+        return [self.ext[m.platform_id] for m in results]
+
+    def evaluate(self, items: list[DevItem], fusion: Fusion, weights: RankWeights | None) -> dict:
+        return aggregate([(it, metrics(self.rank(it, fusion, weights), it.relevant)) for it in items])
+
+
+def _relevance_only() -> RankWeights:
+    return RankWeights(
+        relevance=1.0,
+        sector_fit=0,
+        trl_fit=0,
+        service_types=0,
+        region=0,
+        capacity=0,
+        tier=0,
+        sector_priority=0,
+    )
+
+
+def print_table(rows: list[tuple[str, dict]], out: Callable[[str], None] = print) -> None:
+    header = f"{'channel':<34}" + "".join(f"{s:>26}" for s in SLICES)
+    out(header)
+    sub = f"{'':<34}" + "".join(f"{'ndcg  mrr   r@10  h@1':>26}" for _ in SLICES)
+    out(sub)
+    for name, res in rows:
+        cells = []
+        for s in SLICES:
+            if s in res:
+                r = res[s]
+                cells.append(
+                    f"{r['ndcg@10']:.3f} {r['mrr']:.3f} {r['recall@10']:.3f} {r['hit@1']:.2f}".rjust(26)
+                )
+            else:
+                cells.append("-".rjust(26))
+        out(f"{name:<34}" + "".join(cells))
+    counts = rows[0][1] if rows else {}
+    out("queries per slice: " + ", ".join(f"{s}={counts[s]['n']}" for s in SLICES if s in counts))
+
+
+def tune(ev: Evaluator, items: list[DevItem], base: FusionSettings) -> FusionSettings:
+    """Grid-search the fusion settings for the best mean NDCG@10 over the slices (not just overall)."""
+    best, best_score = base, -1.0
+    mid, _slope = ev.cal
+    grid = itertools.product(
+        (0.5, 0.8, 1.0), (0.1, 0.2, 0.35), (mid - 0.05, mid, mid + 0.05), (6.0, 8.0, 12.0)
+    )
+    for lw, sat, m, k in grid:
+        fs = FusionSettings(lexical_weight=lw, lexical_saturation=sat, dense_midpoint=m, dense_slope=k)
+        res = ev.evaluate(items, LanguageAwareFusion(fs, ev.cal), Settings().rank)
+        score = sum(res[s]["ndcg@10"] for s in SLICES if s in res) / len(res)
+        if score > best_score:
+            best, best_score = fs, score
+            print(f"  tune: mean-slice NDCG@10 {score:.4f} with {fs.model_dump()}", file=sys.stderr)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["use-multilingual-v3", "multilingual-e5-small", "all-minilm-l6-v2"],
+        help="Embedders to compare; the first is used for fusion and the full ranking.",
+    )
+    parser.add_argument("--dev-set", type=Path, default=ROOT / "eval" / "dev")
+    parser.add_argument("--fusion", default="language-aware", help="Fusion for the 'full ranking' row.")
+    parser.add_argument("--tune", action="store_true", help="Grid-search fusion settings first.")
+    parser.add_argument("--json", type=Path, help="Also write the results as JSON to this file.")
+    args = parser.parse_args(argv)
+
+    platform_lang = {
+        p.external_id: language_mix(f"{p.name} {p.capabilities}").dominant for p in demo_platforms()
+    }
+    items = load_dev_set(args.dev_set, platform_lang)
+    settings = Settings()
+    rows: list[tuple[str, dict]] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        evaluators = {m: Evaluator(m, Path(tmp)) for m in args.models}
+        primary = evaluators[args.models[0]]
+        fusion_settings = tune(primary, items, settings.fusion) if args.tune else settings.fusion
+        rows.append(
+            (
+                "lexical (BM25)",
+                primary.evaluate(items, make_fusion("lexical", fusion_settings, primary.cal), None),
+            )
+        )
+        for m, ev in evaluators.items():
+            rows.append(
+                (f"dense {m}", ev.evaluate(items, make_fusion("dense", fusion_settings, ev.cal), None))
+            )
+        rows.append(
+            ("fusion rrf", primary.evaluate(items, make_fusion("rrf", fusion_settings, primary.cal), None))
+        )
+        rows.append(
+            (
+                "fusion language-aware",
+                primary.evaluate(items, LanguageAwareFusion(fusion_settings, primary.cal), None),
+            )
+        )
+        full_fusion = (
+            LanguageAwareFusion(fusion_settings, primary.cal)
+            if args.fusion == "language-aware"
+            else make_fusion(args.fusion, fusion_settings, primary.cal)
+        )
+        full = primary.evaluate(items, full_fusion, settings.rank)
+        rows.append((f"full ranking ({args.models[0]})", full))
+        for ev in evaluators.values():
+            ev.rt.close()
+    print_table(rows)
+    print(f"({len(items)} queries, {time.perf_counter() - started:.1f} s)")
+    if args.tune:
+        print(f"best fusion settings: {fusion_settings.model_dump()}")
+    if args.json:
+        args.json.write_text(json.dumps(dict(rows), indent=2, ensure_ascii=False), encoding="utf-8")
+
+    failures = []
+    singles = [r for name, r in rows if name.startswith(("lexical", "dense"))]
+    for s in SLICES:
+        if s not in full:
+            continue
+        best_single = max(r[s]["ndcg@10"] for r in singles if s in r)
+        if full[s]["ndcg@10"] + 1e-9 < best_single:
+            failures.append(
+                f"{s}: full ranking NDCG@10 {full[s]['ndcg@10']:.3f} < best single channel {best_single:.3f}"
+            )
+    if failures:
+        print("FAIL: the full ranking is worse than a single channel on:\n  " + "\n  ".join(failures))
+        return 1
+    print("OK: the full ranking is at least as good as every single channel on every slice.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Ranking rules as properties: relevance first, bounded policy factors, explanations that add up."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matcher.matching.fusion import Relevance
+from matcher.matching.ranking import NeedFacts, PlatformFacts, Ranker
+from matcher.settings import RankWeights
+from matcher.taxonomy import default_taxonomy
+
+TAX = default_taxonomy()
+WEIGHTS = RankWeights()
+RANKER = Ranker(WEIGHTS, TAX)
+
+directions = st.lists(st.sampled_from(sorted(TAX.directions)), max_size=3, unique=True)
+tiers = st.sampled_from(TAX.tier_codes)
+provinces = st.sampled_from(TAX.province_codes)
+trl = st.integers(1, 9)
+
+
+@st.composite
+def platforms(draw: st.DrawFn, pid: int = 1) -> PlatformFacts:
+    lo = draw(st.one_of(st.none(), trl))
+    hi = draw(st.one_of(st.none(), st.integers(lo or 1, 9)))
+    return PlatformFacts(
+        id=pid,
+        tier=draw(tiers),
+        area=draw(st.sampled_from(TAX.area_codes)),
+        directions=tuple(draw(directions)),
+        service_types=tuple(draw(st.lists(st.sampled_from(TAX.service_type_codes), max_size=5, unique=True))),
+        province=draw(st.one_of(st.none(), provinces)),
+        trl_min=lo,
+        trl_max=hi,
+        capacity=draw(st.one_of(st.none(), st.integers(0, 10))),
+    )
+
+
+needs = st.builds(
+    NeedFacts,
+    directions=st.lists(st.sampled_from(sorted(TAX.directions)), max_size=2, unique=True).map(tuple),
+    trl=st.one_of(st.none(), trl),
+    provinces=st.lists(provinces, max_size=2, unique=True).map(tuple),
+    service_types=st.lists(st.sampled_from(TAX.service_type_codes), max_size=3, unique=True).map(tuple),
+)
+relevances = st.builds(Relevance, semantic=st.floats(0, 1), lexical=st.floats(0, 0.3)).filter(
+    lambda r: r.total <= 1.0
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(need=needs, platform=platforms(), relevance=relevances)
+def test_explanation_sums_to_score(need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> None:
+    scored = RANKER.score(need, platform, relevance)
+    assert sum(scored.explanation.values()) == pytest.approx(scored.score, abs=1e-5)
+    assert set(scored.explanation) == {
+        "semantic",
+        "lexical",
+        "sector_fit",
+        "sector_priority",
+        "tier",
+        "region",
+        "trl_fit",
+        "service_types",
+        "capacity",
+    }
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    need=needs,
+    base=platforms(),
+    tier_a=tiers,
+    tier_b=tiers,
+    dirs_a=directions,
+    dirs_b=directions,
+    rel_b=st.floats(0, 1 - WEIGHTS.relevance_margin - 0.001),
+    gap=st.floats(WEIGHTS.relevance_margin + 0.0001, 1),
+)
+def test_tier_and_priority_never_lift_a_clearly_less_relevant_platform(
+    need: NeedFacts,
+    base: PlatformFacts,
+    tier_a: str,
+    tier_b: str,
+    dirs_a: list[str],
+    dirs_b: list[str],
+    rel_b: float,
+    gap: float,
+) -> None:
+    """Two platforms alike in every fit factor; B may have the best tier and a priority sector. If A is more
+    relevant by more than the margin, A still ranks first."""
+    rel_a = min(1.0, rel_b + gap)
+    if rel_a - rel_b <= WEIGHTS.relevance_margin:
+        return
+    no_fit = NeedFacts(trl=need.trl, provinces=need.provinces, service_types=need.service_types)
+    a = PlatformFacts(**{**_facts(base), "id": 1, "tier": tier_a, "directions": tuple(dirs_a)})
+    b = PlatformFacts(**{**_facts(base), "id": 2, "tier": tier_b, "directions": tuple(dirs_b)})
+    score_a = RANKER.score(no_fit, a, Relevance(rel_a, 0.0)).score
+    score_b = RANKER.score(no_fit, b, Relevance(rel_b, 0.0)).score
+    assert score_a > score_b
+
+
+@settings(max_examples=300, deadline=None)
+@given(need=needs, platform=platforms(), low=st.floats(0, 1), high=st.floats(0, 1))
+def test_more_relevant_scores_higher_when_all_else_is_equal(
+    need: NeedFacts, platform: PlatformFacts, low: float, high: float
+) -> None:
+    low, high = sorted((low, high))
+    s_low = RANKER.score(need, platform, Relevance(low, 0.0)).score
+    s_high = RANKER.score(need, platform, Relevance(high, 0.0)).score
+    assert s_high >= s_low - 1e-9
+
+
+def test_tier_reorders_platforms_of_similar_relevance() -> None:
+    national = PlatformFacts(id=1, tier="national", area="emerging_future")
+    reserve = PlatformFacts(id=2, tier="reserve", area="emerging_future")
+    need = NeedFacts()
+    assert (
+        RANKER.score(need, national, Relevance(0.70, 0)).score
+        > RANKER.score(need, reserve, Relevance(0.71, 0)).score
+    )
+
+
+def test_weights_that_would_let_policy_outweigh_relevance_are_refused() -> None:
+    with pytest.raises(ValueError, match="relevance_margin"):
+        RankWeights(tier=0.2, sector_priority=0.2)
+
+
+def test_fit_factors_follow_the_request() -> None:
+    p = PlatformFacts(
+        id=1,
+        tier="provincial",
+        area="emerging_future",
+        directions=("hydrogen",),
+        service_types=("process",),
+        province="guangdong",
+        trl_min=4,
+        trl_max=6,
+        capacity=0,
+    )
+    good = RANKER.score(
+        NeedFacts(directions=("hydrogen",), trl=5, provinces=("guangdong",), service_types=("process",)),
+        p,
+        Relevance(0.5, 0),
+    ).explanation
+    bad = RANKER.score(
+        NeedFacts(directions=("steel",), trl=9, provinces=("beijing",), service_types=("design",)),
+        p,
+        Relevance(0.5, 0),
+    ).explanation
+    assert good["sector_fit"] > 0 and bad["sector_fit"] == 0
+    assert good["trl_fit"] > 0 > bad["trl_fit"]
+    assert good["region"] > 0 and bad["region"] == 0
+    assert good["service_types"] > 0 and bad["service_types"] == 0
+    assert good["capacity"] < 0
+    assert good["sector_priority"] > 0 and bad["sector_priority"] == 0
+
+
+def _facts(p: PlatformFacts) -> dict:
+    return {k: getattr(p, k) for k in PlatformFacts.__slots__}
