@@ -24,9 +24,9 @@ class RankWeights(BaseModel):
     """
 
     relevance: float = Field(0.80, ge=0.0, le=1.0)
-    sector_fit: float = Field(0.06, ge=0.0, le=0.5)
-    trl_fit: float = Field(0.03, ge=0.0, le=0.5)
-    service_types: float = Field(0.03, ge=0.0, le=0.5)
+    sector_fit: float = Field(0.10, ge=0.0, le=0.5)
+    trl_fit: float = Field(0.02, ge=0.0, le=0.5)
+    service_types: float = Field(0.05, ge=0.0, le=0.5)
     region: float = Field(0.02, ge=0.0, le=0.5)
     capacity: float = Field(0.01, ge=0.0, le=0.5)
     tier: float = Field(0.03, ge=0.0, le=0.2)
@@ -48,9 +48,13 @@ class RankWeights(BaseModel):
 class FusionSettings(BaseModel):
     """How the dense and lexical channels are fused into one relevance in [0, 1]."""
 
-    #: Share of relevance given to the lexical (BM25) channel when query and profile are in the same language.
-    #: Scaled by the language overlap, so across languages relevance is purely semantic.
-    lexical_weight: float = Field(0.8, ge=0.0, le=1.0)
+    #: How far BM25 evidence may lift relevance when query and profile share Chinese / share English.
+    lexical_weight_zh: float = Field(0.35, ge=0.0, le=2.0)
+    lexical_weight_en: float = Field(0.8, ge=0.0, le=2.0)
+    #: 0 lets BM25 lift any profile; 1 lets it lift a profile only in proportion to its dense relevance.
+    lexical_gate: float = Field(0.0, ge=0.0, le=2.0)
+    #: Lift given to a cross-language pair in proportion to its own dense relevance (BM25 sees nothing there).
+    cross_language_weight: float = Field(0.5, ge=0.0, le=2.0)
     #: Normalised BM25 score at which lexical relevance reaches 1 - 1/e (it saturates smoothly above).
     lexical_saturation: float = Field(0.2, gt=0.0, le=1.0)
     #: Dense relevance is ``sigmoid(slope * (cosine - midpoint))``; each built-in embedder has measured values,

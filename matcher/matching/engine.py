@@ -233,10 +233,12 @@ class MatchEngine:
             doc = docs.get(pid)
             if doc is None or (allowed is not None and pid not in allowed):
                 continue
+            overlap_zh, overlap_en = qlang.overlap(doc.lang)
             scores = ChannelScores(
                 dense=hit.score,
                 lexical=lexical.get(pid, 0.0),
-                overlap=qlang.overlap(doc.lang),
+                overlap_zh=overlap_zh,
+                overlap_en=overlap_en,
                 dense_rank=dense_rank.get(pid),
                 lexical_rank=lexical_rank.get(pid),
             )
@@ -305,7 +307,8 @@ class MatchEngine:
             sims = pvecs @ tvec[0]
             best = int(np.argmax(sims))
             lex = self.platforms.lexical.score_items(list(tdoc.tokens), [platform_id])[platform_id]
-            scores = ChannelScores(dense=float(sims[best]), lexical=lex, overlap=tdoc.lang.overlap(pdoc.lang))
+            overlap_zh, overlap_en = tdoc.lang.overlap(pdoc.lang)
+            scores = ChannelScores(float(sims[best]), lex, overlap_zh, overlap_en)
             scored = self.ranker.score(tdoc.facts, pdoc.facts, self.fusion.fuse(scores))
             results.append(
                 TechnologyMatch(

@@ -2,8 +2,9 @@
 
 The lexical channel is strong when query and profile share a language and blind across languages, so the default
 fusion (``LanguageAwareFusion``) lets lexical evidence only *add* to semantic relevance ("noisy-or"):
-``rel = d + w * l' * (1 - d)`` where ``l' = overlap * l + (1 - overlap) * d`` uses the BM25 evidence as far as
-query and profile share a language and imputes it from the dense channel where they do not. A cross-language
+``rel = d + (w_zh * o_zh * l + w_en * o_en * l + w_x * (1 - o_zh - o_en) * d) * (1 - d)``: BM25 evidence counts as
+far as query and profile share a language (``o_zh``, ``o_en``), with a weight per language, and is imputed from
+the dense channel where they do not. A cross-language
 profile is therefore judged purely semantically and never pulled down by a lexical zero; a same-language profile
 that also shares the query's terms moves up. ``ReciprocalRankFusion`` and the single channels are kept as
 swappable alternatives for ``scripts/evaluate.py``.
@@ -24,7 +25,8 @@ class ChannelScores:
 
     dense: float  # best-passage cosine similarity
     lexical: float  # normalised BM25 in [0, 1]
-    overlap: float  # language overlap of query and item in [0, 1]
+    overlap_zh: float  # share of the pair that is Chinese on both sides, in [0, 1]
+    overlap_en: float  # share of the pair that is English on both sides, in [0, 1]
     dense_rank: int | None = None
     lexical_rank: int | None = None
 
@@ -58,7 +60,7 @@ class LanguageAwareFusion:
 
     name = "language-aware"
 
-    def __init__(self, settings: FusionSettings, calibration: tuple[float, float] = (0.5, 8.0)) -> None:
+    def __init__(self, settings: FusionSettings, calibration: tuple[float, float] = (0.5, 6.0)) -> None:
         self.s = settings
         self.midpoint = settings.dense_midpoint if settings.dense_midpoint is not None else calibration[0]
         self.slope = settings.dense_slope if settings.dense_slope is not None else calibration[1]
@@ -71,11 +73,17 @@ class LanguageAwareFusion:
 
     def fuse(self, s: ChannelScores) -> Relevance:
         d = self.dense_relevance(s.dense)
-        # Where the languages differ BM25 cannot see anything, so its evidence is imputed from the dense
-        # channel instead of counted as zero: a cross-language profile is neither lifted nor held back.
-        lexical = s.overlap * self.lexical_relevance(s.lexical) + (1.0 - s.overlap) * d
-        lift = self.s.lexical_weight * lexical * (1.0 - d)
-        return Relevance(semantic=d, lexical=lift)
+        lexical = self.lexical_relevance(s.lexical)
+        cross = max(0.0, 1.0 - s.overlap_zh - s.overlap_en)
+        # BM25 is trusted per language (English word matches carry more than jieba words), and where the
+        # languages differ it sees nothing, so its evidence is imputed from the dense channel instead of counted
+        # as zero: a cross-language profile is neither lifted by words nor held back by their absence.
+        w = self.s
+        evidence = (w.lexical_weight_zh * s.overlap_zh + w.lexical_weight_en * s.overlap_en) * lexical
+        evidence += w.cross_language_weight * cross * d
+        # The gate lets words lift a profile only as far as its meaning already fits (d ** gate), so a profile
+        # that merely shares a few common words with the query cannot overtake one that fits in meaning.
+        return Relevance(semantic=d, lexical=min(evidence, 1.0) * (1.0 - d) * d**w.lexical_gate)
 
 
 class DenseOnlyFusion(LanguageAwareFusion):
@@ -112,7 +120,7 @@ class ReciprocalRankFusion:
         return Relevance(semantic=dense / best, lexical=lexical / best)
 
 
-def make_fusion(name: str, settings: FusionSettings, calibration: tuple[float, float] = (0.5, 8.0)) -> Fusion:
+def make_fusion(name: str, settings: FusionSettings, calibration: tuple[float, float] = (0.5, 6.0)) -> Fusion:
     fusions: dict[str, Fusion] = {
         "language-aware": LanguageAwareFusion(settings, calibration),
         "dense": DenseOnlyFusion(settings, calibration),

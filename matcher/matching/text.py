@@ -174,9 +174,10 @@ class LanguageMix:
     zh: float
     en: float
 
-    def overlap(self, other: LanguageMix) -> float:
-        """How much two texts share a language, in [0, 1]: 1 for two Chinese texts, 0 for Chinese vs English."""
-        return self.zh * other.zh + self.en * other.en
+    def overlap(self, other: LanguageMix) -> tuple[float, float]:
+        """How much two texts share Chinese and share English: (1, 0) for two Chinese texts, (0, 0) for Chinese
+        vs English; the two sum to at most 1."""
+        return self.zh * other.zh, self.en * other.en
 
     @property
     def dominant(self) -> str:
