@@ -233,6 +233,51 @@ def tune_rank(ev: Evaluator, items: list[DevItem], fusion: FusionSettings, base:
     return current
 
 
+def export_labels(settings: Settings, path: Path) -> int:
+    """Turn stored match feedback into evaluation lines in the dev-set format.
+
+    The latest verdict per (technology, platform) pair wins; platforms are named by ``external_id`` when they
+    have one (as in the dev set), else by ``id``. "bad" verdicts are kept with grade 0 and their reasons, so a
+    reviewer can merge them into ``eval/dev`` after reading.
+    """
+    from sqlmodel import Session, select
+
+    from matcher.db import create_db_engine
+    from matcher.feedback.models import MatchFeedback
+    from matcher.platforms.models import Platform
+    from matcher.technologies.models import Technology
+
+    engine = create_db_engine(settings.database_url)
+    by_tech: dict[int, dict[str, tuple[int, str | None]]] = defaultdict(dict)
+    with Session(engine) as s:
+        platforms = {p.id: p.external_id or str(p.id) for p in s.exec(select(Platform)).all()}
+        for f in s.exec(select(MatchFeedback).order_by(MatchFeedback.id)).all():  # type: ignore[arg-type]
+            key = platforms.get(f.platform_id, str(f.platform_id))
+            by_tech[f.technology_id][key] = (2 if f.verdict == "good" else 0, f.reason)
+        lines = []
+        for tid, verdicts in sorted(by_tech.items()):
+            tech = s.get(Technology, tid)
+            if tech is None:
+                continue
+            lines.append(
+                {
+                    "id": f"feedback-t{tid}",
+                    "lang": language_mix(tech.summary).dominant,
+                    "title": tech.title,
+                    "summary": tech.summary,
+                    "trl": tech.trl,
+                    "directions": tech.directions,
+                    "wanted_service_types": tech.service_types,
+                    "paraphrase": False,
+                    "relevant": {p: g for p, (g, _) in verdicts.items() if g > 0},
+                    "rejected": {p: r or "unspecified" for p, (g, r) in verdicts.items() if g == 0},
+                }
+            )
+    engine.dispose()
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    return len(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -247,7 +292,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fusion", default="language-aware", help="Fusion for the 'full ranking' row.")
     parser.add_argument("--tune", action="store_true", help="Grid-search fusion settings first.")
     parser.add_argument("--json", type=Path, help="Also write the results as JSON to this file.")
+    parser.add_argument(
+        "--export-labels",
+        type=Path,
+        metavar="FILE",
+        help="Write the feedback stored in PILOTMATCH_DATABASE_URL as dev-set lines (good=2, bad=0) and exit.",
+    )
     args = parser.parse_args(argv)
+    if args.export_labels:
+        n = export_labels(Settings(), args.export_labels)
+        print(f"wrote {n} labelled technologies to {args.export_labels}")
+        return 0
 
     platform_lang = {
         p.external_id: language_mix(f"{p.name} {p.capabilities}").dominant for p in demo_platforms()

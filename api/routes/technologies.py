@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import AdminDep, RuntimeDep
 from api.schemas import MatchOut, MatchResponse, TechnologyWithMatches
+from matcher.feedback.schemas import FeedbackCreate, FeedbackRead
+from matcher.feedback.service import list_feedback, record_feedback
 from matcher.technologies import service
 from matcher.technologies.schemas import TechnologyCreate, TechnologyPage, TechnologyRead, TechnologyUpdate
 
@@ -69,3 +71,25 @@ def technology_matches(
 ) -> MatchResponse:
     row = service.get_technology(rt, technology_id)
     return MatchResponse(matches=[MatchOut.of(m) for m in service.matches_for_technology(rt, row, limit)])
+
+
+@router.post(
+    "/{technology_id}/matches/{platform_id}/feedback",
+    status_code=201,
+    response_model=FeedbackRead,
+    summary="Record whether a suggested platform fits (good/bad, with a reason)",
+)
+def post_feedback(
+    technology_id: int, platform_id: int, body: FeedbackCreate, rt: RuntimeDep, _: AdminDep
+) -> FeedbackRead:
+    return FeedbackRead.model_validate(record_feedback(rt, technology_id, platform_id, body))
+
+
+@router.get(
+    "/{technology_id}/feedback",
+    response_model=list[FeedbackRead],
+    summary="Feedback recorded on this technology",
+)
+def get_feedback(technology_id: int, rt: RuntimeDep) -> list[FeedbackRead]:
+    service.get_technology(rt, technology_id)
+    return [FeedbackRead.model_validate(f) for f in list_feedback(rt, technology_id)]

@@ -128,6 +128,13 @@ class MatchEngine:
     def platform_docs(self, rows: Iterable[Platform]) -> list[PlatformDoc]:
         return [platform_doc(p, self.settings.passage_chars, self.embedder.model_id) for p in rows]
 
+    def prepare_platforms(
+        self, rows: Sequence[Platform], progress: Progress | None = None
+    ) -> tuple[list[PlatformDoc], list[np.ndarray]]:
+        """Documents and passage vectors for rows about to be stored (embedding is the slow part)."""
+        docs = self.platform_docs(rows)
+        return docs, self.embed_platform_docs(docs, progress)
+
     def technology_docs(self, rows: Iterable[Technology]) -> list[TechnologyDoc]:
         return [technology_doc(t, self.embedder.model_id) for t in rows]
 
@@ -274,6 +281,29 @@ class MatchEngine:
         fused.sort(key=lambda x: -x[0].total)
         floor = w.relevance * fused[limit - 1][0].total - self.ranker.max_penalty
         return [f for f in fused if w.relevance * f[0].total + self.ranker.max_bonus >= floor]
+
+    def score_pair(
+        self, qvec: np.ndarray, text: str, need: NeedFacts, platform_id: int
+    ) -> PlatformMatch | None:
+        """The match of one platform for a query, exactly as ``match`` would score it (None if not indexed)."""
+        doc = self.platforms.docs.get(platform_id)
+        hit = self.platforms.dense.score_items(qvec, [platform_id]).get(platform_id)
+        if doc is None or hit is None:
+            return None
+        qtokens = lexical_tokens(text)
+        overlap_zh, overlap_en = language_mix(text).overlap(doc.lang)
+        lexical = self.platforms.lexical.score_items(qtokens, [platform_id])[platform_id]
+        relevance = self.fusion.fuse(ChannelScores(hit.score, lexical, overlap_zh, overlap_en))
+        result = self.ranker.score(need, doc.facts, relevance)
+        return PlatformMatch(
+            platform_id=platform_id,
+            score=result.score,
+            explanation=result.explanation,
+            card=doc.card,
+            evidence=Evidence(
+                doc.passages[hit.passage], self.platforms.lexical.matched_terms(qtokens, platform_id)
+            ),
+        )
 
     def _allowed(self, query: MatchQuery) -> set[int] | None:
         if query.area is None and not query.tiers:

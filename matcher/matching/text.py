@@ -219,17 +219,20 @@ def lexical_tokens(text: str) -> list[str]:
     """
     text = normalize_text(text).lower()
     tokens: list[str] = []
-    for word in _jieba().cut_for_search(text):
-        word = word.strip()
-        if not word:
+    append = tokens.append
+    for word in _jieba().cut_for_search(text, HMM=False):
+        if not word or word.isspace():
             continue
-        if _CJK.search(word):
+        if "\u3400" <= word[0] <= "\u9fff" or "\uf900" <= word[0] <= "\ufaff":
             if len(word) >= 2 and word not in _STOP_ZH:
-                tokens.append(word)
+                append(word)
+        elif word.isascii() and word.isalnum():
+            if len(word) >= 2 and word not in _STOP_EN and not word.isdigit():
+                append(word)
         else:
             for w in _LATIN_WORD.findall(word):
                 if len(w) >= 2 and w not in _STOP_EN:
-                    tokens.append(w)
+                    append(w)
     return tokens
 
 

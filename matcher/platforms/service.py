@@ -69,8 +69,7 @@ def create_platforms(
                 )
             seen[ext] = i
         rows.append(Platform(**data))
-    docs = rt.engine.platform_docs(rows)
-    vectors = rt.engine.embed_platform_docs(docs, progress)
+    docs, vectors = rt.engine.prepare_platforms(rows, progress)
     with rt.engine.write_lock, rt.session() as s:
         existing: dict[str, Platform] = {}
         if seen:
@@ -100,8 +99,7 @@ def create_platforms(
             raise Conflict(
                 "A platform with the same external_id already exists; nothing was stored."
             ) from exc
-        for row in stored:
-            s.refresh(row)
+        # ids came back from the INSERTs and attributes stay loaded (expire_on_commit=False): no refresh needed.
         placed = [with_id(d, r.id) for d, r in zip(docs, stored, strict=True)]  # type: ignore[arg-type]
         active = [(d, v) for d, v, r in zip(placed, vectors, stored, strict=True) if r.active]
         rt.engine.apply_platforms([d for d, _ in active], [v for _, v in active])  # type: ignore[misc]

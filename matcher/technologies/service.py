@@ -159,6 +159,16 @@ def matches_for_technology(rt: Runtime, technology: Technology, limit: int = 10)
     return rt.engine.match_vector(vec, text, query)
 
 
+def pair_score(rt: Runtime, technology: Technology, platform_id: int) -> float | None:
+    """The current score of one (technology, platform) pair, or None if the platform is not matchable."""
+    text = technology_text(technology)
+    vec = rt.engine.technology_vector(technology.id) if technology.id is not None else None
+    if vec is None:
+        vec = rt.engine.embedder.embed_queries([text])[0]
+    match = rt.engine.score_pair(vec, text, need_of(technology), platform_id)
+    return match.score if match else None
+
+
 def technologies_for_platform(rt: Runtime, platform_id: int, limit: int = 10) -> list[TechnologyMatch]:
     """Open technologies that fit a platform (the reverse direction)."""
     with rt.session() as s:

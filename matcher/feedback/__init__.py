@@ -1,0 +1,1 @@
+"""Researchers' verdicts on individual matches: a quality signal that grows the evaluation set."""
