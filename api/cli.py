@@ -151,7 +151,8 @@ def match(
 
     rt = _open_runtime("Loading")
     try:
-        results = match_text(rt, text, trl=trl, province=province, area=area, limit=limit)
+        outcome = match_text(rt, text, trl=trl, province=province, area=area, limit=limit)
+        results = outcome.matches
     except PilotMatchError as exc:
         raise _fail(exc) from exc
     finally:
@@ -167,7 +168,10 @@ def match(
             }
             for m in results
         ]
-        typer.echo(json.dumps({"matches": out}, ensure_ascii=False, indent=2))
+        inferred = [{"code": c, "confidence": conf} for c, conf in outcome.inferred_directions]
+        typer.echo(
+            json.dumps({"matches": out, "inferred_directions": inferred}, ensure_ascii=False, indent=2)
+        )
         return
     table = Table(title=f"Platforms for: {text[:60]}")
     table.add_column("#", justify="right")
@@ -183,6 +187,11 @@ def match(
         why = ", ".join(f"{k} {v:+.2f}" for k, v in top[:4])
         table.add_row(str(i), f"{m.score:.3f}", m.card["name"], m.card["tier"], m.card["province"] or "", why)
     console.print(table)
+    if outcome.inferred_directions:
+        names = ", ".join(
+            f"{rt.taxonomy.directions[c].name_zh} {conf:.0%}" for c, conf in outcome.inferred_directions
+        )
+        console.print(f"Inferred directions (pass --direction to override): {names}")
 
 
 @app.command("admin-key")

@@ -7,7 +7,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from matcher.matching.engine import PlatformMatch, TechnologyMatch
+from matcher.matching.service import MatchOutcome
 from matcher.platforms.schemas import PlatformCreate
+from matcher.taxonomy import Taxonomy
 from matcher.technologies.schemas import TechnologyRead
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -78,12 +80,40 @@ class MatchOut(BaseModel):
         )
 
 
+class InferredDirectionOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    confidence: float = Field(ge=0, le=1)
+
+
 class MatchResponse(BaseModel):
     matches: list[MatchOut]
+    inferred_directions: list[InferredDirectionOut] = Field(
+        default_factory=list,
+        description="Directions inferred from the text and used for sector fit when none were given; "
+        "send `directions` to override them.",
+    )
+
+    @classmethod
+    def of(cls, outcome: MatchOutcome, taxonomy: Taxonomy) -> MatchResponse:
+        return cls(
+            matches=[MatchOut.of(m) for m in outcome.matches],
+            inferred_directions=[
+                InferredDirectionOut(
+                    code=code,
+                    name_zh=taxonomy.directions[code].name_zh,
+                    name_en=taxonomy.directions[code].name_en,
+                    confidence=conf,
+                )
+                for code, conf in outcome.inferred_directions
+            ],
+        )
 
 
 class TechnologyWithMatches(TechnologyRead):
     matches: list[MatchOut]
+    inferred_directions: list[InferredDirectionOut] = Field(default_factory=list)
 
 
 class TechnologyMatchOut(BaseModel):

@@ -51,9 +51,10 @@ def test_expected_platform_is_in_the_top_three(
 
 
 def test_evidence_quotes_the_profile_and_the_shared_terms(client: TestClient) -> None:
-    m = client.post("/v1/match", json={"text": "钙钛矿光伏组件中试线稳定性验证", "limit": 1}).json()[
+    matches = client.post("/v1/match", json={"text": "钙钛矿光伏组件中试线稳定性验证", "limit": 3}).json()[
         "matches"
-    ][0]
+    ]
+    m = next(m for m in matches if "钙钛矿" in m["name"])
     assert "钙钛矿" in m["evidence"]["passage"]
     assert "钙钛矿" in m["evidence"]["terms"]
 
@@ -68,3 +69,30 @@ def test_reverse_direction_finds_demo_technologies(client: TestClient, demo_runt
         pid = s.exec(select(Platform.id).where(Platform.external_id == "ef-p050")).one()
     techs = client.get(f"/v1/platforms/{pid}/technologies", params={"limit": 5}).json()["technologies"]
     assert any("PET" in (t["title"] or "") + t["summary"] for t in techs)
+
+
+def test_traditional_chinese_meets_simplified_profiles(client: TestClient, demo_runtime: Runtime) -> None:
+    simplified = client.post("/v1/match", json={"text": "钙钛矿光伏组件中试线稳定性验证", "limit": 5}).json()
+    traditional = client.post("/v1/match", json={"text": "鈣鈦礦光伏組件中試線穩定性驗證", "limit": 5}).json()
+    assert [m["platform_id"] for m in traditional["matches"]] == [
+        m["platform_id"] for m in simplified["matches"]
+    ]
+    full_width = client.post(
+        "/v1/match", json={"text": "ＳｉＣ　ＭＯＳＦＥＴ功率模块可靠性试验", "limit": 3}
+    ).json()
+    assert "sic" in full_width["matches"][0]["evidence"]["terms"]
+
+
+def test_inferred_directions_are_shown_and_explicit_ones_win(client: TestClient) -> None:
+    body = client.post("/v1/match", json={"text": "质子交换膜电解水制氢电堆的耐久性测试"}).json()
+    codes = [d["code"] for d in body["inferred_directions"]]
+    assert codes[0] == "hydrogen"
+    assert all(0 < d["confidence"] <= 1 and d["name_zh"] for d in body["inferred_directions"])
+    chosen = client.post(
+        "/v1/match", json={"text": "质子交换膜电解水制氢电堆的耐久性测试", "directions": ["steel"]}
+    ).json()
+    assert chosen["inferred_directions"] == []
+    assert all(
+        m["explanation"]["sector_fit"] == 0 or "steel" in m["directions"] or m["area"] == "raw_materials"
+        for m in chosen["matches"]
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import RuntimeDep
-from api.schemas import MatchOut, MatchRequest, MatchResponse
+from api.schemas import MatchRequest, MatchResponse
 from matcher.matching.service import match_text
 
 router = APIRouter(tags=["matching"])
@@ -17,7 +17,7 @@ router = APIRouter(tags=["matching"])
     summary="Rank platforms for a technology description (Chinese or English), each with its explanation",
 )
 def match(body: MatchRequest, rt: RuntimeDep) -> MatchResponse:
-    results = match_text(
+    outcome = match_text(
         rt,
         body.text,
         directions=body.directions,
@@ -28,4 +28,4 @@ def match(body: MatchRequest, rt: RuntimeDep) -> MatchResponse:
         tiers=body.tier,
         limit=body.limit,
     )
-    return MatchResponse(matches=[MatchOut.of(m) for m in results])
+    return MatchResponse.of(outcome, rt.taxonomy)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import AdminDep, RuntimeDep
-from api.schemas import MatchOut, MatchResponse, TechnologyWithMatches
+from api.schemas import MatchResponse, TechnologyWithMatches
 from matcher.feedback.schemas import FeedbackCreate, FeedbackRead
 from matcher.feedback.service import list_feedback, record_feedback
 from matcher.technologies import service
@@ -26,9 +26,11 @@ def create_technology(
     body: TechnologyCreate, rt: RuntimeDep, _: AdminDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> TechnologyWithMatches:
     row = service.create_technology(rt, body)
-    matches = service.matches_for_technology(rt, row, limit)
+    outcome = MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy)
     return TechnologyWithMatches(
-        **TechnologyRead.model_validate(row).model_dump(), matches=[MatchOut.of(m) for m in matches]
+        **TechnologyRead.model_validate(row).model_dump(),
+        matches=outcome.matches,
+        inferred_directions=outcome.inferred_directions,
     )
 
 
@@ -70,7 +72,7 @@ def technology_matches(
     technology_id: int, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> MatchResponse:
     row = service.get_technology(rt, technology_id)
-    return MatchResponse(matches=[MatchOut.of(m) for m in service.matches_for_technology(rt, row, limit)])
+    return MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy)
 
 
 @router.post(

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from matcher.errors import NotFound
 from matcher.matching.dense import DenseIndex
+from matcher.matching.directions import DirectionInferrer, InferredDirection
 from matcher.matching.documents import PlatformDoc, TechnologyDoc, platform_doc, technology_doc
 from matcher.matching.embedders import Embedder
 from matcher.matching.fusion import ChannelScores, Fusion, LanguageAwareFusion
@@ -116,6 +117,7 @@ class MatchEngine:
         self.embedder = embedder
         self.fusion: Fusion = fusion or LanguageAwareFusion(settings.fusion, embedder.calibration)
         self.ranker = Ranker(settings.rank, taxonomy)
+        self.directions = DirectionInferrer(taxonomy, embedder)
         self.index_dir = Path(settings.index_dir)
         self.platforms = _Corpus("platforms", DenseIndex(embedder.dim))
         self.technologies = _Corpus("technologies", DenseIndex(embedder.dim))
@@ -169,8 +171,28 @@ class MatchEngine:
         return np.vstack(parts)
 
     # ---- applying writes -----------------------------------------------------------------------------------
+    def with_inferred_directions(self, doc: PlatformDoc, vectors: np.ndarray) -> PlatformDoc:
+        """A profile that lists no directions gets inferred ones (for sector fit and priority)."""
+        if doc.facts.directions or len(vectors) == 0:
+            return doc
+        inferred = self.directions.infer_passages(vectors, "\n".join(doc.passages))
+        return replace(
+            doc, facts=replace(doc.facts, inferred=tuple((d.code, d.confidence) for d in inferred))
+        )
+
+    def infer_directions(self, vector: np.ndarray, text: str) -> list[InferredDirection]:
+        return self.directions.infer(vector, text)
+
+    def complete_need(self, need: NeedFacts, vector: np.ndarray, text: str) -> NeedFacts:
+        """The need with inferred directions filled in when the user chose none (explicit choices win)."""
+        if need.directions or need.inferred:
+            return need
+        inferred = tuple((d.code, d.confidence) for d in self.infer_directions(vector, text))
+        return replace(need, inferred=inferred)
+
     def apply_platforms(self, docs: Sequence[PlatformDoc], vectors: Sequence[np.ndarray]) -> None:
         """Add or replace platforms in the indexes (active ones only; call ``remove_platforms`` for the rest)."""
+        docs = [self.with_inferred_directions(d, v) for d, v in zip(docs, vectors, strict=True)]
         c = self.platforms
         c.dense.upsert_many((d.id, v) for d, v in zip(docs, vectors, strict=True))
         c.lexical.upsert_many((d.id, list(d.tokens)) for d in docs)
@@ -181,13 +203,19 @@ class MatchEngine:
     def update_platform_facts(self, doc: PlatformDoc) -> None:
         """A profile change that leaves its text alone (tier, province, ...) needs no re-embedding."""
         if doc.id in self.platforms.docs:
-            self.platforms.docs[doc.id] = doc
+            self.platforms.docs[doc.id] = self.with_inferred_directions(
+                doc, self.platforms.dense.vectors(doc.id)
+            )
             self.platforms.dirty = True
 
     def remove_platforms(self, ids: Iterable[int]) -> None:
         self._remove(self.platforms, list(ids))
 
     def apply_technologies(self, docs: Sequence[TechnologyDoc], vectors: Sequence[np.ndarray]) -> None:
+        docs = [
+            replace(d, facts=self.complete_need(d.facts, v[0], d.text)) if len(v) else d
+            for d, v in zip(docs, vectors, strict=True)
+        ]
         c = self.technologies
         c.dense.upsert_many((d.id, v) for d, v in zip(docs, vectors, strict=True))
         c.lexical.upsert_many((d.id, list(d.tokens)) for d in docs)
@@ -218,6 +246,9 @@ class MatchEngine:
         return self.match_vector(qvec, text, query)
 
     def match_vector(self, qvec: np.ndarray, text: str, query: MatchQuery) -> list[PlatformMatch]:
+        """Rank platforms for an embedded query. Without explicit directions (and none inferred by the caller),
+        the query's directions are inferred here."""
+        query = replace(query, need=self.complete_need(query.need, qvec, text))
         c = self.platforms
         docs = c.docs
         allowed = self._allowed(query)
@@ -290,6 +321,7 @@ class MatchEngine:
         hit = self.platforms.dense.score_items(qvec, [platform_id]).get(platform_id)
         if doc is None or hit is None:
             return None
+        need = self.complete_need(need, qvec, text)
         qtokens = lexical_tokens(text)
         overlap_zh, overlap_en = language_mix(text).overlap(doc.lang)
         lexical = self.platforms.lexical.score_items(qtokens, [platform_id])[platform_id]
@@ -451,6 +483,8 @@ class MatchEngine:
                 changed = [d for d in docs if not (hashes.get(d.id) == d.content_hash and d.id in c.dense)]
                 self._remove(c, stale)
                 for d in fresh:
+                    if c is self.platforms:
+                        d = self.with_inferred_directions(d, c.dense.vectors(d.id))  # type: ignore[arg-type]
                     c.docs[d.id] = d
                 if changed:
                     if c is self.platforms:

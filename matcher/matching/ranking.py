@@ -31,6 +31,11 @@ class PlatformFacts:
     trl_min: int | None = None
     trl_max: int | None = None
     capacity: int | None = None
+    #: (direction, confidence) inferred from the profile's text; used only when ``directions`` is empty.
+    inferred: tuple[tuple[str, float], ...] = ()
+
+    def direction_weights(self) -> dict[str, float]:
+        return {d: 1.0 for d in self.directions} if self.directions else dict(self.inferred)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,11 @@ class NeedFacts:
     trl: int | None = None
     provinces: tuple[str, ...] = ()
     service_types: tuple[str, ...] = ()
+    #: (direction, confidence) inferred from the text; used only when ``directions`` is empty.
+    inferred: tuple[tuple[str, float], ...] = ()
+
+    def direction_weights(self) -> dict[str, float]:
+        return {d: 1.0 for d in self.directions} if self.directions else dict(self.inferred)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +71,25 @@ class Factor(Protocol):
 
 
 class SectorFit:
-    """1 when the platform serves one of the technology's directions, 0.4 for the same key area, else 0."""
+    """1 when the platform serves one of the technology's directions, 0.4 for the same key area, else 0.
+
+    Directions a user chose count fully; inferred ones count with their confidence, on either side.
+    """
 
     name = "sector_fit"
 
     def signal(self, ctx: PairContext) -> float:
-        wanted = ctx.need.directions
+        wanted = ctx.need.direction_weights()
         if not wanted:
             return 0.0
-        offered = ctx.platform.directions
-        if set(wanted) & set(offered):
-            return 1.0
-        areas = {ctx.taxonomy.area_of(d) for d in wanted}
-        return 0.4 if ctx.platform.area in areas else 0.0
+        offered = ctx.platform.direction_weights()
+        direct = max((w * offered[c] for c, w in wanted.items() if c in offered), default=0.0)
+        if direct > 0:
+            return direct
+        same_area = max(
+            (w for c, w in wanted.items() if ctx.taxonomy.area_of(c) == ctx.platform.area), default=0.0
+        )
+        return 0.4 * same_area
 
 
 class SectorPriority:
@@ -83,10 +99,10 @@ class SectorPriority:
 
     def signal(self, ctx: PairContext) -> float:
         priority = ctx.taxonomy.priority_directions
-        offered = set(ctx.platform.directions) & priority
+        offered = set(ctx.platform.direction_weights()) & priority
         if not offered:
             return 0.0
-        wanted = ctx.need.directions
+        wanted = ctx.need.direction_weights()
         if wanted and not offered & set(wanted):
             return 0.0
         return _unit(ctx.relevance.total)

@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from matcher.matching.engine import MatchQuery, PlatformMatch
 from matcher.matching.ranking import NeedFacts
+from matcher.matching.text import normalize_text
 from matcher.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOutcome:
+    """Ranked matches plus the directions inferred for the query (empty when the user chose directions), so a
+    user can see and correct what the service assumed."""
+
+    matches: list[PlatformMatch]
+    inferred_directions: list[tuple[str, float]]
+
+
+def run_match(rt: Runtime, text: str, query: MatchQuery, vector=None) -> MatchOutcome:  # type: ignore[no-untyped-def]
+    """Embed (unless a stored vector is given), infer directions if none were chosen, and rank."""
+    text = normalize_text(text)
+    vector = rt.engine.embedder.embed_queries([text])[0] if vector is None else vector
+    need = rt.engine.complete_need(query.need, vector, text)
+    matches = rt.engine.match_vector(
+        vector, text, MatchQuery(text, need, query.area, query.tiers, query.limit)
+    )
+    return MatchOutcome(matches, list(need.inferred) if not need.directions else [])
 
 
 def match_text(
@@ -20,7 +42,7 @@ def match_text(
     area: str | None = None,
     tiers: Sequence[str] = (),
     limit: int = 10,
-) -> list[PlatformMatch]:
+) -> MatchOutcome:
     """Rank platforms for a free-text technology description.
 
     ``directions``, ``trl``, ``province`` and ``service_types`` are preferences that feed ranking factors;
@@ -40,4 +62,4 @@ def match_text(
         tiers=tuple(tax.check_tiers(tiers)),
         limit=limit,
     )
-    return rt.engine.match(query)
+    return run_match(rt, text, query)

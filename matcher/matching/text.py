@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import jieba
+import opencc
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*|[0-9]+[a-z]+[a-z0-9]*")
@@ -185,8 +186,21 @@ class LanguageMix:
 
 
 def normalize_text(text: str) -> str:
-    """NFKC-normalise (full-width letters and digits become ASCII) and collapse whitespace."""
-    return re.sub(r"[ \t\r\f\v]+", " ", unicodedata.normalize("NFKC", text)).strip()
+    """NFKC-normalise (full-width letters and digits become ASCII), convert Traditional Chinese to Simplified
+    (with Taiwan phrasing: 軟體 → 软件, 積體電路 → 集成电路) and collapse whitespace.
+
+    Profiles are mostly in Simplified Chinese; a Taiwan or Hong Kong summary must meet them in one script, for
+    BM25 (which compares characters) and for the embedder alike.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    if _CJK.search(text):
+        text = _opencc().convert(text)
+    return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+
+
+@cache
+def _opencc() -> opencc.OpenCC:
+    return opencc.OpenCC("tw2sp")
 
 
 def language_mix(text: str) -> LanguageMix:

@@ -8,8 +8,9 @@ from sqlmodel import select
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.matching.documents import technology_text, with_id
-from matcher.matching.engine import MatchQuery, PlatformMatch, TechnologyMatch
+from matcher.matching.engine import MatchQuery, TechnologyMatch
 from matcher.matching.ranking import NeedFacts
+from matcher.matching.service import MatchOutcome, run_match
 from matcher.pagination import decode_cursor, encode_cursor
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
@@ -149,14 +150,12 @@ def need_of(t: Technology) -> NeedFacts:
     )
 
 
-def matches_for_technology(rt: Runtime, technology: Technology, limit: int = 10) -> list[PlatformMatch]:
+def matches_for_technology(rt: Runtime, technology: Technology, limit: int = 10) -> MatchOutcome:
     """Rank platforms for a stored technology, reusing its indexed vector when there is one."""
     text = technology_text(technology)
     query = MatchQuery(text=text, need=need_of(technology), limit=limit)
     vec = rt.engine.technology_vector(technology.id) if technology.id is not None else None
-    if vec is None:
-        return rt.engine.match(query)
-    return rt.engine.match_vector(vec, text, query)
+    return run_match(rt, text, query, vec)
 
 
 def pair_score(rt: Runtime, technology: Technology, platform_id: int) -> float | None:
