@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from matcher.matching.engine import PlatformMatch, TechnologyMatch
 from matcher.matching.service import MatchOutcome
 from matcher.platforms.schemas import PlatformCreate
+from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy
 from matcher.technologies.schemas import TechnologyRead
 
@@ -51,6 +52,12 @@ class EvidenceOut(BaseModel):
     terms: list[str] = Field(description="Query terms found in the profile.")
 
 
+def fit_label(score: float, settings: Settings) -> Literal["good", "possible", "weak"]:
+    if score >= settings.good_fit_score:
+        return "good"
+    return "possible" if score >= settings.possible_fit_score else "weak"
+
+
 class MatchOut(BaseModel):
     platform_id: int
     name: str
@@ -62,18 +69,22 @@ class MatchOut(BaseModel):
     area: str
     directions: list[str]
     service_types: list[str]
-    score: float
+    score: float = Field(description="Calibrated on the dev set: about the chance that the platform fits.")
+    fit: Literal["good", "possible", "weak"] = Field(
+        description="`score` read against PILOTMATCH_GOOD_FIT_SCORE / PILOTMATCH_POSSIBLE_FIT_SCORE."
+    )
     explanation: dict[str, float] = Field(
-        description="Each factor's contribution; the contributions sum to `score`.",
+        description="Each factor's contribution; the contributions (with `calibration`) sum to `score`.",
         examples=[{"semantic": 0.61, "lexical": 0.07, "sector_fit": 0.0, "tier": 0.02, "trl_fit": 0.03}],
     )
     evidence: EvidenceOut
 
     @classmethod
-    def of(cls, m: PlatformMatch) -> MatchOut:
+    def of(cls, m: PlatformMatch, settings: Settings) -> MatchOut:
         return cls(
             platform_id=m.platform_id,
             score=m.score,
+            fit=fit_label(m.score, settings),
             explanation=m.explanation,
             evidence=EvidenceOut(passage=m.evidence.passage, terms=m.evidence.terms),
             **m.card,
@@ -96,9 +107,9 @@ class MatchResponse(BaseModel):
     )
 
     @classmethod
-    def of(cls, outcome: MatchOutcome, taxonomy: Taxonomy) -> MatchResponse:
+    def of(cls, outcome: MatchOutcome, taxonomy: Taxonomy, settings: Settings) -> MatchResponse:
         return cls(
-            matches=[MatchOut.of(m) for m in outcome.matches],
+            matches=[MatchOut.of(m, settings) for m in outcome.matches],
             inferred_directions=[
                 InferredDirectionOut(
                     code=code,

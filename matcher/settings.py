@@ -86,5 +86,8 @@ class Settings(BaseSettings):
     passage_chars: int = Field(240, ge=40, le=4000)
     #: Candidates each channel contributes before ranking.
     candidate_pool: int = Field(100, ge=10, le=5000)
+    #: Calibrated scores at or above these read as a "good" / "possible" fit (see the README's reliability table).
+    good_fit_score: float = Field(0.6, ge=0.0, le=1.0)
+    possible_fit_score: float = Field(0.3, ge=0.0, le=1.0)
     rank: RankWeights = RankWeights()
     fusion: FusionSettings = FusionSettings()

@@ -233,6 +233,94 @@ def tune_rank(ev: Evaluator, items: list[DevItem], fusion: FusionSettings, base:
     return current
 
 
+def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
+    """Fit the score calibration on the full ranking's top ``depth`` results of every dev query (summaries and
+    short queries alike), print a reliability table and store the fit in ``matcher/data/calibration.json``."""
+    from matcher.matching.calibration import fit_calibration
+
+    engine = ev.rt.engine
+    engine.fusion = LanguageAwareFusion(engine.settings.fusion, ev.cal)
+    engine.ranker = Ranker(engine.settings.rank, engine.taxonomy)  # raw scores
+    raw, grades, query_of = [], [], []
+    for n, it in enumerate(items):
+        vec = ev.vectors.get(it.id)
+        if vec is None:
+            vec = ev.vectors[it.id] = engine.embedder.embed_queries([it.text])[0]
+        for m in engine.match_vector(vec, it.text, MatchQuery(it.text, need=it.need, limit=depth)):
+            raw.append(m.score)  # the ranker above has no calibration, so this is the raw score
+            grades.append(it.relevant.get(ev.ext[m.platform_id], 0))
+            query_of.append(n)
+    # Reliability on pairs the fit has not seen: fit on half the dev items (summary and title together), read
+    # the table on the other half.
+    bases = sorted({it.id.split(":")[0] for it in items})
+    fold = {b: i % 2 for i, b in enumerate(bases)}
+    half = [fold[items[i].id.split(":")[0]] for i in query_of]
+    train = fit_calibration(
+        [r for r, h in zip(raw, half, strict=True) if h == 0],
+        [g for g, h in zip(grades, half, strict=True) if h == 0],
+    )
+    held = [(r, g) for r, g, h in zip(raw, grades, half, strict=True) if h == 1]
+    cal = fit_calibration(raw, grades)
+    print(
+        f"calibration for {engine.embedder.model_id}: isotonic, {len(cal.xs)} knots, "
+        f"fitted on {len(raw)} (query, platform) pairs; reliability below on held-out queries (2-fold)"
+    )
+    print(
+        f"{'calibrated score':<18}{'pairs':>7}{'mean score':>12}{'observed grade/2':>18}{'share relevant':>16}"
+    )
+    bins: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    for r, g in held:
+        p = train(r)
+        bins[min(int(p * 10), 9)].append((p, g))
+    for b in range(10):
+        rows = bins.get(b, [])
+        if not rows:
+            continue
+        mean_p = sum(p for p, _ in rows) / len(rows)
+        observed = sum(g / 2 for _, g in rows) / len(rows)
+        share = sum(1 for _, g in rows if g > 0) / len(rows)
+        print(
+            f"{b / 10:.1f}-{(b + 1) / 10:.1f}{'':<11}{len(rows):>7}{mean_p:>12.3f}{observed:>18.3f}{share:>16.3f}"
+        )
+    path = ROOT / "matcher" / "data" / "calibration.json"
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    stored[engine.embedder.model_id] = {
+        "xs": list(cal.xs),
+        "ys": list(cal.ys),
+        "pairs": len(raw),
+        "fitted_on": "eval/dev (summaries and titles), top 20 of the full ranking, soft targets grade/2",
+    }
+    path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"stored in {path.relative_to(ROOT)}")
+
+
+def direction_accuracy(ev: Evaluator, dev_folder: Path) -> dict[str, tuple[int, float, float]]:
+    """Accuracy@1 and @3 of direction inference against labelled directions: the demo platforms that list
+    theirs, and the dev technologies that do. Inference never sees those labels (it compares texts with the
+    taxonomy's direction descriptions), so there is no leakage."""
+    engine = ev.rt.engine
+    sets: dict[str, list[tuple[str, set[str]]]] = {"platforms": [], "technologies": []}
+    for p in demo_platforms():
+        if p.directions:
+            sets["platforms"].append((f"{p.name}\n{p.capabilities}", set(p.directions)))
+    for path in sorted(dev_folder.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            raw = json.loads(line) if line.strip() else None
+            if raw and raw.get("directions"):
+                text = "\n".join(x for x in (raw.get("title"), raw["summary"]) if x)
+                sets["technologies"].append((text, set(raw["directions"])))
+    out = {}
+    for name, rows in sets.items():
+        vectors = engine.embedder.embed_queries([t for t, _ in rows])
+        top1 = top3 = 0
+        for (text, labels), vec in zip(rows, vectors, strict=True):
+            got = [d.code for d in engine.directions.infer(vec, text)]
+            top1 += bool(got) and got[0] in labels
+            top3 += bool(set(got[:3]) & labels)
+        out[name] = (len(rows), top1 / len(rows), top3 / len(rows))
+    return out
+
+
 def export_labels(settings: Settings, path: Path) -> int:
     """Turn stored match feedback into evaluation lines in the dev-set format.
 
@@ -291,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev-set", type=Path, default=ROOT / "eval" / "dev")
     parser.add_argument("--fusion", default="language-aware", help="Fusion for the 'full ranking' row.")
     parser.add_argument("--tune", action="store_true", help="Grid-search fusion settings first.")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="Fit the score calibration for the first model, store it, exit.",
+    )
     parser.add_argument("--json", type=Path, help="Also write the results as JSON to this file.")
     parser.add_argument(
         "--export-labels",
@@ -312,6 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, dict]] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.calibrate:
+            ev = Evaluator(args.models[0], Path(tmp))
+            calibrate(ev, items)
+            ev.rt.close()
+            return 0
         evaluators = {m: Evaluator(m, Path(tmp)) for m in args.models}
         primary = evaluators[args.models[0]]
         fusion_settings = tune(primary, items, settings.fusion) if args.tune else settings.fusion
@@ -344,9 +442,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         full = primary.evaluate(items, full_fusion, rank_weights)
         rows.append((f"full ranking ({args.models[0]})", full))
+        directions = direction_accuracy(primary, args.dev_set)
         for ev in evaluators.values():
             ev.rt.close()
     print_table(rows)
+    for name, (n, a1, a3) in directions.items():
+        print(f"direction inference on {n} labelled {name}: accuracy@1 {a1:.3f}, accuracy@3 {a3:.3f}")
     print(f"({len(items)} queries, {time.perf_counter() - started:.1f} s)")
     if args.tune:
         print(f"best fusion settings: {fusion_settings.model_dump()}")

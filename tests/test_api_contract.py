@@ -131,3 +131,15 @@ def test_openapi_documents_every_route_with_a_summary(client: TestClient) -> Non
         for method, op in ops.items():
             assert op.get("summary"), f"{method.upper()} {path} has no summary"
     assert "examples" in str(spec["components"]["schemas"]["MatchRequest"])
+
+
+def test_scores_are_calibrated_and_labelled(client: TestClient) -> None:
+    matches = client.post(
+        "/v1/match", json={"text": "质子交换膜电解水制氢电堆的耐久性测试", "limit": 20}
+    ).json()["matches"]
+    assert all(0.0 <= m["score"] <= 1.0 for m in matches)
+    assert "calibration" in matches[0]["explanation"]
+    for m in matches:
+        expected = "good" if m["score"] >= 0.6 else "possible" if m["score"] >= 0.3 else "weak"
+        assert m["fit"] == expected
+    assert matches[0]["fit"] in ("good", "possible")

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matcher.matching.calibration import load_calibration
 from matcher.matching.fusion import Relevance
 from matcher.matching.ranking import NeedFacts, PlatformFacts, Ranker
 from matcher.settings import RankWeights
@@ -50,11 +51,18 @@ relevances = st.builds(Relevance, semantic=st.floats(0, 1), lexical=st.floats(0,
 )
 
 
+CALIBRATED = Ranker(WEIGHTS, TAX, calibration=load_calibration("use-multilingual-v3"))
+
+
 @settings(max_examples=300, deadline=None)
 @given(need=needs, platform=platforms(), relevance=relevances)
 def test_explanation_sums_to_score(need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> None:
     scored = RANKER.score(need, platform, relevance)
     assert sum(scored.explanation.values()) == pytest.approx(scored.score, abs=1e-5)
+    calibrated = CALIBRATED.score(need, platform, relevance)
+    assert sum(calibrated.explanation.values()) == pytest.approx(calibrated.score, abs=1e-5)
+    assert 0.0 <= calibrated.score <= 1.0
+    assert set(calibrated.explanation) - set(scored.explanation) == {"calibration"}
     assert set(scored.explanation) == {
         "semantic",
         "lexical",
@@ -160,3 +168,15 @@ def test_fit_factors_follow_the_request() -> None:
 
 def _facts(p: PlatformFacts) -> dict:
     return {k: getattr(p, k) for k in PlatformFacts.__slots__}
+
+
+@settings(max_examples=300, deadline=None)
+@given(need=needs, platform=platforms(), low=st.floats(0, 1), high=st.floats(0, 1))
+def test_calibration_is_monotonic_in_relevance(
+    need: NeedFacts, platform: PlatformFacts, low: float, high: float
+) -> None:
+    low, high = sorted((low, high))
+    s_low = CALIBRATED.score(need, platform, Relevance(low, 0.0))
+    s_high = CALIBRATED.score(need, platform, Relevance(high, 0.0))
+    assert s_high.score >= s_low.score - 1e-9
+    assert s_high.raw >= s_low.raw - 1e-9

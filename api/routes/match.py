@@ -28,4 +28,4 @@ def match(body: MatchRequest, rt: RuntimeDep) -> MatchResponse:
         tiers=body.tier,
         limit=body.limit,
     )
-    return MatchResponse.of(outcome, rt.taxonomy)
+    return MatchResponse.of(outcome, rt.taxonomy, rt.settings)

@@ -26,7 +26,7 @@ def create_technology(
     body: TechnologyCreate, rt: RuntimeDep, _: AdminDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> TechnologyWithMatches:
     row = service.create_technology(rt, body)
-    outcome = MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy)
+    outcome = MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy, rt.settings)
     return TechnologyWithMatches(
         **TechnologyRead.model_validate(row).model_dump(),
         matches=outcome.matches,
@@ -72,7 +72,7 @@ def technology_matches(
     technology_id: int, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> MatchResponse:
     row = service.get_technology(rt, technology_id)
-    return MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy)
+    return MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy, rt.settings)
 
 
 @router.post(

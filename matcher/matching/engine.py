@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher.errors import NotFound
+from matcher.matching.calibration import load_calibration
 from matcher.matching.dense import DenseIndex
 from matcher.matching.directions import DirectionInferrer, InferredDirection
 from matcher.matching.documents import PlatformDoc, TechnologyDoc, platform_doc, technology_doc
@@ -116,7 +117,7 @@ class MatchEngine:
         self.taxonomy = taxonomy
         self.embedder = embedder
         self.fusion: Fusion = fusion or LanguageAwareFusion(settings.fusion, embedder.calibration)
-        self.ranker = Ranker(settings.rank, taxonomy)
+        self.ranker = Ranker(settings.rank, taxonomy, calibration=load_calibration(embedder.model_id))
         self.directions = DirectionInferrer(taxonomy, embedder)
         self.index_dir = Path(settings.index_dir)
         self.platforms = _Corpus("platforms", DenseIndex(embedder.dim))
@@ -285,7 +286,7 @@ class MatchEngine:
         for relevance, doc, hit in self._within_reach(fused, query.limit):
             result = self.ranker.score(query.need, doc.facts, relevance)
             scored.append((result, doc, hit))
-        scored.sort(key=lambda x: (-x[0].score, x[1].id))
+        scored.sort(key=lambda x: (-x[0].raw, x[1].id))
         return [
             PlatformMatch(
                 platform_id=doc.id,

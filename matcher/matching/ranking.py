@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from matcher.matching.calibration import ScoreCalibration
 from matcher.matching.fusion import Relevance
 from matcher.settings import RankWeights
 from matcher.taxonomy import Taxonomy
@@ -189,15 +190,24 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
 class Scored:
     score: float
     explanation: dict[str, float] = field(default_factory=dict)
+    #: The score before calibration; ranking sorts by it (calibration can flatten, never reorder).
+    raw: float = 0.0
 
 
 class Ranker:
     """Scores pairs with a fixed set of factors and weights; the explanation sums to the score."""
 
-    def __init__(self, weights: RankWeights, taxonomy: Taxonomy, factors: Sequence[Factor] = DEFAULT_FACTORS):
+    def __init__(
+        self,
+        weights: RankWeights,
+        taxonomy: Taxonomy,
+        factors: Sequence[Factor] = DEFAULT_FACTORS,
+        calibration: ScoreCalibration | None = None,
+    ):
         self.weights = weights
         self.taxonomy = taxonomy
         self.factors = tuple(factors)
+        self.calibration = calibration or ScoreCalibration()
         #: Most any pair can gain from, or lose to, the non-relevance factors (signals lie in [-1, 1]).
         self.max_bonus = sum(getattr(weights, f.name) for f in self.factors)
         self.max_penalty = sum(getattr(weights, f.name) for f in self.factors if f.name in _CAN_SUBTRACT)
@@ -211,4 +221,8 @@ class Ranker:
         }
         for factor in self.factors:
             explanation[factor.name] = round(getattr(w, factor.name) * factor.signal(ctx), 6)
-        return Scored(score=round(sum(explanation.values()), 6), explanation=explanation)
+        raw = sum(explanation.values())
+        if self.calibration.fitted:
+            # A monotonic map: order is unchanged, and the explanation still adds up to the score.
+            explanation["calibration"] = round(self.calibration(raw) - raw, 6)
+        return Scored(score=round(sum(explanation.values()), 6), explanation=explanation, raw=raw)

@@ -1,0 +1,51 @@
+"""scripts/evaluate.py is a gate: it passes the shipped ranking and fails a deliberately broken one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _subset(tmp_path: Path, n: int = 24) -> Path:
+    """A small dev set with every language pair, to keep the run short."""
+    lines = []
+    for path in sorted((ROOT / "eval" / "dev").glob("*.jsonl")):
+        lines += path.read_text(encoding="utf-8").splitlines()[: n // 3]
+    folder = tmp_path / "dev"
+    folder.mkdir()
+    (folder / "subset.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--models", "use-multilingual-v3", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+
+
+def test_evaluation_fails_a_deliberately_broken_ranking(tmp_path: Path) -> None:
+    dev = _subset(tmp_path)
+    broken = _run(tmp_path, "--dev-set", str(dev), "--fusion", "lexical", "--json", str(tmp_path / "r.json"))
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "FAIL" in broken.stdout
+    results = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    full = results["full ranking (use-multilingual-v3)"]
+    assert full["en→zh"]["ndcg@10"] < results["dense use-multilingual-v3"]["en→zh"]["ndcg@10"]
+    for row in results.values():
+        assert {"overall", "zh→zh", "en→zh", "short"} <= set(row)
+        assert set(row["overall"]) >= {"ndcg@10", "mrr", "recall@10", "hit@1"}
+
+
+def test_evaluation_passes_the_shipped_ranking_against_its_own_channels(tmp_path: Path) -> None:
+    """On the whole dev set the full ranking beats BM25 and its own dense model on every slice."""
+    ok = _run(tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "direction inference" in ok.stdout
