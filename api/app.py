@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from api.problems import install_problem_handlers
-from api.routes import match, platforms, system, technologies
+from api.routes import match, notifications, platforms, system, technologies
 from matcher.logs import configure_logging
+from matcher.notifications.delivery import DeliveryWorker
 from matcher.runtime import Runtime
 from matcher.settings import Settings
 
@@ -38,9 +39,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         owned = runtime is None
         rt = runtime or await run_in_threadpool(Runtime.open, settings)
         app.state.runtime = rt
+        worker = None
+        if owned and settings.run_worker_in_process:
+            # The embedded default: one process serves the API and delivers notifications.
+            worker = DeliveryWorker(rt)
+            thread = worker.start_thread()
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
+                await run_in_threadpool(thread.join, 15)
             if owned:
                 await run_in_threadpool(rt.close)
 
@@ -59,4 +68,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(match.router)
     app.include_router(platforms.router)
     app.include_router(technologies.router)
+    app.include_router(notifications.router)
     return app

@@ -194,6 +194,30 @@ def match(
         console.print(f"Inferred directions (pass --direction to override): {names}")
 
 
+@app.command()
+def worker() -> None:
+    """Deliver notifications (and record matches for rows written while no worker ran) until stopped.
+
+    Run several for throughput: each claims deliveries with a lease, so none is sent twice at once.
+    """
+    import signal
+
+    from matcher.notifications.delivery import DeliveryWorker
+    from matcher.runtime import Runtime
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    rt = Runtime.open(settings)
+    w = DeliveryWorker(rt)
+    signal.signal(signal.SIGTERM, lambda *_: w.stop())
+    signal.signal(signal.SIGINT, lambda *_: w.stop())
+    console.print(f"Delivery worker {w.owner} started (Ctrl+C to stop).")
+    try:
+        w.run()
+    finally:
+        rt.close()
+
+
 @app.command("admin-key")
 def admin_key(
     rotate: Annotated[

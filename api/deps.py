@@ -8,7 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from matcher.accounts.service import Principal, authenticate
+from matcher.accounts.service import Principal, authenticate, touch
+from matcher.errors import NotFound
 from matcher.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False, description="An admin key, or a platform's own key.")
@@ -29,6 +30,7 @@ def get_principal(
     principal = authenticate(rt, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "The API key is not valid (unknown or revoked).")
+    touch(rt, principal)
     return principal
 
 
@@ -42,3 +44,19 @@ def require_admin(principal: PrincipalDep) -> Principal:
 
 
 AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+def require_platform_access(principal: Principal, platform_id: int) -> None:
+    """The admin, or the platform's own key. Another platform's key gets 404: it may not learn what exists."""
+    if principal.is_admin:
+        return
+    if principal.platform_id != platform_id:
+        raise NotFound(f"Platform {platform_id} does not exist.")
+
+
+def platform_principal(platform_id: int, principal: PrincipalDep) -> Principal:
+    require_platform_access(principal, platform_id)
+    return principal
+
+
+PlatformAccessDep = Annotated[Principal, Depends(platform_principal)]

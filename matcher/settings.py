@@ -66,6 +66,10 @@ class FusionSettings(BaseModel):
 class Settings(BaseSettings):
     """PilotMatch configuration. See the README's "Settings" table for every variable."""
 
+    @property
+    def retry_delays(self) -> list[float]:
+        return [float(x) for x in self.webhook_retry_delays.split(",") if x.strip()]
+
     model_config = SettingsConfigDict(
         env_prefix="PILOTMATCH_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
@@ -89,5 +93,24 @@ class Settings(BaseSettings):
     #: Calibrated scores at or above these read as a "good" / "possible" fit (see the README's reliability table).
     good_fit_score: float = Field(0.6, ge=0.0, le=1.0)
     possible_fit_score: float = Field(0.3, ge=0.0, le=1.0)
+    #: Defaults for platforms that set none: notify of technologies that rank in a platform's best
+    #: ``notify_top_k`` with a calibrated score of at least ``notify_min_score``.
+    notify_top_k: int = Field(5, ge=1, le=100)
+    notify_min_score: float = Field(0.3, ge=0.0, le=1.0)
+    #: Seconds between webhook retries (comma-separated); after the last, a delivery is dead-lettered.
+    webhook_retry_delays: str = Field(
+        "5,30,120,600,1800,7200", pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$"
+    )
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    #: An endpoint that has failed without a success for this long is disabled (the platform is told).
+    webhook_disable_after_hours: float = Field(24.0, gt=0)
+    #: How long a worker's claim on a delivery lasts; a killed worker's claims are retried after this.
+    webhook_lease_seconds: float = Field(60.0, gt=0, le=3600)
+    #: How often the delivery worker looks for due work.
+    worker_poll_seconds: float = Field(1.0, gt=0, le=60)
+    #: Run the delivery worker inside ``pilotmatch serve`` (the embedded default); production runs
+    #: ``pilotmatch worker`` processes instead and sets this to false.
+    run_worker_in_process: bool = True
     rank: RankWeights = RankWeights()
     fusion: FusionSettings = FusionSettings()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import AdminDep, RuntimeDep
+from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from api.schemas import BulkPlatforms, TechnologyMatchOut, TechnologyMatchResponse
 from matcher.platforms import service
 from matcher.platforms.schemas import (
@@ -19,6 +19,9 @@ from matcher.platforms.schemas import (
 from matcher.technologies.service import technologies_for_platform
 
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
+
+#: A platform's own key edits its profile, but its standing in the network is the administrator's to set.
+ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
 
 
 @router.post("", status_code=201, response_model=PlatformRead, summary="Create a platform profile")
@@ -54,9 +57,13 @@ def get_platform(platform_id: int, rt: RuntimeDep) -> PlatformRead:
 
 
 @router.patch(
-    "/{platform_id}", response_model=PlatformRead, summary="Change some fields of a platform profile"
+    "/{platform_id}",
+    response_model=PlatformRead,
+    summary="Change some fields of a platform profile (admin, or the platform's own key)",
 )
-def patch_platform(platform_id: int, body: PlatformUpdate, rt: RuntimeDep, _: AdminDep) -> PlatformRead:
+def patch_platform(
+    platform_id: int, body: PlatformUpdate, rt: RuntimeDep, _: PlatformAccessDep
+) -> PlatformRead:
     return PlatformRead.model_validate(service.update_platform(rt, platform_id, body))
 
 

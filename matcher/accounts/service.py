@@ -81,3 +81,56 @@ def ensure_admin_key(db: Engine, settings: Settings) -> str | None:
     with Session(db) as s:
         exists = s.exec(select(ApiKey).where(ApiKey.role == "admin", ApiKey.revoked_at == None)).first()  # noqa: E711
     return None if exists else create_admin_key(db)
+
+
+def create_platform_key(rt: Runtime, platform_id: int) -> tuple[ApiKey, str]:
+    """Issue a key that may act for one platform only; returns (stored row, the key shown once)."""
+    from matcher.errors import NotFound
+    from matcher.platforms.models import Platform
+
+    key = new_key("platform")
+    with rt.session() as s:
+        if s.get(Platform, platform_id) is None:
+            raise NotFound(f"Platform {platform_id} does not exist.")
+        row = ApiKey(role="platform", platform_id=platform_id, prefix=key[:16], key_hash=hash_key(key))
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+    return row, key
+
+
+def list_platform_keys(rt: Runtime, platform_id: int) -> list[ApiKey]:
+    with rt.session() as s:
+        return list(
+            s.exec(select(ApiKey).where(ApiKey.role == "platform", ApiKey.platform_id == platform_id)).all()
+        )
+
+
+def revoke_platform_key(rt: Runtime, platform_id: int, key_id: int) -> None:
+    """Revoke at once: the next request with it is refused."""
+    from matcher.errors import NotFound
+
+    with rt.session() as s:
+        row = s.get(ApiKey, key_id)
+        if row is None or row.role != "platform" or row.platform_id != platform_id:
+            raise NotFound(f"Key {key_id} does not exist for platform {platform_id}.")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            s.add(row)
+            s.commit()
+
+
+def touch(rt: Runtime, principal: Principal) -> None:
+    """Record a key's last use, at most once a minute (a write per request would be wasteful)."""
+    if principal.key_id is None:
+        return
+    from datetime import timedelta
+
+    with rt.session() as s:
+        row = s.get(ApiKey, principal.key_id)
+        if row is not None and (
+            row.last_used_at is None or utcnow() - row.last_used_at > timedelta(minutes=1)
+        ):
+            row.last_used_at = utcnow()
+            s.add(row)
+            s.commit()

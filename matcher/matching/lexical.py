@@ -104,14 +104,42 @@ class LexicalIndex:
         return sorted(hits, key=lambda h: -h.score)
 
     def score_items(self, query_tokens: list[str], item_ids: Iterable[int]) -> dict[int, float]:
-        """Normalised score of the query against each listed item (0 for items without shared terms)."""
+        """Normalised score of the query against each listed item (0 for items without shared terms).
+
+        For a handful of items the score is read straight from the sparse score matrix (a binary search per
+        query term) instead of scoring the whole corpus.
+        """
+        item_ids = list(item_ids)
         with self._lock:
             self._ensure_built()
+            if len(item_ids) <= 8 and self._bm25 is not None:
+                return {i: self._score_one(query_tokens, i) for i in item_ids}
             scores = self._scores(query_tokens)
             row_of = self._row_of
             if scores is None:
                 return {i: 0.0 for i in item_ids}
             return {i: float(scores[row_of[i]]) if i in row_of else 0.0 for i in item_ids}
+
+    def _score_one(self, query_tokens: list[str], item_id: int) -> float:
+        row = self._row_of.get(item_id)
+        if row is None or self._bm25 is None or not query_tokens:
+            return 0.0
+        unique = list(dict.fromkeys(query_tokens))
+        ids = self._bm25.get_tokens_ids(unique)
+        if not ids:
+            return 0.0
+        upper = float(self._token_max[ids].sum())
+        if upper <= 0:
+            return 0.0
+        scores = self._bm25.scores
+        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        total = 0.0
+        for t in ids:
+            lo, hi = int(indptr[t]), int(indptr[t + 1])
+            j = lo + int(np.searchsorted(indices[lo:hi], row))
+            if j < hi and indices[j] == row:
+                total += float(data[j])
+        return total * (len(ids) / len(unique)) / upper
 
     def matched_terms(self, query_tokens: list[str], item_id: int) -> list[str]:
         """Query terms that occur in the item, in query order, without repeats."""

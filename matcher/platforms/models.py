@@ -35,5 +35,11 @@ class Platform(SQLModel, table=True):
     contact: str | None = Field(default=None, max_length=300)
     website: str | None = Field(default=None, max_length=500)
     active: bool = Field(default=True, index=True)
+    #: Notify this platform of a technology that ranks in its best ``notify_top_k`` with a score of at least
+    #: ``notify_min_score``; None means the defaults in settings.
+    notify_top_k: int | None = None
+    notify_min_score: float | None = None
+    #: Set when the profile's text changes; cleared by the transaction that records its matches.
+    needs_matching: bool = Field(default=False, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

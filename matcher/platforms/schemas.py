@@ -66,6 +66,15 @@ class PlatformFields(BaseModel):
     contact: ShortText | None = None
     website: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     active: bool = True
+    notify_top_k: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Hear of technologies that rank in this many best (default in settings).",
+    )
+    notify_min_score: float | None = Field(
+        None, ge=0, le=1, description="...and score at least this (calibrated; default in settings)."
+    )
 
     @model_validator(mode="after")
     def _trl_range(self) -> PlatformFields:
@@ -108,6 +117,8 @@ class PlatformUpdate(BaseModel):
     contact: ShortText | None = None
     website: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     active: bool | None = None
+    notify_top_k: int | None = Field(None, ge=1, le=100)
+    notify_min_score: float | None = Field(None, ge=0, le=1)
 
 
 class PlatformRead(PlatformFields):

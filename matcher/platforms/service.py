@@ -16,6 +16,7 @@ from sqlmodel import select
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.matching.documents import PlatformDoc, with_id
+from matcher.notifications.service import notify_for_platform
 from matcher.pagination import decode_cursor, encode_cursor
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
@@ -83,13 +84,17 @@ def create_platforms(
                 )
         stored: list[Platform] = []
         now = utcnow()
-        for row in rows:
+        for row, doc in zip(rows, docs, strict=True):
             old = existing.get(row.external_id) if row.external_id else None
             if old is not None:
-                for key, value in row.model_dump(exclude={"id", "created_at"}).items():
+                changed = rt.engine.needs_reembedding(with_id(doc, old.id), "platforms")  # type: ignore[arg-type]
+                for key, value in row.model_dump(exclude={"id", "created_at", "needs_matching"}).items():
                     setattr(old, key, value)
                 old.updated_at = now
+                old.needs_matching = old.needs_matching or (changed and old.active)
                 row = old
+            else:
+                row.needs_matching = row.active
             s.add(row)
             stored.append(row)
         try:
@@ -104,6 +109,9 @@ def create_platforms(
         active = [(d, v) for d, v, r in zip(placed, vectors, stored, strict=True) if r.active]
         rt.engine.apply_platforms([d for d, _ in active], [v for _, v in active])  # type: ignore[misc]
         rt.engine.remove_platforms(r.id for r in stored if not r.active)  # type: ignore[misc]
+    for row in stored:
+        if row.needs_matching:
+            notify_for_platform(rt, row.id)  # type: ignore[arg-type]
     return stored
 
 
@@ -162,7 +170,7 @@ def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Pla
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
-        merged = row.model_dump(exclude={"id", "created_at", "updated_at"}) | changes
+        merged = row.model_dump(exclude={"id", "created_at", "updated_at", "needs_matching"}) | changes
     # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch.
     try:
         PlatformCreate.model_validate(merged)
@@ -180,9 +188,11 @@ def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Pla
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
+        reactivated = data["active"] and not row.active
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
+        row.needs_matching = row.needs_matching or (row.active and (vectors is not None or reactivated))
         s.add(row)
         try:
             s.commit()
@@ -196,6 +206,8 @@ def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Pla
             rt.engine.apply_platforms([doc], vectors)
         else:
             rt.engine.update_platform_facts(doc)
+    if row.needs_matching:
+        notify_for_platform(rt, platform_id)
     return row
 
 

@@ -25,5 +25,7 @@ class Technology(SQLModel, table=True):
     preferred_provinces: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     contact: str | None = Field(default=None, max_length=300)
     status: str = Field(default="open", max_length=16, index=True)
+    #: Set when the text changes; cleared by the transaction that records its matches (the outbox).
+    needs_matching: bool = Field(default=False, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -11,6 +11,7 @@ from matcher.matching.documents import technology_text, with_id
 from matcher.matching.engine import MatchQuery, TechnologyMatch
 from matcher.matching.ranking import NeedFacts
 from matcher.matching.service import MatchOutcome, run_match
+from matcher.notifications.service import notify_for_technology
 from matcher.pagination import decode_cursor, encode_cursor
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
@@ -38,7 +39,7 @@ def _indexed(t: Technology) -> bool:
 
 def create_technology(rt: Runtime, item: TechnologyCreate) -> Technology:
     """Store a technology and index it (unless closed) so platforms can find it."""
-    row = Technology(**_checked(rt.taxonomy, item.model_dump()))
+    row = Technology(**_checked(rt.taxonomy, item.model_dump()), needs_matching=item.status != "closed")
     doc = rt.engine.technology_docs([row])[0]
     vectors = rt.engine.embed_technology_docs([doc])
     with rt.engine.write_lock, rt.session() as s:
@@ -56,6 +57,7 @@ def create_technology(rt: Runtime, item: TechnologyCreate) -> Technology:
         s.refresh(row)
         if _indexed(row):
             rt.engine.apply_technologies([with_id(doc, row.id)], vectors)  # type: ignore[arg-type, list-item]
+    notify_for_technology(rt, row.id)  # type: ignore[arg-type]
     return row
 
 
@@ -112,9 +114,11 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
         row = s.get(Technology, technology_id)
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
+        reopened = row.status == "closed" and data.get("status", "closed") != "closed"
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
+        row.needs_matching = row.needs_matching or (_indexed(row) and (vectors is not None or reopened))
         s.add(row)
         try:
             s.commit()
@@ -128,6 +132,8 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
             rt.engine.apply_technologies([doc], vectors)  # type: ignore[list-item]
         else:
             rt.engine.technologies.docs[technology_id] = doc
+    if row.needs_matching:
+        notify_for_technology(rt, technology_id)
     return row
 
 

@@ -1,0 +1,1 @@
+"""Match notifications: an inbox per platform and signed webhooks, fed by an outbox in the database."""

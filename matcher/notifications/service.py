@@ -1,0 +1,342 @@
+"""Creating notifications (the outbox) and managing inboxes and webhook endpoints.
+
+A platform hears of a technology when the technology ranks among the platform's best ``notify_top_k``
+technologies with a calibrated score of at least ``notify_min_score`` (per platform, defaults in settings) — the
+same rule whichever side changed. Writes mark the changed row ``needs_matching``; ``match_pending`` then runs the
+match and, in one transaction, stores the notifications, one delivery per active webhook endpoint, and clears
+the flag. A crash between the write and that transaction loses nothing: the flag is still set and the worker
+picks the row up again. A unique constraint keeps it to one notification per (platform, technology), ever.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from matcher.dbtypes import utcnow
+from matcher.errors import NotFound
+from matcher.matching.engine import MatchQuery
+from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from matcher.notifications.url_guard import check_webhook_url
+from matcher.pagination import decode_cursor, encode_cursor
+from matcher.platforms.models import Platform
+from matcher.runtime import Runtime
+from matcher.technologies.models import Technology
+
+log = logging.getLogger("pilotmatch.notifications")
+
+MATCH_CREATED = "match.created"
+ENDPOINT_DISABLED = "endpoint.disabled"
+#: How many of a technology's best platforms are considered for notification.
+CANDIDATE_PLATFORMS = 50
+
+
+def _limits(rt: Runtime, p: Platform) -> tuple[int, float]:
+    top_k = p.notify_top_k if p.notify_top_k is not None else rt.settings.notify_top_k
+    min_score = p.notify_min_score if p.notify_min_score is not None else rt.settings.notify_min_score
+    return top_k, min_score
+
+
+def _technology_body(t: Technology) -> dict:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "summary": t.summary,
+        "trl": t.trl,
+        "directions": t.directions,
+        "service_types": t.service_types,
+        "preferred_provinces": t.preferred_provinces,
+        "status": t.status,
+    }
+
+
+def _event(platform_id: int, tech: Technology, score: float, explanation: dict) -> dict:
+    """The webhook body, fixed at creation so every retry sends the same bytes' meaning."""
+    return {
+        "type": MATCH_CREATED,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": {
+            "platform_id": platform_id,
+            "technology": _technology_body(tech),
+            "score": score,
+            "explanation": explanation,
+        },
+    }
+
+
+def _store(s: Session, notes: list[dict]) -> int:
+    """Add notifications not seen before (and their deliveries) to the session; returns how many are new."""
+    added = 0
+    for fields in notes:
+        note = Notification(**fields)
+        exists = s.exec(
+            select(Notification.id).where(
+                Notification.platform_id == note.platform_id,
+                Notification.technology_id == note.technology_id,
+                Notification.type == note.type,
+            )
+        ).first()
+        if exists is not None:
+            continue
+        s.add(note)
+        s.flush()
+        endpoints = s.exec(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.platform_id == note.platform_id,
+                WebhookEndpoint.active == True,  # noqa: E712
+            )
+        ).all()
+        for ep in endpoints:
+            s.add(
+                WebhookDelivery(notification_id=note.id, endpoint_id=ep.id, msg_id=f"msg_{note.id}_{ep.id}")
+            )
+        added += 1
+    return added
+
+
+def _fits(rt: Runtime, platform: Platform, technology_id: int) -> tuple[float, dict] | None:
+    """(score, explanation) if the technology is among the platform's best ``notify_top_k`` and scores enough."""
+    top_k, min_score = _limits(rt, platform)
+    if platform.id not in rt.engine.platforms.docs:
+        return None
+    for m in rt.engine.technologies_for_platform(platform.id, top_k):  # type: ignore[arg-type]
+        if m.technology_id == technology_id:
+            return (m.score, m.explanation) if m.score >= min_score else None
+    return None
+
+
+def notify_for_technology(rt: Runtime, technology_id: int) -> int:
+    """Match one technology (flagged ``needs_matching``) and record its notifications; returns how many."""
+    with rt.session() as s:
+        tech = s.get(Technology, technology_id)
+        if tech is None or not tech.needs_matching:
+            return 0
+    vec = rt.engine.technology_vector(technology_id)
+    notes: list[dict] = []
+    if vec is not None and tech.status != "closed":
+        from matcher.technologies.service import need_of, technology_text
+
+        text = technology_text(tech)
+        matches = rt.engine.match_vector(
+            vec, text, MatchQuery(text, need_of(tech), limit=CANDIDATE_PLATFORMS)
+        )
+        ids = [m.platform_id for m in matches]
+        with rt.session() as s:
+            platforms = {p.id: p for p in s.exec(select(Platform).where(Platform.id.in_(ids))).all()}  # type: ignore[union-attr]
+        for m in matches:
+            p = platforms.get(m.platform_id)
+            if p is None or m.score < _limits(rt, p)[1]:
+                continue
+            fit = _fits(rt, p, technology_id)
+            if fit:
+                notes.append(
+                    {
+                        "platform_id": p.id,
+                        "technology_id": technology_id,
+                        "type": MATCH_CREATED,
+                        "score": fit[0],
+                        "payload": _event(p.id, tech, fit[0], fit[1]),  # type: ignore[arg-type]
+                    }
+                )
+    return _commit_outbox(rt, notes, Technology, technology_id)
+
+
+def notify_for_platform(rt: Runtime, platform_id: int) -> int:
+    """Match one platform (flagged ``needs_matching``) against open technologies and record notifications."""
+    with rt.session() as s:
+        platform = s.get(Platform, platform_id)
+        if platform is None or not platform.needs_matching:
+            return 0
+    notes: list[dict] = []
+    if platform.active and platform_id in rt.engine.platforms.docs:
+        top_k, min_score = _limits(rt, platform)
+        matches = [m for m in rt.engine.technologies_for_platform(platform_id, top_k) if m.score >= min_score]
+        with rt.session() as s:
+            techs = {
+                t.id: t
+                for t in s.exec(
+                    select(Technology).where(Technology.id.in_([m.technology_id for m in matches]))
+                ).all()  # type: ignore[union-attr]
+            }
+        for m in matches:
+            tech = techs.get(m.technology_id)
+            if tech is None or tech.status == "closed":
+                continue
+            notes.append(
+                {
+                    "platform_id": platform_id,
+                    "technology_id": tech.id,
+                    "type": MATCH_CREATED,
+                    "score": m.score,
+                    "payload": _event(platform_id, tech, m.score, m.explanation),
+                }
+            )
+    return _commit_outbox(rt, notes, Platform, platform_id)
+
+
+def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_id: int) -> int:
+    """Store the notifications and clear the row's ``needs_matching`` flag in one transaction."""
+    for attempt in range(3):
+        with rt.session() as s:
+            row = s.get(model, row_id)
+            if row is None:
+                return 0
+            added = _store(s, notes)
+            row.needs_matching = False
+            s.add(row)
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()  # another process stored one of these pairs first; look again
+                if attempt == 2:
+                    raise
+                continue
+            if added:
+                log.info(
+                    "event=notifications_created count=%d source=%s id=%d", added, model.__name__, row_id
+                )
+            return added
+    return 0
+
+
+def match_pending(rt: Runtime, limit: int = 100) -> int:
+    """Record notifications for every row still flagged ``needs_matching`` (after writes, or after a crash)."""
+    with rt.session() as s:
+        techs = s.exec(select(Technology.id).where(Technology.needs_matching == True).limit(limit)).all()  # noqa: E712
+        plats = s.exec(select(Platform.id).where(Platform.needs_matching == True).limit(limit)).all()  # noqa: E712
+    created = 0
+    for tid in techs:
+        created += notify_for_technology(rt, tid)  # type: ignore[arg-type]
+    for pid in plats:
+        created += notify_for_platform(rt, pid)  # type: ignore[arg-type]
+    return created
+
+
+# ---- inbox ---------------------------------------------------------------------------------------------------
+def list_notifications(
+    rt: Runtime, platform_id: int, *, cursor: str | None = None, limit: int = 20
+) -> tuple[list[tuple[Notification, list[WebhookDelivery]]], str | None]:
+    """Newest first, with each notification's deliveries."""
+    before = decode_cursor(cursor)
+    stmt = select(Notification).where(Notification.platform_id == platform_id)
+    if before is not None:
+        stmt = stmt.where(Notification.id < before)
+    stmt = stmt.order_by(Notification.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+    with rt.session() as s:
+        rows = list(s.exec(stmt).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        ids = [r.id for r in rows]
+        deliveries = s.exec(select(WebhookDelivery).where(WebhookDelivery.notification_id.in_(ids))).all()  # type: ignore[union-attr]
+    by_note: dict[int, list[WebhookDelivery]] = {}
+    for d in deliveries:
+        by_note.setdefault(d.notification_id, []).append(d)
+    page = [(r, by_note.get(r.id, [])) for r in rows]  # type: ignore[arg-type]
+    return page, (encode_cursor(rows[-1].id) if more and rows else None)  # type: ignore[arg-type]
+
+
+def _own_notification(s: Session, platform_id: int, notification_id: int) -> Notification:
+    note = s.get(Notification, notification_id)
+    if note is None or note.platform_id != platform_id:
+        raise NotFound(f"Notification {notification_id} does not exist for platform {platform_id}.")
+    return note
+
+
+def get_notification(rt: Runtime, platform_id: int, notification_id: int) -> Notification:
+    with rt.session() as s:
+        return _own_notification(s, platform_id, notification_id)
+
+
+def mark_read(rt: Runtime, platform_id: int, notification_id: int) -> Notification:
+    with rt.session() as s:
+        note = _own_notification(s, platform_id, notification_id)
+        if note.read_at is None:
+            note.read_at = utcnow()
+            s.add(note)
+            s.commit()
+        return note
+
+
+def redeliver(rt: Runtime, platform_id: int, notification_id: int) -> int:
+    """Queue a notification's failed (dead-lettered) deliveries again; returns how many were queued."""
+    with rt.session() as s:
+        _own_notification(s, platform_id, notification_id)
+        dead = s.exec(
+            select(WebhookDelivery).where(
+                WebhookDelivery.notification_id == notification_id, WebhookDelivery.status == "dead"
+            )
+        ).all()
+        now = utcnow()
+        for d in dead:
+            d.status, d.attempts, d.next_attempt_at, d.lease_until, d.updated_at = (
+                "pending",
+                0,
+                now,
+                None,
+                now,
+            )
+            s.add(d)
+        s.commit()
+        return len(dead)
+
+
+def deliveries_of(rt: Runtime, notification_id: int) -> list[WebhookDelivery]:
+    with rt.session() as s:
+        return list(
+            s.exec(select(WebhookDelivery).where(WebhookDelivery.notification_id == notification_id)).all()
+        )
+
+
+# ---- webhook endpoints -----------------------------------------------------------------------------------------
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def create_endpoint(rt: Runtime, platform_id: int, url: str, description: str | None) -> WebhookEndpoint:
+    check_webhook_url(url, allow_private=rt.settings.webhook_allow_private)
+    with rt.session() as s:
+        if s.get(Platform, platform_id) is None:
+            raise NotFound(f"Platform {platform_id} does not exist.")
+        ep = WebhookEndpoint(platform_id=platform_id, url=url, description=description, secret=new_secret())
+        s.add(ep)
+        s.commit()
+        s.refresh(ep)
+        return ep
+
+
+def list_endpoints(rt: Runtime, platform_id: int) -> list[WebhookEndpoint]:
+    with rt.session() as s:
+        return list(s.exec(select(WebhookEndpoint).where(WebhookEndpoint.platform_id == platform_id)).all())
+
+
+def get_endpoint(rt: Runtime, platform_id: int, endpoint_id: int) -> WebhookEndpoint:
+    with rt.session() as s:
+        ep = s.get(WebhookEndpoint, endpoint_id)
+    if ep is None or ep.platform_id != platform_id:
+        raise NotFound(f"Webhook {endpoint_id} does not exist for platform {platform_id}.")
+    return ep
+
+
+def delete_endpoint(rt: Runtime, platform_id: int, endpoint_id: int) -> None:
+    get_endpoint(rt, platform_id, endpoint_id)
+    with rt.session() as s:
+        ep = s.get(WebhookEndpoint, endpoint_id)
+        s.delete(ep)
+        s.commit()
+
+
+def rotate_secret(rt: Runtime, platform_id: int, endpoint_id: int) -> WebhookEndpoint:
+    get_endpoint(rt, platform_id, endpoint_id)
+    with rt.session() as s:
+        ep = s.get(WebhookEndpoint, endpoint_id)
+        assert ep is not None
+        ep.secret = new_secret()
+        s.add(ep)
+        s.commit()
+        s.refresh(ep)
+        return ep
