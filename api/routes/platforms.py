@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from starlette.exceptions import HTTPException
 
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from api.schemas import BulkPlatforms, TechnologyMatchOut, TechnologyMatchResponse
@@ -62,8 +63,11 @@ def get_platform(platform_id: int, rt: RuntimeDep) -> PlatformRead:
     summary="Change some fields of a platform profile (admin, or the platform's own key)",
 )
 def patch_platform(
-    platform_id: int, body: PlatformUpdate, rt: RuntimeDep, _: PlatformAccessDep
+    platform_id: int, body: PlatformUpdate, rt: RuntimeDep, principal: PlatformAccessDep
 ) -> PlatformRead:
+    if not principal.is_admin and body.model_fields_set & ADMIN_ONLY_FIELDS:
+        fields = ", ".join(sorted(body.model_fields_set & ADMIN_ONLY_FIELDS))
+        raise HTTPException(403, f"Only the network administrator may change {fields}.")
     return PlatformRead.model_validate(service.update_platform(rt, platform_id, body))
 
 
