@@ -160,6 +160,75 @@ def timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
     return out
 
 
+def fanout(deliveries: int) -> None:
+    """Notifications created and delivered per second to a local receiver that answers 200."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from matcher.notifications.delivery import DeliveryWorker
+    from matcher.notifications.service import create_endpoint
+    from matcher.technologies.schemas import TechnologyCreate
+    from matcher.technologies.service import create_technology
+
+    class Ok(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    per_tech = 20
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/fanout.db",
+            index_dir=Path(tmp) / "indexes",
+            admin_key="bench",
+            webhook_allow_private=True,
+            notify_min_score=0.0,
+            notify_top_k=100,
+        )
+        rt = Runtime.open(settings)
+        import_platforms(rt, synthetic_platforms(per_tech, seed=11))
+        from sqlmodel import select
+
+        from matcher.platforms.models import Platform
+
+        with rt.session() as s:
+            ids = [p.id for p in s.exec(select(Platform)).all()]
+        for pid in ids:
+            create_endpoint(rt, pid, url, None)
+        t = time.perf_counter()
+        for i in range(max(1, deliveries // per_tech)):
+            create_technology(rt, TechnologyCreate(summary=f"{random.choice(QUERIES)} (variant {i})"))
+        created_s = time.perf_counter() - t
+        from matcher.notifications.models import WebhookDelivery
+
+        with rt.session() as s:
+            total = len(s.exec(select(WebhookDelivery.id)).all())
+        worker = DeliveryWorker(rt)
+        t = time.perf_counter()
+        sent = 0
+        while sent < total:
+            n = worker.run_once()
+            if n == 0:
+                break
+            sent += n
+        sent_s = time.perf_counter() - t
+        rt.close()
+    server.shutdown()
+    print(
+        f"fan-out: {total} notifications created in {created_s:.1f} s ({total / created_s:,.0f}/s, matching "
+        f"included); {sent} delivered in {sent_s:.1f} s ({sent / sent_s:,.0f} deliveries/s, one worker)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -167,7 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--platforms", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300, help="Sequential HTTP matches to time.")
     parser.add_argument("--model", default=None, help="Embedding model (default: the configured one).")
+    parser.add_argument(
+        "--fanout", type=int, default=1000, help="Webhook deliveries for the fan-out figure (0: skip)."
+    )
+    parser.add_argument("--only-fanout", action="store_true", help="Run just the fan-out figure.")
     args = parser.parse_args(argv)
+    if args.only_fanout:
+        fanout(args.fanout)
+        return 0
 
     items = synthetic_platforms(args.platforms)
     with tempfile.TemporaryDirectory() as tmp:
@@ -251,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     line("lexical search alone", lex_ms)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS): {peak:,.0f} MiB")
+    if args.fanout:
+        fanout(args.fanout)
     return 0
 
 

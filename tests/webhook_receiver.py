@@ -18,6 +18,7 @@ class Received:
 class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in order; 200 once exhausted
     delay: float = 0.0
+    delays: list[float] = field(default_factory=list)  # per request, in order; then ``delay``
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -37,8 +38,9 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
-                if receiver.delay:
-                    time.sleep(receiver.delay)
+                    delay = receiver.delays.pop(0) if receiver.delays else receiver.delay
+                if delay:
+                    time.sleep(delay)
                 self.send_response(status)
                 self.send_header("content-type", "text/plain")
                 self.end_headers()

@@ -49,8 +49,13 @@ class SendResult:
     duration_ms: float
 
 
+def new_client(timeout: float) -> httpx.Client:
+    """An HTTP client for deliveries: no redirects followed, no proxy settings from the environment."""
+    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+
+
 def sign_and_send(
-    url: str, secret: str, msg_id: str, body: str, *, timeout: float, allow_private: bool
+    client: httpx.Client, url: str, secret: str, msg_id: str, body: str, *, allow_private: bool
 ) -> SendResult:
     """POST one signed event; never follows redirects, reads at most 64 KiB of the answer."""
     started = time.perf_counter()
@@ -67,10 +72,7 @@ def sign_and_send(
         "webhook-signature": Webhook(secret).sign(msg_id, now, body),
     }
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream("POST", url, content=body.encode(), headers=headers) as response,
-        ):
+        with client.stream("POST", url, content=body.encode(), headers=headers) as response:
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
@@ -95,6 +97,8 @@ class DeliveryWorker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
         self.lease_seconds = rt.settings.webhook_lease_seconds
+        # One client per worker: connections to a receiver are reused across deliveries.
+        self.client = new_client(rt.settings.webhook_timeout_seconds)
 
     # ---- claiming ------------------------------------------------------------------------------------------
     def claim(self, limit: int = 50) -> list[int]:
@@ -154,12 +158,7 @@ class DeliveryWorker:
             return False
         body = json.dumps(note.payload, ensure_ascii=False, separators=(",", ":"))
         result = sign_and_send(
-            ep.url,
-            ep.secret,
-            d.msg_id,
-            body,
-            timeout=settings.webhook_timeout_seconds,
-            allow_private=settings.webhook_allow_private,
+            self.client, ep.url, ep.secret, d.msg_id, body, allow_private=settings.webhook_allow_private
         )
         self._finish(delivery_id, ep.id, result, final=False)  # type: ignore[arg-type]
         return result.ok
@@ -244,6 +243,7 @@ class DeliveryWorker:
                 self.stop_event.wait(self.rt.settings.worker_poll_seconds)
         finally:
             self.release_all()
+            self.client.close()
             log.info("event=worker_stopped owner=%s", self.owner)
 
     def start_thread(self) -> threading.Thread:
@@ -265,11 +265,12 @@ def send_test_event(rt: Runtime, endpoint: WebhookEndpoint) -> SendResult:
         },
         separators=(",", ":"),
     )
-    return sign_and_send(
-        endpoint.url,
-        endpoint.secret,
-        f"msg_test_{uuid.uuid4().hex}",
-        body,
-        timeout=rt.settings.webhook_timeout_seconds,
-        allow_private=rt.settings.webhook_allow_private,
-    )
+    with new_client(rt.settings.webhook_timeout_seconds) as client:
+        return sign_and_send(
+            client,
+            endpoint.url,
+            endpoint.secret,
+            f"msg_test_{uuid.uuid4().hex}",
+            body,
+            allow_private=rt.settings.webhook_allow_private,
+        )

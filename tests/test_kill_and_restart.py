@@ -1,0 +1,110 @@
+"""A live `pilotmatch serve` delivers in-process, and a notification survives `kill -9` mid-delivery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ADMIN_KEY, AUTH
+from tests.webhook_receiver import Receiver
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "PILOTMATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
+        "PILOTMATCH_INDEX_DIR": str(tmp_path / "indexes"),
+        "PILOTMATCH_ADMIN_KEY": ADMIN_KEY,
+        "PILOTMATCH_WEBHOOK_ALLOW_PRIVATE": "true",
+        "PILOTMATCH_WEBHOOK_LEASE_SECONDS": "1",
+        "PILOTMATCH_WORKER_POLL_SECONDS": "0.2",
+        "PILOTMATCH_NOTIFY_MIN_SCORE": "0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("pilotmatch serve did not become healthy")
+
+
+def test_notification_is_delivered_after_kill_9(tmp_path: Path) -> None:
+    receiver = Receiver(delays=[5.0]).start()  # the first delivery hangs: the server dies while sending it
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _serve(tmp_path, port)
+    try:
+        platform = httpx.post(
+            f"{base}/v1/platforms",
+            json={
+                "name": "PEM电解槽电堆中试平台",
+                "tier": "provincial",
+                "area": "emerging_future",
+                "capabilities": "质子交换膜电解槽电堆组装、耐久性测试与膜电极涂布放大。",
+            },
+            headers=AUTH,
+        ).json()
+        hook = httpx.post(
+            f"{base}/v1/platforms/{platform['id']}/webhooks", json={"url": receiver.url}, headers=AUTH
+        ).json()
+        tech = httpx.post(
+            f"{base}/v1/technologies",
+            json={"summary": "低铱催化剂涂层膜，需要PEM电解槽电堆耐久性验证。"},
+            headers=AUTH,
+            timeout=30,
+        ).json()
+        deadline = time.monotonic() + 20
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert receiver.requests, "the in-process worker did not deliver"
+        os.kill(server.pid, signal.SIGKILL)  # mid-delivery: no chance to record the attempt
+        server.wait(timeout=10)
+
+        server = _serve(tmp_path, port)
+        deadline = time.monotonic() + 30
+        while len(receiver.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(receiver.requests) >= 2, "the delivery was lost with the killed process"
+        ids = {r.headers["webhook-id"] for r in receiver.requests}
+        assert len(ids) == 1  # the same event, so a de-duplicating receiver sees it once
+        inbox = httpx.get(f"{base}/v1/platforms/{platform['id']}/notifications", headers=AUTH).json()["items"]
+        assert [n["technology_id"] for n in inbox] == [tech["id"]]
+        deadline = time.monotonic() + 10
+        while inbox[0]["deliveries"][0]["status"] != "succeeded" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            inbox = httpx.get(f"{base}/v1/platforms/{platform['id']}/notifications", headers=AUTH).json()[
+                "items"
+            ]
+        assert inbox[0]["deliveries"][0]["status"] == "succeeded"
+        assert hook["secret"].startswith("whsec_")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        receiver.stop()
