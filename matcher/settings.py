@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     webhook_disable_after_hours: float = Field(24.0, gt=0)
     #: How long a worker's claim on a delivery lasts; a killed worker's claims are retried after this.
     webhook_lease_seconds: float = Field(60.0, gt=0, le=3600)
+    #: ``smtp://user:pass@host:587`` (STARTTLS when offered) or ``smtps://...``; unset means no e-mail.
+    smtp_url: SecretStr | None = None
+    smtp_from: str = "PilotMatch <noreply@pilotmatch.local>"
+    #: At most one digest e-mail per platform per this many minutes.
+    email_batch_minutes: float = Field(15.0, ge=0)
+    #: Base URL put in e-mail links.
+    public_url: str = "http://127.0.0.1:8000"
     #: How often the delivery worker looks for due work.
     worker_poll_seconds: float = Field(1.0, gt=0, le=60)
     #: Run the delivery worker inside ``pilotmatch serve`` (the embedded default); production runs

@@ -28,6 +28,7 @@ from standardwebhooks import Webhook
 
 from matcher.dbtypes import utcnow
 from matcher.errors import InvalidInput
+from matcher.notifications.email import send_digests
 from matcher.notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.service import ENDPOINT_DISABLED, match_pending
 from matcher.notifications.url_guard import check_webhook_url
@@ -230,6 +231,10 @@ class DeliveryWorker:
             if self.stop_event.is_set():
                 break
             sent += self.deliver(did)
+        try:
+            send_digests(self.rt)
+        except Exception:  # e-mail trouble must never hold up webhooks
+            log.exception("event=email_error")
         return sent
 
     def run(self) -> None:

@@ -25,6 +25,11 @@ class Notification(SQLModel, table=True):
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: None (no e-mail for this one), pending, sent or dead; digests batch pending ones per platform.
+    email_status: str | None = Field(default=None, max_length=16, index=True)
+    email_attempts: int = 0
+    email_next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    email_error: str | None = Field(default=None, max_length=500)
 
 
 class WebhookEndpoint(SQLModel, table=True):

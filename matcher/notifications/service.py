@@ -69,11 +69,15 @@ def _event(platform_id: int, tech: Technology, score: float, explanation: dict) 
     }
 
 
-def _store(s: Session, notes: list[dict]) -> int:
+def _store(s: Session, notes: list[dict], *, email: bool = False) -> int:
     """Add notifications not seen before (and their deliveries) to the session; returns how many are new."""
     added = 0
     for fields in notes:
         note = Notification(**fields)
+        if email:
+            platform = s.get(Platform, note.platform_id)
+            if platform is not None and platform.contact and "@" in platform.contact:
+                note.email_status = "pending"
         exists = s.exec(
             select(Notification.id).where(
                 Notification.platform_id == note.platform_id,
@@ -186,7 +190,7 @@ def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_id: int) -> 
             row = s.get(model, row_id)
             if row is None:
                 return 0
-            added = _store(s, notes)
+            added = _store(s, notes, email=rt.settings.smtp_url is not None)
             row.needs_matching = False
             s.add(row)
             try:

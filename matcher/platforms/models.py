@@ -41,5 +41,7 @@ class Platform(SQLModel, table=True):
     notify_min_score: float | None = None
     #: Set when the profile's text changes; cleared by the transaction that records its matches.
     needs_matching: bool = Field(default=False, index=True)
+    #: When the last e-mail digest went out (one per ``email_batch_minutes``).
+    last_email_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

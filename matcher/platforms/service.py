@@ -88,7 +88,9 @@ def create_platforms(
             old = existing.get(row.external_id) if row.external_id else None
             if old is not None:
                 changed = rt.engine.needs_reembedding(with_id(doc, old.id), "platforms")  # type: ignore[arg-type]
-                for key, value in row.model_dump(exclude={"id", "created_at", "needs_matching"}).items():
+                for key, value in row.model_dump(
+                    exclude={"id", "created_at", "needs_matching", "last_email_at"}
+                ).items():
                     setattr(old, key, value)
                 old.updated_at = now
                 old.needs_matching = old.needs_matching or (changed and old.active)
@@ -170,7 +172,10 @@ def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Pla
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
-        merged = row.model_dump(exclude={"id", "created_at", "updated_at", "needs_matching"}) | changes
+        merged = (
+            row.model_dump(exclude={"id", "created_at", "updated_at", "needs_matching", "last_email_at"})
+            | changes
+        )
     # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch.
     try:
         PlatformCreate.model_validate(merged)

@@ -1,0 +1,158 @@
+"""E-mail digests: new notifications also reach the platform's contact address, batched.
+
+With ``PILOTMATCH_SMTP_URL`` set, each new notification of a platform whose contact is an e-mail address is
+marked for e-mail. At most one bilingual (Chinese/English) message, plain text and HTML, goes to a platform per
+``PILOTMATCH_EMAIL_BATCH_MINUTES``, carrying every notification pending for it. A failed send is retried on the
+webhook schedule and then dead-lettered; it never holds up webhooks (the worker runs the two apart).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import random
+import smtplib
+import ssl
+from datetime import timedelta
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import update
+from sqlmodel import select
+
+from matcher.dbtypes import utcnow
+from matcher.notifications.models import Notification
+from matcher.platforms.models import Platform
+from matcher.runtime import Runtime
+
+log = logging.getLogger("pilotmatch.email")
+
+
+def send_email(smtp_url: str, message: EmailMessage, timeout: float = 10.0) -> None:
+    """Send one message; STARTTLS when the server offers it (``smtp://``), implicit TLS for ``smtps://``."""
+    url = urlsplit(smtp_url)
+    host = url.hostname or "localhost"
+    context = ssl.create_default_context()
+    if url.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, url.port or 465, timeout=timeout, context=context)
+    else:
+        client = smtplib.SMTP(host, url.port or 587, timeout=timeout)
+    with client:
+        client.ehlo()
+        if url.scheme == "smtp" and client.has_extn("starttls"):
+            client.starttls(context=context)
+            client.ehlo()
+        if url.username:
+            client.login(unquote(url.username), unquote(url.password or ""))
+        client.send_message(message)
+
+
+def compose_digest(rt: Runtime, platform: Platform, notes: list[Notification]) -> EmailMessage:
+    base = rt.settings.public_url.rstrip("/")
+    n = len(notes)
+    msg = EmailMessage()
+    msg["Subject"] = f"【PilotMatch】{n} 项新技术与贵平台匹配 / {n} new technologies match your platform"
+    msg["From"] = rt.settings.smtp_from
+    msg["To"] = platform.contact
+    lines_zh = [f"{platform.name}：PilotMatch 为贵平台找到 {n} 项可能需要中试的技术。", ""]
+    lines_en = [
+        f"{platform.name_en or platform.name}: PilotMatch found {n} technologies that may need you.",
+        "",
+    ]
+    items_html = []
+    for note in notes:
+        tech = note.payload.get("data", {}).get("technology", {})
+        title = tech.get("title") or (tech.get("summary") or "")[:60]
+        link = f"{base}/v1/technologies/{note.technology_id}/matches"
+        score = f"{(note.score or 0):.2f}"
+        lines_zh.append(f"- {title}（匹配度 {score}）{link}")
+        lines_en.append(f"- {title} (score {score}) {link}")
+        items_html.append(
+            f'<li><a href="{html.escape(link)}">{html.escape(title)}</a> — 匹配度 / score {score}</li>'
+        )
+    inbox = f"{base}/v1/platforms/{platform.id}/notifications"
+    text = "\n".join([*lines_zh, "", *lines_en, "", f"收件箱 / Inbox: {inbox}"])
+    msg.set_content(text)
+    msg.add_alternative(
+        f"<p>{html.escape(lines_zh[0])}<br>{html.escape(lines_en[0])}</p><ul>{''.join(items_html)}</ul>"
+        f'<p><a href="{html.escape(inbox)}">收件箱 / Inbox</a></p>',
+        subtype="html",
+    )
+    return msg
+
+
+def _claim_window(rt: Runtime, platform: Platform, now, window: timedelta) -> bool:  # type: ignore[no-untyped-def]
+    """Compare-and-set ``last_email_at`` so that, of several workers, exactly one sends a platform's digest."""
+    with rt.session() as s:
+        stmt = update(Platform).where(Platform.id == platform.id)
+        if platform.last_email_at is None:
+            stmt = stmt.where(Platform.last_email_at == None)  # noqa: E711
+        else:
+            stmt = stmt.where(Platform.last_email_at == platform.last_email_at)
+        result = s.exec(stmt.values(last_email_at=now))  # type: ignore[call-overload]
+        s.commit()
+        return result.rowcount == 1
+
+
+def send_digests(rt: Runtime) -> int:
+    """Send the digests that are due; returns how many messages went out."""
+    if rt.settings.smtp_url is None:
+        return 0
+    now = utcnow()
+    window = timedelta(minutes=rt.settings.email_batch_minutes)
+    delays = rt.settings.retry_delays
+    with rt.session() as s:
+        due = s.exec(
+            select(Notification).where(
+                Notification.email_status == "pending",
+                (Notification.email_next_attempt_at == None) | (Notification.email_next_attempt_at <= now),  # noqa: E711
+            )
+        ).all()
+        by_platform: dict[int, list[Notification]] = {}
+        for note in due:
+            by_platform.setdefault(note.platform_id, []).append(note)
+        platforms = {
+            p.id: p for p in s.exec(select(Platform).where(Platform.id.in_(list(by_platform)))).all()
+        }  # type: ignore[union-attr]
+    sent = 0
+    for pid, notes in by_platform.items():
+        platform = platforms.get(pid)
+        if platform is None or not platform.contact:
+            continue
+        if platform.last_email_at is not None and now - platform.last_email_at < window:
+            continue  # one message per platform per batch window; these wait for the next one
+        if not _claim_window(rt, platform, now, window):
+            continue  # another worker is sending this platform's digest
+        error = None
+        try:
+            send_email(rt.settings.smtp_url.get_secret_value(), compose_digest(rt, platform, notes))
+        except (smtplib.SMTPException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        with rt.session() as s:
+            for note in notes:
+                row = s.get(Notification, note.id)
+                if row is None:
+                    continue
+                row.email_attempts += 1
+                if error is None:
+                    row.email_status, row.email_error = "sent", None
+                else:
+                    row.email_error = error
+                    if row.email_attempts > len(delays):
+                        row.email_status = "dead"
+                    else:
+                        delay = delays[row.email_attempts - 1] * random.uniform(0.8, 1.2)
+                        row.email_next_attempt_at = now + timedelta(seconds=delay)
+                s.add(row)
+            if error is not None:
+                prow = s.get(Platform, pid)
+                if prow is not None:  # give the window back so the retry is not held up by it
+                    prow.last_email_at = platform.last_email_at
+                    s.add(prow)
+            s.commit()
+        if error is None:
+            sent += 1
+            log.info("event=email_sent platform=%s notifications=%d", pid, len(notes))
+        else:
+            log.warning("event=email_failed platform=%s error=%s", pid, error)
+    return sent
