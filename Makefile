@@ -21,10 +21,13 @@ run: install
 	$(BIN)/pilotmatch seed-demo
 	$(BIN)/pilotmatch serve --host $(HOST) --port $(PORT)
 
+# The whole suite runs twice: on SQLite files, then on a throw-away PostgreSQL cluster the tests start.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+	scripts/ensure-postgres.sh
+	PILOTMATCH_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check --fix .

@@ -9,13 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from tests.conftest import make_settings
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PILOTMATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("PILOTMATCH_DATABASE_URL", make_settings(tmp_path).database_url)
     monkeypatch.setenv("PILOTMATCH_INDEX_DIR", str(tmp_path / "indexes"))
     monkeypatch.delenv("PILOTMATCH_ADMIN_KEY", raising=False)
     return tmp_path

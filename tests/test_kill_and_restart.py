@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN_KEY, AUTH
+from tests.conftest import ADMIN_KEY, AUTH, make_settings
 from tests.webhook_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,9 +24,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(tmp_path: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
     env = os.environ | {
-        "PILOTMATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
+        "PILOTMATCH_DATABASE_URL": database_url,
         "PILOTMATCH_INDEX_DIR": str(tmp_path / "indexes"),
         "PILOTMATCH_ADMIN_KEY": ADMIN_KEY,
         "PILOTMATCH_WEBHOOK_ALLOW_PRIVATE": "true",
@@ -39,7 +39,7 @@ def _serve(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "serve.log").open("ab"),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -56,7 +56,8 @@ def test_notification_is_delivered_after_kill_9(tmp_path: Path) -> None:
     receiver = Receiver(delays=[5.0]).start()  # the first delivery hangs: the server dies while sending it
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _serve(tmp_path, port)
+    database_url = make_settings(tmp_path).database_url  # one database for both lives of the server
+    server = _serve(tmp_path, port, database_url)
     try:
         platform = httpx.post(
             f"{base}/v1/platforms",
@@ -84,11 +85,13 @@ def test_notification_is_delivered_after_kill_9(tmp_path: Path) -> None:
         os.kill(server.pid, signal.SIGKILL)  # mid-delivery: no chance to record the attempt
         server.wait(timeout=10)
 
-        server = _serve(tmp_path, port)
+        server = _serve(tmp_path, port, database_url)
         deadline = time.monotonic() + 30
         while len(receiver.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert len(receiver.requests) >= 2, "the delivery was lost with the killed process"
+        assert len(receiver.requests) >= 2, (
+            "the delivery was lost: " + (tmp_path / "serve.log").read_text()[-6000:]
+        )
         ids = {r.headers["webhook-id"] for r in receiver.requests}
         assert len(ids) == 1  # the same event, so a de-duplicating receiver sees it once
         inbox = httpx.get(f"{base}/v1/platforms/{platform['id']}/notifications", headers=AUTH).json()["items"]

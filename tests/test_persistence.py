@@ -110,12 +110,14 @@ def test_delete_then_restart_keeps_it_gone(small_runtime: Runtime) -> None:
 
 
 def test_empty_database_is_migrated_and_newer_schema_refused(tmp_path: Path) -> None:
-    engine = create_db_engine(make_settings(tmp_path).database_url)
+    settings = make_settings(tmp_path)
+    engine = create_db_engine(settings.database_url)
     migrate(engine)
     with engine.begin() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     with pytest.raises(SchemaTooNew, match="newer PilotMatch"):
         migrate(engine)
+    engine.dispose()
     with pytest.raises(SchemaTooNew):
-        Runtime.open(make_settings(tmp_path))
+        Runtime.open(settings)
