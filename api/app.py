@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.concurrency import run_in_threadpool
 
 from api.middleware import BodyLimitMiddleware, RequestLogMiddleware
@@ -69,4 +70,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(platforms.router)
     app.include_router(technologies.router)
     app.include_router(notifications.router)
+    # Request latency histograms and counts per route, plus the domain's own metrics, at /metrics.
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
     return app

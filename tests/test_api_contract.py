@@ -143,3 +143,19 @@ def test_scores_are_calibrated_and_labelled(client: TestClient) -> None:
         expected = "good" if m["score"] >= 0.6 else "possible" if m["score"] >= 0.3 else "weak"
         assert m["fit"] == expected
     assert matches[0]["fit"] in ("good", "possible")
+
+
+def test_readyz_reports_database_indexes_and_queue(client: TestClient) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ready" and body["database"] is True and body["indexes_loaded"] is True
+    assert body["pending_deliveries"] == 0 and body["platforms"] >= 150
+
+
+def test_metrics_expose_request_and_match_latency(client: TestClient) -> None:
+    client.post("/v1/match", json={"text": "钙钛矿光伏组件"})
+    text = client.get("/metrics").text
+    assert "http_request_duration_seconds" in text
+    assert 'pilotmatch_match_seconds_count{channel="dense"}' in text
+    assert 'pilotmatch_match_seconds_count{channel="lexical"}' in text

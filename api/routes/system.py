@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import RuntimeDep
 from api.schemas import Health
@@ -23,6 +26,37 @@ def healthz(rt: RuntimeDep) -> Health:
         platforms=len(rt.engine.platforms.dense),
         technologies=len(rt.engine.technologies.dense),
     )
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable and indexes loaded (503 otherwise), with queue depth",
+    tags=["system"],
+    responses={503: {"description": "Not ready"}},
+)
+def readyz(rt: RuntimeDep) -> JSONResponse:
+    checks: dict[str, object] = {"indexes_loaded": rt.engine.ready}
+    try:
+        with rt.db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            checks["database"] = True
+            checks["pending_deliveries"] = conn.execute(
+                text("SELECT count(*) FROM webhook_delivery WHERE status = 'pending'")
+            ).scalar()
+            checks["unmatched_rows"] = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM platform WHERE needs_matching) + "
+                    "(SELECT count(*) FROM technology WHERE needs_matching)"
+                )
+            ).scalar()
+    except SQLAlchemyError as exc:
+        checks["database"] = False
+        checks["error"] = type(exc).__name__
+    ready = bool(checks.get("database")) and rt.engine.ready
+    checks["status"] = "ready" if ready else "not ready"
+    checks["platforms"] = len(rt.engine.platforms.dense)
+    checks["technologies"] = len(rt.engine.technologies.dense)
+    return JSONResponse(checks, status_code=200 if ready else 503)
 
 
 @router.get(

@@ -29,6 +29,7 @@ from matcher.matching.fusion import ChannelScores, Fusion, LanguageAwareFusion
 from matcher.matching.lexical import LexicalIndex
 from matcher.matching.ranking import NeedFacts, PlatformFacts, Ranker
 from matcher.matching.text import language_mix, lexical_tokens, normalize_text
+from matcher.observability import MATCH_SECONDS
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy
@@ -243,7 +244,8 @@ class MatchEngine:
     def match(self, query: MatchQuery) -> list[PlatformMatch]:
         """Rank active platforms for a technology description."""
         text = normalize_text(query.text)
-        qvec = self.embedder.embed_queries([text])[0]
+        with MATCH_SECONDS.labels("embed").time():
+            qvec = self.embedder.embed_queries([text])[0]
         return self.match_vector(qvec, text, query)
 
     def match_vector(self, qvec: np.ndarray, text: str, query: MatchQuery) -> list[PlatformMatch]:
@@ -256,8 +258,10 @@ class MatchEngine:
         pool = max(self.settings.candidate_pool, query.limit * 3)
         qtokens = lexical_tokens(text)
         qlang = language_mix(text)
-        dense_hits = {h.item_id: h for h in c.dense.search(qvec, pool, allowed)}
-        lexical_hits = c.lexical.search(qtokens, pool, allowed)
+        with MATCH_SECONDS.labels("dense").time():
+            dense_hits = {h.item_id: h for h in c.dense.search(qvec, pool, allowed)}
+        with MATCH_SECONDS.labels("lexical").time():
+            lexical_hits = c.lexical.search(qtokens, pool, allowed)
         lexical = {h.item_id: h.score for h in lexical_hits}
         missing_dense = [i for i in lexical if i not in dense_hits]
         if missing_dense:

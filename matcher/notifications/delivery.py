@@ -32,6 +32,7 @@ from matcher.notifications.email import send_digests
 from matcher.notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.service import ENDPOINT_DISABLED, match_pending
 from matcher.notifications.url_guard import check_webhook_url
+from matcher.observability import DELIVERIES
 from matcher.runtime import Runtime
 
 log = logging.getLogger("pilotmatch.delivery")
@@ -162,6 +163,7 @@ class DeliveryWorker:
             self.client, ep.url, ep.secret, d.msg_id, body, allow_private=settings.webhook_allow_private
         )
         self._finish(delivery_id, ep.id, result, final=False)  # type: ignore[arg-type]
+        DELIVERIES.labels("succeeded" if result.ok else "failed").inc()
         return result.ok
 
     def _finish(self, delivery_id: int, endpoint_id: int, result: SendResult, *, final: bool) -> None:

@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from matcher.dbtypes import utcnow
 from matcher.notifications.models import Notification
+from matcher.observability import EMAILS
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
 
@@ -150,6 +151,7 @@ def send_digests(rt: Runtime) -> int:
                     prow.last_email_at = platform.last_email_at
                     s.add(prow)
             s.commit()
+        EMAILS.labels("sent" if error is None else "failed").inc()
         if error is None:
             sent += 1
             log.info("event=email_sent platform=%s notifications=%d", pid, len(notes))

@@ -23,6 +23,7 @@ from matcher.errors import NotFound
 from matcher.matching.engine import MatchQuery
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import check_webhook_url
+from matcher.observability import NOTIFICATIONS
 from matcher.pagination import decode_cursor, encode_cursor
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
@@ -201,6 +202,7 @@ def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_id: int) -> 
                     raise
                 continue
             if added:
+                NOTIFICATIONS.inc(added)
                 log.info(
                     "event=notifications_created count=%d source=%s id=%d", added, model.__name__, row_id
                 )

@@ -1,0 +1,21 @@
+"""Prometheus metrics the domain records (match latency per channel, delivery outcomes).
+
+``prometheus_client`` is a plain instrumentation library, so the domain can record what it alone can see
+(time spent per channel inside one match) without knowing about HTTP; ``api`` exposes them at ``/metrics``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+MATCH_SECONDS = Histogram(
+    "pilotmatch_match_seconds",
+    "Time spent in one match, by channel.",
+    ["channel"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.5, 1.0),
+)
+DELIVERIES = Counter(
+    "pilotmatch_webhook_deliveries_total", "Webhook delivery attempts by outcome.", ["outcome"]
+)
+EMAILS = Counter("pilotmatch_email_digests_total", "E-mail digest sends by outcome.", ["outcome"])
+NOTIFICATIONS = Counter("pilotmatch_notifications_total", "Notifications created.")
