@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = runtime or await run_in_threadpool(Runtime.open, settings)
         app.state.runtime = rt
         worker = None
+        if owned:
+            rt.follower.start_thread()
         if owned and settings.run_worker_in_process:
             # The embedded default: one process serves the API and delivers notifications.
             worker = DeliveryWorker(rt)

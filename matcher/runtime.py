@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -45,6 +46,8 @@ class Runtime:
     db: Engine
     taxonomy: Taxonomy
     engine: MatchEngine
+    #: Follows the change log so writes made by other processes reach this one's indexes (see matcher.sync).
+    follower: Any = None
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
@@ -59,6 +62,10 @@ class Runtime:
         rt = cls(
             settings=settings, db=db, taxonomy=taxonomy, engine=MatchEngine(settings, taxonomy, embedder)
         )
+        from matcher.sync import ChangeFollower
+
+        rt.follower = ChangeFollower(rt, settings.sync_poll_seconds)
+        rt.follower.start_position()  # before loading: writes made meanwhile are applied on top
         rt.load_indexes(progress=progress)
         return rt
 
@@ -80,6 +87,8 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
+        if self.follower is not None:
+            self.follower.stop()
         try:
             self.engine.save()
         finally:

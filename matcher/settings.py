@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     email_batch_minutes: float = Field(15.0, ge=0)
     #: Base URL put in e-mail links.
     public_url: str = "http://127.0.0.1:8000"
+    #: How often each process reads the change log for writes made by other processes (API processes stay
+    #: in step within about this long).
+    sync_poll_seconds: float = Field(0.5, gt=0, le=60)
     #: How often the delivery worker looks for due work.
     worker_poll_seconds: float = Field(1.0, gt=0, le=60)
     #: Run the delivery worker inside ``pilotmatch serve`` (the embedded default); production runs

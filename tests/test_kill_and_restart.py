@@ -24,6 +24,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _log(folder: Path):  # type: ignore[no-untyped-def]
+    folder.mkdir(parents=True, exist_ok=True)
+    return (folder / "serve.log").open("ab")
+
+
 def _serve(tmp_path: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "PILOTMATCH_DATABASE_URL": database_url,
@@ -39,7 +44,7 @@ def _serve(tmp_path: Path, port: int, database_url: str) -> subprocess.Popen[byt
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "serve.log").open("ab"),
+        stderr=_log(tmp_path),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -114,7 +114,7 @@ def test_empty_database_is_migrated_and_newer_schema_refused(tmp_path: Path) -> 
     engine = create_db_engine(settings.database_url)
     migrate(engine)
     with engine.begin() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     with pytest.raises(SchemaTooNew, match="newer PilotMatch"):
         migrate(engine)

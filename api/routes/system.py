@@ -54,6 +54,8 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
         checks["error"] = type(exc).__name__
     ready = bool(checks.get("database")) and rt.engine.ready
     checks["status"] = "ready" if ready else "not ready"
+    if rt.follower is not None:
+        checks["change_log_lag"] = rt.follower.lag
     checks["platforms"] = len(rt.engine.platforms.dense)
     checks["technologies"] = len(rt.engine.technologies.dense)
     return JSONResponse(checks, status_code=200 if ready else 503)

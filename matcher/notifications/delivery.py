@@ -228,6 +228,8 @@ class DeliveryWorker:
     def run_once(self) -> int:
         """Catch up on unmatched rows, then send every due delivery once; returns how many were sent OK."""
         match_pending(self.rt)
+        if self.rt.follower is not None:
+            self.rt.follower.prune()
         sent = 0
         for did in self.claim():
             if self.stop_event.is_set():

@@ -21,6 +21,7 @@ from matcher.pagination import decode_cursor, encode_cursor
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
 from matcher.runtime import Runtime
+from matcher.sync import PLATFORM, record_changes
 from matcher.taxonomy import Taxonomy
 
 Progress = Callable[[int, int], None]
@@ -100,6 +101,8 @@ def create_platforms(
             s.add(row)
             stored.append(row)
         try:
+            s.flush()
+            record_changes(s, PLATFORM, [r.id for r in stored])  # type: ignore[misc]
             s.commit()
         except IntegrityError as exc:
             s.rollback()
@@ -199,6 +202,7 @@ def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Pla
         row.updated_at = utcnow()
         row.needs_matching = row.needs_matching or (row.active and (vectors is not None or reactivated))
         s.add(row)
+        record_changes(s, PLATFORM, [platform_id])
         try:
             s.commit()
         except IntegrityError as exc:
@@ -222,5 +226,6 @@ def delete_platform(rt: Runtime, platform_id: int) -> None:
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         s.delete(row)
+        record_changes(s, PLATFORM, [platform_id])
         s.commit()
         rt.engine.remove_platforms([platform_id])

@@ -15,6 +15,7 @@ from matcher.notifications.service import notify_for_technology
 from matcher.pagination import decode_cursor, encode_cursor
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
+from matcher.sync import TECHNOLOGY, record_changes
 from matcher.taxonomy import Taxonomy
 from matcher.technologies.models import Technology
 from matcher.technologies.schemas import TechnologyCreate, TechnologyUpdate
@@ -50,6 +51,8 @@ def create_technology(rt: Runtime, item: TechnologyCreate) -> Technology:
             raise Conflict(f"A technology with external_id {row.external_id!r} already exists.")
         s.add(row)
         try:
+            s.flush()
+            record_changes(s, TECHNOLOGY, [row.id])  # type: ignore[list-item]
             s.commit()
         except IntegrityError as exc:
             s.rollback()
@@ -120,6 +123,7 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
         row.updated_at = utcnow()
         row.needs_matching = row.needs_matching or (_indexed(row) and (vectors is not None or reopened))
         s.add(row)
+        record_changes(s, TECHNOLOGY, [technology_id])
         try:
             s.commit()
         except IntegrityError as exc:
@@ -143,6 +147,7 @@ def delete_technology(rt: Runtime, technology_id: int) -> None:
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
         s.delete(row)
+        record_changes(s, TECHNOLOGY, [technology_id])
         s.commit()
         rt.engine.remove_technologies([technology_id])
 

@@ -1,0 +1,68 @@
+"""Two real `pilotmatch serve` processes on one database stay in step through the change log."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import AUTH, make_settings
+from tests.test_kill_and_restart import _free_port, _serve
+
+
+def _ids(base: str, text: str) -> list[int]:
+    r = httpx.post(f"{base}/v1/match", json={"text": text, "limit": 20}, timeout=30)
+    assert r.status_code == 200
+    return [m["platform_id"] for m in r.json()["matches"]]
+
+
+def _within(seconds: float, check) -> float:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"not visible within {seconds} s")
+
+
+def test_write_through_one_process_is_matchable_through_the_other(tmp_path: Path) -> None:
+    database_url = make_settings(tmp_path).database_url
+    port_a, port_b = _free_port(), _free_port()
+    a = _serve(tmp_path / "a", port_a, database_url)
+    b = _serve(tmp_path / "b", port_b, database_url)
+    base_a, base_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+    try:
+        text = "稀土永磁电机磁钢充磁与退磁曲线测试中试线"
+        created = httpx.post(
+            f"{base_a}/v1/platforms",
+            json={
+                "name": "稀土永磁材料中试平台",
+                "tier": "reserve",
+                "area": "raw_materials",
+                "capabilities": text,
+            },
+            headers=AUTH,
+            timeout=30,
+        ).json()
+        pid = created["id"]
+        assert _within(1.5, lambda: pid in _ids(base_b, text)) <= 1.5
+        httpx.patch(f"{base_b}/v1/platforms/{pid}", json={"tier": "national"}, headers=AUTH, timeout=30)
+        _within(
+            1.5,
+            lambda: any(
+                m["tier"] == "national"
+                for m in httpx.post(f"{base_a}/v1/match", json={"text": text, "limit": 3}, timeout=30).json()[
+                    "matches"
+                ]
+                if m["platform_id"] == pid
+            ),
+        )
+        assert httpx.delete(f"{base_a}/v1/platforms/{pid}", headers=AUTH, timeout=30).status_code == 204
+        _within(1.5, lambda: pid not in _ids(base_b, text))
+        ready = httpx.get(f"{base_b}/readyz", timeout=10).json()
+        assert ready["change_log_lag"] == 0
+    finally:
+        for p in (a, b):
+            p.terminate()
+            p.wait(timeout=15)
