@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     #: Characters per passage when long capability texts are split for embedding.
     passage_chars: int = Field(240, ge=40, le=4000)
+    #: How a multi-passage profile's semantic score is formed: its best passage ("max", measured better) or the
+    #: mean of its two best ("top2mean").
+    passage_aggregation: str = Field("max", pattern="^(max|top2mean)$")
     #: Candidates each channel contributes before ranking.
     candidate_pool: int = Field(100, ge=10, le=5000)
     #: Calibrated scores at or above these read as a "good" / "possible" fit (see the README's reliability table).

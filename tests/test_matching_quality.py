@@ -96,3 +96,51 @@ def test_inferred_directions_are_shown_and_explicit_ones_win(client: TestClient)
         m["explanation"]["sector_fit"] == 0 or "steel" in m["directions"] or m["area"] == "raw_materials"
         for m in chosen["matches"]
     )
+
+
+GROUP = ("ef-p024", "ef-p025", "ef-p026")  # cathode synthesis, cell assembly/formation, recycling
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("新型高镍正极材料前驱体共沉淀和烧结工艺放大，需要百公斤级粉体中试", "ef-p024"),
+        ("软包电池的叠片、注液、化成分容工艺验证，小批量试制电芯", "ef-p025"),
+        ("从废旧锂电池黑粉中湿法浸出回收镍钴锂，需要萃取除杂工艺放大", "ef-p026"),
+    ],
+)
+def test_near_duplicates_are_ordered_by_process_fit(
+    client: TestClient, demo_runtime: Runtime, query: str, expected: str
+) -> None:
+    matches = client.post("/v1/match", json={"text": query, "limit": 30}).json()["matches"]
+    order = [e for e in _external_ids(demo_runtime, [m["platform_id"] for m in matches]) if e in GROUP]
+    assert order and order[0] == expected
+
+
+def test_long_profile_matches_on_its_best_passage(small_client: TestClient) -> None:
+    from tests.conftest import AUTH
+
+    paragraphs = [
+        "中心成立于2012年，由地方政府与三所高校共建，现有研发与工程人员二百余人，累计服务企业一千余家，"
+        "建有综合办公楼、会议中心和人才公寓，面向长三角地区的中小企业提供技术转移、知识产权与投融资对接服务。",
+        "食品板块建有果蔬汁低温浓缩、冻干和无菌灌装中试线，可开展功能饮料配方放大与货架期试验，"
+        "配套微生物检测实验室，年完成食品企业中试项目三十余项。",
+        "纺织板块拥有熔喷与纺粘非织造布中试线和功能整理设备，可开展抗菌、阻燃、防水透湿面料的工艺验证，"
+        "并提供服装舒适性与耐洗性能测试。",
+        "我们拥有国内少见的大尺寸蓝宝石晶体泡生法生长炉和晶棒切磨抛产线，可开展蓝宝石衬底的长晶工艺、"
+        "定向切割、研磨抛光和表面缺陷检测验证，服务LED与消费电子盖板企业。",
+        "机械板块提供数控加工、钣金和注塑试制，可为智能硬件企业完成外观样机和小批量结构件制造。",
+    ]
+    body = {
+        "name": "综合产业创新服务中心",
+        "tier": "reserve",
+        "area": "common_needs",
+        "capabilities": "\n".join(paragraphs),
+    }
+    pid = small_client.post("/v1/platforms", json=body, headers=AUTH).json()["id"]
+    m = small_client.post(
+        "/v1/match", json={"text": "蓝宝石晶体生长与衬底切磨抛工艺验证", "limit": 3}
+    ).json()["matches"]
+    assert m[0]["platform_id"] == pid
+    assert "蓝宝石" in m[0]["evidence"]["passage"]
+    assert len(m[0]["evidence"]["passage"]) < len(body["capabilities"]) / 2  # a passage, not the whole text

@@ -129,8 +129,9 @@ class DenseIndex:
                 best[item] = DenseHit(item, float(score), passage)
         return sorted(best.values(), key=lambda h: -h.score)[:k]
 
-    def score_items(self, query: np.ndarray, item_ids: Iterable[int]) -> dict[int, DenseHit]:
-        """Exact best-passage score of ``query`` against each listed item (items not indexed are skipped)."""
+    def score_items(self, query: np.ndarray, item_ids: Iterable[int], top: int = 1) -> dict[int, DenseHit]:
+        """Exact score of ``query`` against each listed item (items not indexed are skipped): the best
+        passage's similarity, or with ``top`` > 1 the mean of the ``top`` best passages."""
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         out: dict[int, DenseHit] = {}
         for item in item_ids:
@@ -139,7 +140,8 @@ class DenseIndex:
                 continue
             sims = vecs @ query
             j = int(np.argmax(sims))
-            out[item] = DenseHit(item, float(sims[j]), j)
+            score = float(sims[j]) if top <= 1 else float(np.sort(sims)[::-1][:top].mean())
+            out[item] = DenseHit(item, score, j)
         return out
 
     # ---- persistence ---------------------------------------------------------------------------------------

@@ -266,6 +266,8 @@ class MatchEngine:
         missing_dense = [i for i in lexical if i not in dense_hits]
         if missing_dense:
             dense_hits.update(c.dense.score_items(qvec, missing_dense))
+        if self.settings.passage_aggregation == "top2mean":
+            dense_hits = c.dense.score_items(qvec, list(dense_hits), top=2)
         missing_lex = [i for i in dense_hits if i not in lexical]
         if missing_lex and lexical_hits:
             lexical.update(c.lexical.score_items(qtokens, missing_lex))
