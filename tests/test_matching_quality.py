@@ -144,3 +144,19 @@ def test_long_profile_matches_on_its_best_passage(small_client: TestClient) -> N
     assert m[0]["platform_id"] == pid
     assert "蓝宝石" in m[0]["evidence"]["passage"]
     assert len(m[0]["evidence"]["passage"]) < len(body["capabilities"]) / 2  # a passage, not the whole text
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # Everyday words for "ADC conjugation scale-up in a high-containment suite".
+        ("把能杀死肿瘤细胞的剧毒小分子挂到抗体上，想从克级做到百克级，需要能防护高毒物料的车间", "ci-p018"),
+        # Everyday words for "mRNA in-vitro transcription and LNP formulation".
+        ("我们的核酸疫苗要从实验室小管子里合成放大到十克级，还要包进脂质小颗粒里", "ci-p019"),
+    ],
+)
+def test_paraphrased_needs_find_their_platform(
+    client: TestClient, demo_runtime: Runtime, query: str, expected: str
+) -> None:
+    matches = client.post("/v1/match", json={"text": query, "limit": 3}).json()["matches"]
+    assert expected in _external_ids(demo_runtime, [m["platform_id"] for m in matches])
