@@ -403,3 +403,20 @@ def test_email_digest_batches_per_platform_and_retries(
             assert "CCM 2" in box.messages[1].get_body(preferencelist=("plain",)).get_content()
     finally:
         runtime.close()
+
+
+def test_inbox_pages_newest_first(client: TestClient) -> None:
+    pid = _pid(client, "s-hydrogen")
+    ids = [
+        client.post("/v1/technologies", json=HYDROGEN_TECH | {"title": f"CCM {i}"}, headers=AUTH).json()["id"]
+        for i in range(3)
+    ]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get(f"/v1/platforms/{pid}/notifications", params=params, headers=AUTH).json()
+        seen += [n["technology_id"] for n in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == sorted(ids, reverse=True)

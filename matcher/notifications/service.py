@@ -24,7 +24,7 @@ from matcher.matching.engine import MatchQuery
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import check_webhook_url
 from matcher.observability import NOTIFICATIONS
-from matcher.pagination import decode_cursor, encode_cursor
+from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
 from matcher.technologies.models import Technology
@@ -228,22 +228,15 @@ def list_notifications(
     rt: Runtime, platform_id: int, *, cursor: str | None = None, limit: int = 20
 ) -> tuple[list[tuple[Notification, list[WebhookDelivery]]], str | None]:
     """Newest first, with each notification's deliveries."""
-    before = decode_cursor(cursor)
     stmt = select(Notification).where(Notification.platform_id == platform_id)
-    if before is not None:
-        stmt = stmt.where(Notification.id < before)
-    stmt = stmt.order_by(Notification.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
     with rt.session() as s:
-        rows = list(s.exec(stmt).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows, next_cursor = keyset_page(s, stmt, Notification, cursor, limit, newest_first=True)
         ids = [r.id for r in rows]
         deliveries = s.exec(select(WebhookDelivery).where(WebhookDelivery.notification_id.in_(ids))).all()  # type: ignore[union-attr]
     by_note: dict[int, list[WebhookDelivery]] = {}
     for d in deliveries:
         by_note.setdefault(d.notification_id, []).append(d)
-    page = [(r, by_note.get(r.id, [])) for r in rows]  # type: ignore[arg-type]
-    return page, (encode_cursor(rows[-1].id) if more and rows else None)  # type: ignore[arg-type]
+    return [(r, by_note.get(r.id, [])) for r in rows], next_cursor
 
 
 def _own_notification(s: Session, platform_id: int, notification_id: int) -> Notification:

@@ -17,7 +17,7 @@ from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.matching.documents import PlatformDoc, with_id
 from matcher.notifications.service import notify_for_platform
-from matcher.pagination import decode_cursor, encode_cursor
+from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
 from matcher.runtime import Runtime
@@ -133,7 +133,6 @@ def list_platforms(
 ) -> tuple[list[Platform], str | None]:
     """Platforms by ascending id after ``cursor``; returns (page, next cursor or None)."""
     tax = rt.taxonomy
-    after = decode_cursor(cursor)
     stmt = select(Platform)
     if filters.area:
         stmt = stmt.where(Platform.area == tax.check_area(filters.area))
@@ -155,14 +154,8 @@ def list_platforms(
         stmt = stmt.where(
             or_(func.lower(Platform.name).like(pattern), func.lower(Platform.name_en).like(pattern))
         )
-    if after is not None:
-        stmt = stmt.where(Platform.id > after)
-    stmt = stmt.order_by(Platform.id).limit(limit + 1)  # type: ignore[arg-type]
     with rt.session() as s:
-        rows = list(s.exec(stmt).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].id) if more and rows else None)  # type: ignore[arg-type]
+        return keyset_page(s, stmt, Platform, cursor, limit)
 
 
 def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Platform:

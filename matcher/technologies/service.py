@@ -12,7 +12,7 @@ from matcher.matching.engine import MatchQuery, TechnologyMatch
 from matcher.matching.ranking import NeedFacts
 from matcher.matching.service import MatchOutcome, run_match
 from matcher.notifications.service import notify_for_technology
-from matcher.pagination import decode_cursor, encode_cursor
+from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
 from matcher.sync import TECHNOLOGY, record_changes
@@ -75,7 +75,6 @@ def get_technology(rt: Runtime, technology_id: int) -> Technology:
 def list_technologies(
     rt: Runtime, *, status: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[Technology], str | None]:
-    after = decode_cursor(cursor)
     stmt = select(Technology)
     if status:
         if status not in ("open", "matched", "closed"):
@@ -85,14 +84,8 @@ def list_technologies(
                 allowed=["open", "matched", "closed"],
             )
         stmt = stmt.where(Technology.status == status)
-    if after is not None:
-        stmt = stmt.where(Technology.id > after)
-    stmt = stmt.order_by(Technology.id).limit(limit + 1)  # type: ignore[arg-type]
     with rt.session() as s:
-        rows = list(s.exec(stmt).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].id) if more and rows else None)  # type: ignore[arg-type]
+        return keyset_page(s, stmt, Technology, cursor, limit)
 
 
 def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) -> Technology:
