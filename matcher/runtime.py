@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,8 @@ class Runtime:
     engine: MatchEngine
     #: Follows the change log so writes made by other processes reach this one's indexes (see matcher.sync).
     follower: Any = None
+    #: Names this process in the change log, so it skips the entries of its own writes.
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _closed: bool = field(default=False, repr=False)
 
     @classmethod

@@ -33,13 +33,15 @@ class ChangeLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     corpus: str = Field(max_length=16)
     item_id: int
+    #: The process that made the change; it applied the change already and skips the entry.
+    origin: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def record_changes(session: Session, corpus: str, item_ids: list[int]) -> None:
+def record_changes(session: Session, origin: str, corpus: str, item_ids: list[int]) -> None:
     """Add change-log entries to the caller's transaction (commit them together with the write)."""
     for item_id in item_ids:
-        session.add(ChangeLog(corpus=corpus, item_id=item_id))
+        session.add(ChangeLog(corpus=corpus, item_id=item_id, origin=origin))
 
 
 def log_position(session: Session) -> int:
@@ -82,7 +84,8 @@ class ChangeFollower:
         else:
             latest: dict[tuple[str, int], int] = {}
             for r in rows:
-                latest[(r.corpus, r.item_id)] = r.id  # type: ignore[assignment]
+                if r.origin != self.rt.instance_id:  # our own writes reached our indexes already
+                    latest[(r.corpus, r.item_id)] = r.id  # type: ignore[assignment]
             for corpus, item_id in latest:
                 self.apply(corpus, item_id)
         self.position = rows[-1].id  # type: ignore[assignment]

@@ -102,7 +102,7 @@ def create_platforms(
             stored.append(row)
         try:
             s.flush()
-            record_changes(s, PLATFORM, [r.id for r in stored])  # type: ignore[misc]
+            record_changes(s, rt.instance_id, PLATFORM, [r.id for r in stored])  # type: ignore[misc]
             s.commit()
         except IntegrityError as exc:
             s.rollback()
@@ -195,7 +195,7 @@ def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Pla
         row.updated_at = utcnow()
         row.needs_matching = row.needs_matching or (row.active and (vectors is not None or reactivated))
         s.add(row)
-        record_changes(s, PLATFORM, [platform_id])
+        record_changes(s, rt.instance_id, PLATFORM, [platform_id])
         try:
             s.commit()
         except IntegrityError as exc:
@@ -219,6 +219,6 @@ def delete_platform(rt: Runtime, platform_id: int) -> None:
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         s.delete(row)
-        record_changes(s, PLATFORM, [platform_id])
+        record_changes(s, rt.instance_id, PLATFORM, [platform_id])
         s.commit()
         rt.engine.remove_platforms([platform_id])

@@ -52,7 +52,7 @@ def create_technology(rt: Runtime, item: TechnologyCreate) -> Technology:
         s.add(row)
         try:
             s.flush()
-            record_changes(s, TECHNOLOGY, [row.id])  # type: ignore[list-item]
+            record_changes(s, rt.instance_id, TECHNOLOGY, [row.id])  # type: ignore[list-item]
             s.commit()
         except IntegrityError as exc:
             s.rollback()
@@ -116,7 +116,7 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
         row.updated_at = utcnow()
         row.needs_matching = row.needs_matching or (_indexed(row) and (vectors is not None or reopened))
         s.add(row)
-        record_changes(s, TECHNOLOGY, [technology_id])
+        record_changes(s, rt.instance_id, TECHNOLOGY, [technology_id])
         try:
             s.commit()
         except IntegrityError as exc:
@@ -140,7 +140,7 @@ def delete_technology(rt: Runtime, technology_id: int) -> None:
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
         s.delete(row)
-        record_changes(s, TECHNOLOGY, [technology_id])
+        record_changes(s, rt.instance_id, TECHNOLOGY, [technology_id])
         s.commit()
         rt.engine.remove_technologies([technology_id])
 

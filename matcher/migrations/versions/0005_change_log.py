@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("corpus", sa.String(16), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("origin", sa.String(32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_change_log_created_at", "change_log", ["created_at"])
