@@ -13,7 +13,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Field, Session, SQLModel, delete, select
 
 from matcher.dbtypes import UTCDateTime, utcnow
@@ -40,8 +40,12 @@ class ChangeLog(SQLModel, table=True):
 
 def record_changes(session: Session, origin: str, corpus: str, item_ids: list[int]) -> None:
     """Add change-log entries to the caller's transaction (commit them together with the write)."""
-    for item_id in item_ids:
-        session.add(ChangeLog(corpus=corpus, item_id=item_id, origin=origin))
+    if item_ids:
+        now = utcnow()
+        session.execute(  # one multi-row INSERT: bulk imports write thousands of entries
+            insert(ChangeLog),
+            [{"corpus": corpus, "item_id": i, "origin": origin, "created_at": now} for i in item_ids],
+        )
 
 
 def log_position(session: Session) -> int:

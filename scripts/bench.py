@@ -317,10 +317,16 @@ def main(argv: list[str] | None = None) -> int:
         server.should_exit = True
         thread.join(timeout=10)
         rt.close()
+        t = time.perf_counter()
+        reopened = Runtime.open(settings)
+        startup_s = time.perf_counter() - t
+        reused = reopened.engine.load_stats.get("platforms_reused", 0)
+        reopened.close()
 
     def line(name: str, ms: list[float]) -> None:
         print(f"{name:<28} p50 {statistics.median(ms):7.2f} ms   p99 {pct(ms, 99):7.2f} ms")
 
+    print(f"start-up from snapshot: {startup_s:.1f} s ({reused} platforms reused, none re-embedded)")
     line("/v1/match over HTTP", http_ms)
     line("query embedding alone", embed_ms)
     line("dense search alone", dense_ms)

@@ -15,6 +15,7 @@ import logging
 import secrets
 from datetime import UTC, datetime
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -148,52 +149,65 @@ def notify_for_technology(rt: Runtime, technology_id: int) -> int:
                         "payload": _event(p.id, tech, fit[0], fit[1]),  # type: ignore[arg-type]
                     }
                 )
-    return _commit_outbox(rt, notes, Technology, technology_id)
+    return _commit_outbox(rt, notes, Technology, [technology_id])
 
 
 def notify_for_platform(rt: Runtime, platform_id: int) -> int:
     """Match one platform (flagged ``needs_matching``) against open technologies and record notifications."""
+    return notify_for_platforms(rt, [platform_id])
+
+
+def notify_for_platforms(rt: Runtime, platform_ids: list[int]) -> int:
+    """The same for many platforms (a bulk import) in one transaction, so imports do not pay per row."""
     with rt.session() as s:
-        platform = s.get(Platform, platform_id)
-        if platform is None or not platform.needs_matching:
-            return 0
+        platforms = s.exec(
+            select(Platform).where(Platform.id.in_(platform_ids), Platform.needs_matching == True)  # type: ignore[union-attr]  # noqa: E712
+        ).all()
     notes: list[dict] = []
-    if platform.active and platform_id in rt.engine.platforms.docs:
-        top_k, min_score = _limits(rt, platform)
-        matches = [m for m in rt.engine.technologies_for_platform(platform_id, top_k) if m.score >= min_score]
-        with rt.session() as s:
-            techs = {
-                t.id: t
-                for t in s.exec(
-                    select(Technology).where(Technology.id.in_([m.technology_id for m in matches]))
-                ).all()  # type: ignore[union-attr]
+    for platform in platforms:
+        notes += _platform_notes(rt, platform)
+    return _commit_outbox(rt, notes, Platform, [p.id for p in platforms])  # type: ignore[misc]
+
+
+def _platform_notes(rt: Runtime, platform: Platform) -> list[dict]:
+    if not platform.active or platform.id not in rt.engine.platforms.docs or not rt.engine.technologies.docs:
+        return []
+    top_k, min_score = _limits(rt, platform)
+    matches = [m for m in rt.engine.technologies_for_platform(platform.id, top_k) if m.score >= min_score]  # type: ignore[arg-type]
+    if not matches:
+        return []
+    with rt.session() as s:
+        techs = {
+            t.id: t
+            for t in s.exec(
+                select(Technology).where(Technology.id.in_([m.technology_id for m in matches]))
+            ).all()  # type: ignore[union-attr]
+        }
+    notes = []
+    for m in matches:
+        tech = techs.get(m.technology_id)
+        if tech is None or tech.status == "closed":
+            continue
+        notes.append(
+            {
+                "platform_id": platform.id,
+                "technology_id": tech.id,
+                "type": MATCH_CREATED,
+                "score": m.score,
+                "payload": _event(platform.id, tech, m.score, m.explanation),  # type: ignore[arg-type]
             }
-        for m in matches:
-            tech = techs.get(m.technology_id)
-            if tech is None or tech.status == "closed":
-                continue
-            notes.append(
-                {
-                    "platform_id": platform_id,
-                    "technology_id": tech.id,
-                    "type": MATCH_CREATED,
-                    "score": m.score,
-                    "payload": _event(platform_id, tech, m.score, m.explanation),
-                }
-            )
-    return _commit_outbox(rt, notes, Platform, platform_id)
+        )
+    return notes
 
 
-def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_id: int) -> int:
-    """Store the notifications and clear the row's ``needs_matching`` flag in one transaction."""
+def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_ids: list[int]) -> int:
+    """Store the notifications and clear the rows' ``needs_matching`` flag in one transaction."""
+    if not row_ids:
+        return 0
     for attempt in range(3):
         with rt.session() as s:
-            row = s.get(model, row_id)
-            if row is None:
-                return 0
             added = _store(s, notes, email=rt.settings.smtp_url is not None)
-            row.needs_matching = False
-            s.add(row)
+            s.exec(update(model).where(model.id.in_(row_ids)).values(needs_matching=False))  # type: ignore[attr-defined, call-overload]
             try:
                 s.commit()
             except IntegrityError:
@@ -203,9 +217,7 @@ def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_id: int) -> 
                 continue
             if added:
                 NOTIFICATIONS.inc(added)
-                log.info(
-                    "event=notifications_created count=%d source=%s id=%d", added, model.__name__, row_id
-                )
+                log.info("event=notifications_created count=%d source=%s", added, model.__name__)
             return added
     return 0
 

@@ -16,7 +16,7 @@ from sqlmodel import select
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.matching.documents import PlatformDoc, with_id
-from matcher.notifications.service import notify_for_platform
+from matcher.notifications.service import notify_for_platform, notify_for_platforms
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
@@ -114,9 +114,7 @@ def create_platforms(
         active = [(d, v) for d, v, r in zip(placed, vectors, stored, strict=True) if r.active]
         rt.engine.apply_platforms([d for d, _ in active], [v for _, v in active])  # type: ignore[misc]
         rt.engine.remove_platforms(r.id for r in stored if not r.active)  # type: ignore[misc]
-    for row in stored:
-        if row.needs_matching:
-            notify_for_platform(rt, row.id)  # type: ignore[arg-type]
+    notify_for_platforms(rt, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
     return stored
 
 
