@@ -420,3 +420,43 @@ def test_inbox_pages_newest_first(client: TestClient) -> None:
         if not cursor:
             break
     assert seen == sorted(ids, reverse=True)
+
+
+def test_concurrent_matching_of_one_row_stores_once_and_never_fails(client: TestClient, rt: Runtime) -> None:
+    """An API thread and a worker may match the same new technology at once; one of them records it."""
+    import threading
+
+    from matcher.notifications.service import notify_for_technology
+    from matcher.technologies.models import Technology
+
+    tech = client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH).json()
+    from sqlmodel import delete, select
+
+    from matcher.notifications.models import Notification
+
+    with rt.session() as s:
+        s.exec(delete(Notification))
+        row = s.get(Technology, tech["id"])
+        row.needs_matching = True
+        s.add(row)
+        s.commit()
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(notify_for_technology(rt, tech["id"]))
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(results)[:-1] == [0, 0, 0] and results and max(results) > 0  # one thread recorded them all
+    pid = _pid(client, "s-hydrogen")
+    assert len(client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]) == 1
+    with rt.session() as s:
+        assert len(s.exec(select(Notification)).all()) == max(results)

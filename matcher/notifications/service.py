@@ -201,17 +201,31 @@ def _platform_notes(rt: Runtime, platform: Platform) -> list[dict]:
 
 
 def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_ids: list[int]) -> int:
-    """Store the notifications and clear the rows' ``needs_matching`` flag in one transaction."""
+    """In one transaction: claim the rows by clearing their ``needs_matching`` flag, and store the notifications
+    of the rows this call claimed (and their deliveries).
+
+    The flag is the claim: when an API thread and a worker match the same row at once, the second UPDATE waits
+    for the first transaction and then finds the flag cleared, so it stores nothing.
+    """
     if not row_ids:
         return 0
+    key = "platform_id" if model is Platform else "technology_id"
     for attempt in range(3):
         with rt.session() as s:
-            added = _store(s, notes, email=rt.settings.smtp_url is not None)
-            s.exec(update(model).where(model.id.in_(row_ids)).values(needs_matching=False))  # type: ignore[attr-defined, call-overload]
             try:
+                claimed = set(
+                    s.execute(
+                        update(model)
+                        .where(model.id.in_(row_ids), model.needs_matching == True)  # type: ignore[attr-defined]  # noqa: E712
+                        .values(needs_matching=False)
+                        .returning(model.id)  # type: ignore[attr-defined]
+                    ).scalars()
+                )
+                mine = [n for n in notes if n[key] in claimed]
+                added = _store(s, mine, email=rt.settings.smtp_url is not None)
                 s.commit()
             except IntegrityError:
-                s.rollback()  # another process stored one of these pairs first; look again
+                s.rollback()  # the other side of the pair stored it first; look again
                 if attempt == 2:
                     raise
                 continue
