@@ -1,10 +1,11 @@
 """Keeping several processes' in-memory indexes in step with the database.
 
 Every write adds a row to ``change_log`` in the same transaction (its id is a monotonically increasing
-sequence). Each process follows the log: a thread reads entries after the last one it applied, reloads the named
-rows and applies them to its engine (re-embedding only when the text changed). A process that starts reads the
-log position before loading its indexes, so nothing written meanwhile is missed; one that has fallen behind the
-pruned end of the log reconciles everything against the database instead.
+sequence). Each process follows the log, woken at once by PostgreSQL ``LISTEN/NOTIFY`` and polling otherwise:
+a thread reads entries after the last one it applied, reloads the named rows and applies them to its engine
+(re-embedding only when the text changed). A process that starts reads the log position before loading its
+indexes, so nothing written meanwhile is missed; one that has fallen behind the pruned end of the log
+reconciles everything against the database instead.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, text
 from sqlmodel import Field, Session, SQLModel, delete, select
 
 from matcher.dbtypes import UTCDateTime, utcnow
@@ -23,6 +24,7 @@ from matcher.technologies.models import Technology
 
 log = logging.getLogger("pilotmatch.sync")
 
+CHANNEL = "pilotmatch_changes"
 PLATFORM = "platform"
 TECHNOLOGY = "technology"
 
@@ -46,6 +48,9 @@ def record_changes(session: Session, origin: str, corpus: str, item_ids: list[in
             insert(ChangeLog),
             [{"corpus": corpus, "item_id": i, "origin": origin, "created_at": now} for i in item_ids],
         )
+        if session.get_bind().dialect.name == "postgresql":
+            # Delivered at commit (and dropped on rollback): followers wake at once instead of at their next poll.
+            session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def log_position(session: Session) -> int:
@@ -138,12 +143,49 @@ class ChangeFollower:
             s.commit()
 
     def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                log.exception("event=sync_error")
+        listener = self._listen()
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self.poll_once()
+                except Exception:
+                    log.exception("event=sync_error")
+                listener = self._wait(listener)
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _listen(self):  # type: ignore[no-untyped-def]
+        """On PostgreSQL, a connection that LISTENs for change notifications (None elsewhere: poll only)."""
+        url = self.rt.db.url
+        if url.get_backend_name() != "postgresql":
+            return None
+        try:
+            import psycopg
+
+            conn = psycopg.connect(
+                url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+            )
+            conn.execute(f"LISTEN {CHANNEL}")
+            return conn
+        except Exception:
+            log.exception("event=listen_failed action=poll")
+            return None
+
+    def _wait(self, listener):  # type: ignore[no-untyped-def]
+        """Sleep until a change notification arrives or ``poll_seconds`` pass; polling stays the safety net."""
+        if listener is None:
             self.stop_event.wait(self.poll_seconds)
+            return None
+        try:
+            for _ in listener.notifies(timeout=self.poll_seconds, stop_after=1):
+                pass
+            return listener
+        except Exception:
+            log.warning("event=listen_lost action=reconnect")
+            listener.close()
+            self.stop_event.wait(self.poll_seconds)
+            return self._listen()
 
     def start_thread(self) -> None:
         self._thread = threading.Thread(target=self.run, name="pilotmatch-sync", daemon=True)

@@ -29,16 +29,22 @@ def _log(folder: Path):  # type: ignore[no-untyped-def]
     return (folder / "serve.log").open("ab")
 
 
-def _serve(tmp_path: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "PILOTMATCH_DATABASE_URL": database_url,
-        "PILOTMATCH_INDEX_DIR": str(tmp_path / "indexes"),
-        "PILOTMATCH_ADMIN_KEY": ADMIN_KEY,
-        "PILOTMATCH_WEBHOOK_ALLOW_PRIVATE": "true",
-        "PILOTMATCH_WEBHOOK_LEASE_SECONDS": "1",
-        "PILOTMATCH_WORKER_POLL_SECONDS": "0.2",
-        "PILOTMATCH_NOTIFY_MIN_SCORE": "0",
-    }
+def _serve(
+    tmp_path: Path, port: int, database_url: str, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = (
+        os.environ
+        | (extra or {})
+        | {
+            "PILOTMATCH_DATABASE_URL": database_url,
+            "PILOTMATCH_INDEX_DIR": str(tmp_path / "indexes"),
+            "PILOTMATCH_ADMIN_KEY": ADMIN_KEY,
+            "PILOTMATCH_WEBHOOK_ALLOW_PRIVATE": "true",
+            "PILOTMATCH_WEBHOOK_LEASE_SECONDS": "1",
+            "PILOTMATCH_WORKER_POLL_SECONDS": "0.2",
+            "PILOTMATCH_NOTIFY_MIN_SCORE": "0",
+        }
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
         cwd=ROOT,
