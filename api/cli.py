@@ -124,13 +124,8 @@ def reindex() -> None:
 
     settings = Settings()
     configure_logging(settings.log_format, "WARNING")
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    for f in settings.index_dir.glob("*.faiss"):
-        f.unlink()
-    for f in settings.index_dir.glob("*.json"):
-        f.unlink()
     with _progress("Embedding") as update:
-        rt = Runtime.open(settings, progress=update)
+        rt = Runtime.open(settings, progress=update, rebuild=True)
     m = rt.engine.manifest("platforms")
     rt.close()
     if m:

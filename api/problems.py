@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matcher.errors import (
     Conflict,
-    IndexUnavailable,
     InvalidInput,
     NotFound,
     PilotMatchError,
@@ -23,7 +22,7 @@ from matcher.errors import (
 log = logging.getLogger("pilotmatch.api")
 
 PROBLEM_JSON = "application/problem+json"
-_STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, IndexUnavailable: 503, SchemaTooNew: 500}
+_STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, SchemaTooNew: 500}
 _SLUG = {404: "not-found", 422: "invalid-input", 409: "conflict", 503: "unavailable", 500: "server-error"}
 
 

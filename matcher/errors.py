@@ -47,9 +47,3 @@ class SchemaTooNew(PilotMatchError):
     """The database was migrated by a newer PilotMatch; this version refuses to touch it."""
 
     title = "Database schema is newer than this PilotMatch"
-
-
-class IndexUnavailable(PilotMatchError):
-    """The match indexes are not loaded yet (start-up is still building them)."""
-
-    title = "Index not ready"

@@ -54,8 +54,13 @@ class Runtime:
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
-    def open(cls, settings: Settings | None = None, *, progress: Progress | None = None) -> Runtime:
-        """Migrate the database, load the embedder and bring the indexes in step with the database."""
+    def open(
+        cls, settings: Settings | None = None, *, progress: Progress | None = None, rebuild: bool = False
+    ) -> Runtime:
+        """Migrate the database, load the embedder and bring the indexes in step with the database.
+
+        With ``rebuild`` the saved snapshots are discarded first, so every index is built from the database.
+        """
         settings = settings or Settings()
         db = create_db_engine(settings.database_url)
         migrate(db)
@@ -69,6 +74,8 @@ class Runtime:
 
         rt.follower = ChangeFollower(rt, settings.sync_poll_seconds)
         rt.follower.start_position()  # before loading: writes made meanwhile are applied on top
+        if rebuild:
+            rt.engine.clear_snapshots()
         rt.load_indexes(progress=progress)
         return rt
 

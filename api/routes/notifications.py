@@ -12,7 +12,7 @@ from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from matcher.accounts import service as keys
 from matcher.notifications import service
 from matcher.notifications.delivery import send_test_event
-from matcher.notifications.models import Notification, WebhookDelivery
+from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
 router = APIRouter(prefix="/v1/platforms/{platform_id}", tags=["notifications"])
 
@@ -85,6 +85,10 @@ class WebhookSecretOut(BaseModel):
     description: str | None = None
     secret: str = Field(description="`whsec_<base64>`; shown only now. Verify deliveries with it.")
 
+    @classmethod
+    def of(cls, ep: WebhookEndpoint) -> WebhookSecretOut:
+        return cls(id=ep.id, url=ep.url, description=ep.description, secret=ep.secret)  # type: ignore[arg-type]
+
 
 class TestResult(BaseModel):
     ok: bool
@@ -147,7 +151,7 @@ def create_webhook(
     platform_id: int, body: WebhookCreate, rt: RuntimeDep, _: PlatformAccessDep
 ) -> WebhookSecretOut:
     ep = service.create_endpoint(rt, platform_id, body.url, body.description)
-    return WebhookSecretOut(id=ep.id, url=ep.url, description=ep.description, secret=ep.secret)  # type: ignore[arg-type]
+    return WebhookSecretOut.of(ep)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut], summary="The platform's webhook endpoints")
@@ -168,7 +172,7 @@ def delete_webhook(platform_id: int, webhook_id: int, rt: RuntimeDep, _: Platfor
 )
 def rotate(platform_id: int, webhook_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> WebhookSecretOut:
     ep = service.rotate_secret(rt, platform_id, webhook_id)
-    return WebhookSecretOut(id=ep.id, url=ep.url, description=ep.description, secret=ep.secret)  # type: ignore[arg-type]
+    return WebhookSecretOut.of(ep)
 
 
 @router.post("/webhooks/{webhook_id}/test", response_model=TestResult, summary="Send a signed test event now")

@@ -53,10 +53,6 @@ class DenseIndex:
     def passage_count(self) -> int:
         return int(self._index.ntotal)
 
-    def item_ids(self) -> list[int]:
-        with self._lock:
-            return list(self._passages)
-
     def upsert(self, item_id: int, vectors: np.ndarray) -> None:
         """Replace the passages of ``item_id`` with ``vectors`` (one row per passage)."""
         self.upsert_many([(item_id, vectors)])

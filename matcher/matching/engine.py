@@ -27,7 +27,7 @@ from matcher.matching.documents import PlatformDoc, TechnologyDoc, platform_doc,
 from matcher.matching.embedders import Embedder
 from matcher.matching.fusion import ChannelScores, Fusion, LanguageAwareFusion
 from matcher.matching.lexical import LexicalIndex
-from matcher.matching.ranking import NeedFacts, PlatformFacts, Ranker
+from matcher.matching.ranking import NeedFacts, Ranker
 from matcher.matching.text import language_mix, lexical_tokens, normalize_text
 from matcher.observability import MATCH_SECONDS
 from matcher.platforms.models import Platform
@@ -518,10 +518,6 @@ class MatchEngine:
         for c in (self.platforms, self.technologies):
             for p in self._paths(c):
                 p.unlink(missing_ok=True)
-
-    def facts(self, platform_id: int) -> PlatformFacts | None:
-        d = self.platforms.docs.get(platform_id)
-        return d.facts if d else None
 
 
 def _write_json(path: Path, data: object) -> None:

@@ -37,9 +37,6 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._tokens)
 
-    def tokens(self, item_id: int) -> list[str]:
-        return self._tokens.get(item_id, [])
-
     def upsert_many(self, items: Iterable[tuple[int, list[str]]]) -> None:
         with self._lock:
             for item_id, tokens in items:
