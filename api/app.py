@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from api.problems import install_problem_handlers
-from api.routes import match, notifications, platforms, system, technologies
+from api.routes import match, notifications, platforms, reports, system, technologies
+from api.web.install import install_web
 from matcher.logs import configure_logging
 from matcher.notifications.delivery import DeliveryWorker
 from matcher.runtime import Runtime
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(platforms.router)
     app.include_router(technologies.router)
     app.include_router(notifications.router)
+    app.include_router(reports.router)
+    install_web(app)
     # Request latency histograms and counts per route, plus the domain's own metrics, at /metrics.
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
     return app

@@ -8,11 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matcher.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     PilotMatchError,
@@ -22,7 +24,7 @@ from matcher.errors import (
 log = logging.getLogger("pilotmatch.api")
 
 PROBLEM_JSON = "application/problem+json"
-_STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409, SchemaTooNew: 500}
+_STATUS = {NotFound: 404, InvalidInput: 422, Forbidden: 403, Conflict: 409, SchemaTooNew: 500}
 _SLUG = {404: "not-found", 422: "invalid-input", 409: "conflict", 503: "unavailable", 500: "server-error"}
 
 
@@ -46,23 +48,39 @@ def _loc(loc: tuple | list) -> str:
     return out or "body"
 
 
+async def _html_error(request: Request, status: int, detail: str) -> Response | None:
+    """An HTML error page when the web app is installed and the request came from a page, else None."""
+    page = getattr(request.app.state, "html_error", None)
+    if page is None or not page.wants_html(request):
+        return None
+    return await run_in_threadpool(page.render, request, status, detail)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(PilotMatchError)
-    async def _domain(request: Request, exc: PilotMatchError) -> JSONResponse:
+    async def _domain(request: Request, exc: PilotMatchError) -> Response:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        if (page := await _html_error(request, status, exc.detail)) is not None:
+            return page
         extra: dict[str, Any] = {}
         if isinstance(exc, InvalidInput):
             extra["errors"] = [{"field": exc.field or "body", "message": exc.detail, "allowed": exc.allowed}]
         return problem(status, exc.detail, exc.title, instance=request.url.path, **extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        # Pages take their input from forms and report it beside fields; what reaches here is a malformed
+        # address (``/platforms/abc``), which for a person is simply a page that does not exist.
+        if (page := await _html_error(request, 404, "Not found")) is not None:
+            return page
         errors = [{"field": _loc(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem(422, detail, "Invalid input", instance=request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if (page := await _html_error(request, exc.status_code, str(exc.detail))) is not None:
+            return page
         return problem(exc.status_code, str(exc.detail), instance=request.url.path)
 
     @app.exception_handler(Exception)

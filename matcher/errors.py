@@ -37,6 +37,12 @@ class InvalidInput(PilotMatchError):
         self.allowed = list(allowed) if allowed is not None else None
 
 
+class Forbidden(PilotMatchError):
+    """The caller is known but may not do this (a platform operator changing its own tier)."""
+
+    title = "Forbidden"
+
+
 class Conflict(PilotMatchError):
     """The write would break a uniqueness rule, e.g. a second platform with the same ``external_id``."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import uvicorn
 from api.app import create_app
 from matcher.runtime import Runtime
 from tests.conftest import AUTH
+from tests.live import free_port
 
 TOPICS = [
     "钙钛矿光伏组件",
@@ -26,15 +26,9 @@ TOPICS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(small_runtime: Runtime) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(runtime=small_runtime), host="127.0.0.1", port=port, log_level="warning")
     )

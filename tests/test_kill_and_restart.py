@@ -4,71 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN_KEY, AUTH, make_settings
+from tests.conftest import AUTH, make_settings
+from tests.live import free_port, serve
 from tests.webhook_receiver import Receiver
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _log(folder: Path):  # type: ignore[no-untyped-def]
-    folder.mkdir(parents=True, exist_ok=True)
-    return (folder / "serve.log").open("ab")
-
-
-def _serve(
-    tmp_path: Path, port: int, database_url: str, extra: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    env = (
-        os.environ
-        | (extra or {})
-        | {
-            "PILOTMATCH_DATABASE_URL": database_url,
-            "PILOTMATCH_INDEX_DIR": str(tmp_path / "indexes"),
-            "PILOTMATCH_ADMIN_KEY": ADMIN_KEY,
-            "PILOTMATCH_WEBHOOK_ALLOW_PRIVATE": "true",
-            "PILOTMATCH_WEBHOOK_LEASE_SECONDS": "1",
-            "PILOTMATCH_WORKER_POLL_SECONDS": "0.2",
-            "PILOTMATCH_NOTIFY_MIN_SCORE": "0",
-        }
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=_log(tmp_path),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("pilotmatch serve did not become healthy")
 
 
 def test_notification_is_delivered_after_kill_9(tmp_path: Path) -> None:
     receiver = Receiver(delays=[5.0]).start()  # the first delivery hangs: the server dies while sending it
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     database_url = make_settings(tmp_path).database_url  # one database for both lives of the server
-    server = _serve(tmp_path, port, database_url)
+    server = serve(tmp_path, port, database_url)
     try:
         platform = httpx.post(
             f"{base}/v1/platforms",
@@ -96,7 +48,7 @@ def test_notification_is_delivered_after_kill_9(tmp_path: Path) -> None:
         os.kill(server.pid, signal.SIGKILL)  # mid-delivery: no chance to record the attempt
         server.wait(timeout=10)
 
-        server = _serve(tmp_path, port, database_url)
+        server = serve(tmp_path, port, database_url)
         deadline = time.monotonic() + 30
         while len(receiver.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import AUTH, USE_POSTGRES, make_settings
-from tests.test_kill_and_restart import _free_port, _serve
+from tests.live import free_port, serve
 
 
 def _ids(base: str, text: str) -> list[int]:
@@ -30,9 +30,9 @@ def test_write_through_one_process_is_matchable_through_the_other(tmp_path: Path
     database_url = make_settings(tmp_path).database_url
     # On PostgreSQL, LISTEN/NOTIFY must do the waking: polling is slowed far beyond the 1.5 s asserted below.
     extra = {"PILOTMATCH_SYNC_POLL_SECONDS": "20"} if USE_POSTGRES else {}
-    port_a, port_b = _free_port(), _free_port()
-    a = _serve(tmp_path / "a", port_a, database_url, extra)
-    b = _serve(tmp_path / "b", port_b, database_url, extra)
+    port_a, port_b = free_port(), free_port()
+    a = serve(tmp_path / "a", port_a, database_url, extra)
+    b = serve(tmp_path / "b", port_b, database_url, extra)
     base_a, base_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
     try:
         text = "稀土永磁电机磁钢充磁与退磁曲线测试中试线"

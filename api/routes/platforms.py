@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from starlette.exceptions import HTTPException
 
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from api.schemas import BulkPlatforms, TechnologyMatchOut, TechnologyMatchResponse
@@ -20,9 +19,6 @@ from matcher.platforms.schemas import (
 from matcher.technologies.service import technologies_for_platform
 
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
-
-#: A platform's own key edits its profile, but its standing in the network is the administrator's to set.
-ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
 
 
 @router.post("", status_code=201, response_model=PlatformRead, summary="Create a platform profile")
@@ -65,10 +61,9 @@ def get_platform(platform_id: int, rt: RuntimeDep) -> PlatformRead:
 def patch_platform(
     platform_id: int, body: PlatformUpdate, rt: RuntimeDep, principal: PlatformAccessDep
 ) -> PlatformRead:
-    if not principal.is_admin and body.model_fields_set & ADMIN_ONLY_FIELDS:
-        fields = ", ".join(sorted(body.model_fields_set & ADMIN_ONLY_FIELDS))
-        raise HTTPException(403, f"Only the network administrator may change {fields}.")
-    return PlatformRead.model_validate(service.update_platform(rt, platform_id, body))
+    return PlatformRead.model_validate(
+        service.update_platform(rt, platform_id, body, by_admin=principal.is_admin)
+    )
 
 
 @router.delete("/{platform_id}", status_code=204, summary="Delete a platform (it leaves results at once)")

@@ -22,3 +22,13 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AppSecret(SQLModel, table=True):
+    """Secrets the service makes for itself and every process must share (the web session signing key), kept in
+    the database so several API processes agree without configuration."""
+
+    __tablename__ = "app_secret"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)

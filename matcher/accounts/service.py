@@ -12,9 +12,10 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from matcher.accounts.models import ApiKey
+from matcher.accounts.models import ApiKey, AppSecret
 from matcher.dbtypes import utcnow
 from matcher.runtime import Runtime
 from matcher.settings import Settings
@@ -43,10 +44,15 @@ def new_key(role: str) -> str:
 
 def authenticate(rt: Runtime, key: str) -> Principal | None:
     """The principal a bearer key belongs to, or None. ``PILOTMATCH_ADMIN_KEY`` is always an admin key."""
+    return authenticate_digest(rt, hash_key(key))
+
+
+def authenticate_digest(rt: Runtime, digest: str) -> Principal | None:
+    """The same from the key's SHA-256, which is what a signed-in web session keeps instead of the key: a revoked
+    key ends its sessions at the next request."""
     configured = rt.settings.admin_key
-    if configured is not None and hmac.compare_digest(key.encode(), configured.get_secret_value().encode()):
+    if configured is not None and hmac.compare_digest(digest, hash_key(configured.get_secret_value())):
         return Principal("admin")
-    digest = hash_key(key)
     with rt.session() as s:
         row = s.exec(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at == None)).first()  # noqa: E711
         if row is None or not hmac.compare_digest(row.key_hash, digest):
@@ -118,6 +124,24 @@ def revoke_platform_key(rt: Runtime, platform_id: int, key_id: int) -> None:
             row.revoked_at = utcnow()
             s.add(row)
             s.commit()
+
+
+def app_secret(db: Engine, name: str) -> str:
+    """The named secret, created on first use. Two processes starting at once both try to insert; the loser's
+    insert fails on the primary key and it reads the winner's value."""
+    with Session(db) as s:
+        row = s.get(AppSecret, name)
+        if row is not None:
+            return row.value
+        s.add(AppSecret(name=name, value=secrets.token_urlsafe(48)))
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+    with Session(db) as s:
+        found = s.get(AppSecret, name)
+        assert found is not None
+        return found.value
 
 
 def touch(rt: Runtime, principal: Principal) -> None:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
 from matcher.errors import NotFound
-from matcher.matching.engine import MatchQuery
+from matcher.matching.engine import MatchQuery, TechnologyMatch
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import check_webhook_url
 from matcher.observability import NOTIFICATIONS
@@ -36,6 +38,19 @@ MATCH_CREATED = "match.created"
 ENDPOINT_DISABLED = "endpoint.disabled"
 #: How many of a technology's best platforms are considered for notification.
 CANDIDATE_PLATFORMS = 50
+#: How many of a new or changed platform's best technologies may have it as their new best match.
+BEST_MATCH_REACH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class BestMatch:
+    """A technology's best platform; ``directions`` is None when only a platform's side was matched (raise the
+    score if higher, leave the directions)."""
+
+    technology_id: int
+    score: float | None
+    platform_id: int | None
+    directions: list[str] | None
 
 
 def _limits(rt: Runtime, p: Platform) -> tuple[int, float]:
@@ -117,19 +132,26 @@ def _fits(rt: Runtime, platform: Platform, technology_id: int) -> tuple[float, d
 
 
 def notify_for_technology(rt: Runtime, technology_id: int) -> int:
-    """Match one technology (flagged ``needs_matching``) and record its notifications; returns how many."""
+    """Match one technology (flagged ``needs_matching``), record its notifications and its best match; returns
+    how many notifications were created."""
     with rt.session() as s:
         tech = s.get(Technology, technology_id)
         if tech is None or not tech.needs_matching:
             return 0
     vec = rt.engine.technology_vector(technology_id)
     notes: list[dict] = []
+    best = BestMatch(technology_id, None, None, list(tech.directions or ()))
     if vec is not None and tech.status != "closed":
         from matcher.technologies.service import need_of, technology_text
 
         text = technology_text(tech)
-        matches = rt.engine.match_vector(
-            vec, text, MatchQuery(text, need_of(tech), limit=CANDIDATE_PLATFORMS)
+        need = rt.engine.complete_need(need_of(tech), vec, text)
+        matches = rt.engine.match_vector(vec, text, MatchQuery(text, need, limit=CANDIDATE_PLATFORMS))
+        best = BestMatch(
+            technology_id,
+            matches[0].score if matches else None,
+            matches[0].platform_id if matches else None,
+            list(need.directions) or [code for code, _ in need.inferred[:1]],
         )
         ids = [m.platform_id for m in matches]
         with rt.session() as s:
@@ -149,7 +171,7 @@ def notify_for_technology(rt: Runtime, technology_id: int) -> int:
                         "payload": _event(p.id, tech, fit[0], fit[1]),  # type: ignore[arg-type]
                     }
                 )
-    return _commit_outbox(rt, notes, Technology, [technology_id])
+    return _commit_outbox(rt, notes, Technology, [technology_id], best=[best])
 
 
 def notify_for_platform(rt: Runtime, platform_id: int) -> int:
@@ -164,16 +186,27 @@ def notify_for_platforms(rt: Runtime, platform_ids: list[int]) -> int:
             select(Platform).where(Platform.id.in_(platform_ids), Platform.needs_matching == True)  # type: ignore[union-attr]  # noqa: E712
         ).all()
     notes: list[dict] = []
+    better: list[BestMatch] = []
     for platform in platforms:
-        notes += _platform_notes(rt, platform)
-    return _commit_outbox(rt, notes, Platform, [p.id for p in platforms])  # type: ignore[misc]
+        reach = _reach(rt, platform)
+        notes += _platform_notes(rt, platform, reach)
+        # Technologies in its reach may now have this platform as their best match; the outbox raises their stored
+        # best score only where this one is higher.
+        better += [BestMatch(m.technology_id, m.score, platform.id, None) for m in reach]  # type: ignore[arg-type]
+    return _commit_outbox(rt, notes, Platform, [p.id for p in platforms], best=better)  # type: ignore[misc]
 
 
-def _platform_notes(rt: Runtime, platform: Platform) -> list[dict]:
+def _reach(rt: Runtime, platform: Platform) -> list[TechnologyMatch]:
+    """The platform's best technologies: enough for its notifications and for best-match bookkeeping."""
     if not platform.active or platform.id not in rt.engine.platforms.docs or not rt.engine.technologies.docs:
         return []
+    top_k, _ = _limits(rt, platform)
+    return rt.engine.technologies_for_platform(platform.id, max(top_k, BEST_MATCH_REACH))  # type: ignore[arg-type]
+
+
+def _platform_notes(rt: Runtime, platform: Platform, reach: list[TechnologyMatch]) -> list[dict]:
     top_k, min_score = _limits(rt, platform)
-    matches = [m for m in rt.engine.technologies_for_platform(platform.id, top_k) if m.score >= min_score]  # type: ignore[arg-type]
+    matches = [m for m in reach[:top_k] if m.score >= min_score]
     if not matches:
         return []
     with rt.session() as s:
@@ -200,9 +233,11 @@ def _platform_notes(rt: Runtime, platform: Platform) -> list[dict]:
     return notes
 
 
-def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_ids: list[int]) -> int:
-    """In one transaction: claim the rows by clearing their ``needs_matching`` flag, and store the notifications
-    of the rows this call claimed (and their deliveries).
+def _commit_outbox(
+    rt: Runtime, notes: list[dict], model: type, row_ids: list[int], *, best: Sequence[BestMatch] = ()
+) -> int:
+    """In one transaction: claim the rows by clearing their ``needs_matching`` flag, store the notifications
+    of the rows this call claimed (and their deliveries), and record best matches.
 
     The flag is the claim: when an API thread and a worker match the same row at once, the second UPDATE waits
     for the first transaction and then finds the flag cleared, so it stores nothing.
@@ -223,6 +258,7 @@ def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_ids: list[in
                 )
                 mine = [n for n in notes if n[key] in claimed]
                 added = _store(s, mine, email=rt.settings.smtp_url is not None)
+                _record_best(s, [b for b in best if model is Platform or b.technology_id in claimed])
                 s.commit()
             except IntegrityError:
                 s.rollback()  # the other side of the pair stored it first; look again
@@ -234,6 +270,36 @@ def _commit_outbox(rt: Runtime, notes: list[dict], model: type, row_ids: list[in
                 log.info("event=notifications_created count=%d source=%s", added, model.__name__)
             return added
     return 0
+
+
+def _record_best(s: Session, best: Sequence[BestMatch]) -> None:
+    """A technology's own matching sets its best match outright; a platform's matching only raises it (so two
+    writers racing can only leave the higher, which is the truth for the rows both saw)."""
+    for b in best:
+        stmt = update(Technology).where(Technology.id == b.technology_id)  # type: ignore[arg-type]
+        if b.directions is not None:
+            s.execute(
+                stmt.values(
+                    best_score=b.score, best_platform_id=b.platform_id, matched_directions=b.directions
+                )
+            )
+        else:
+            s.execute(
+                stmt.where(
+                    or_(Technology.best_score == None, Technology.best_score < b.score)  # type: ignore[operator]  # noqa: E711
+                ).values(best_score=b.score, best_platform_id=b.platform_id)
+            )
+
+
+def rematch_technologies_of(s: Session, platform_ids: Sequence[int]) -> None:
+    """Flag the open technologies whose best match is one of these platforms (changed, hidden or deleted), so
+    the worker recomputes their best match and the coverage report's unmet demand stays true."""
+    if platform_ids:
+        s.execute(
+            update(Technology)
+            .where(Technology.best_platform_id.in_(list(platform_ids)), Technology.status == "open")  # type: ignore[union-attr]
+            .values(needs_matching=True)
+        )
 
 
 def match_pending(rt: Runtime, limit: int = 100) -> int:

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from matcher.dbtypes import utcnow
-from matcher.errors import Conflict, InvalidInput, NotFound
+from matcher.errors import Conflict, Forbidden, InvalidInput, NotFound
 from matcher.matching.documents import PlatformDoc, with_id
-from matcher.notifications.service import notify_for_platform, notify_for_platforms
+from matcher.notifications.service import notify_for_platform, notify_for_platforms, rematch_technologies_of
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
@@ -84,6 +84,7 @@ def create_platforms(
                     + " already exists; nothing was stored. PATCH it, or import with upsert."
                 )
         stored: list[Platform] = []
+        rematched: list[int] = []
         now = utcnow()
         for row, doc in zip(rows, docs, strict=True):
             old = existing.get(row.external_id) if row.external_id else None
@@ -95,6 +96,8 @@ def create_platforms(
                     setattr(old, key, value)
                 old.updated_at = now
                 old.needs_matching = old.needs_matching or (changed and old.active)
+                if changed or not old.active:
+                    rematched.append(old.id)  # type: ignore[arg-type]
                 row = old
             else:
                 row.needs_matching = row.active
@@ -102,6 +105,7 @@ def create_platforms(
             stored.append(row)
         try:
             s.flush()
+            rematch_technologies_of(s, rematched)
             record_changes(s, rt.instance_id, PLATFORM, [r.id for r in stored])  # type: ignore[misc]
             s.commit()
         except IntegrityError as exc:
@@ -156,8 +160,18 @@ def list_platforms(
         return keyset_page(s, stmt, Platform, cursor, limit)
 
 
-def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Platform:
-    """Apply a partial update; the text is re-embedded only if it changed."""
+#: A platform's operator edits its profile, but its standing in the network is the administrator's to set.
+ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
+
+
+def update_platform(
+    rt: Runtime, platform_id: int, patch: PlatformUpdate, *, by_admin: bool = True
+) -> Platform:
+    """Apply a partial update; the text is re-embedded only if it changed. An operator (``by_admin=False``) may
+    not change the fields in ``ADMIN_ONLY_FIELDS``."""
+    if not by_admin and patch.model_fields_set & ADMIN_ONLY_FIELDS:
+        fields = ", ".join(sorted(patch.model_fields_set & ADMIN_ONLY_FIELDS))
+        raise Forbidden(f"Only the network administrator may change {fields}.")
     changes = patch.model_dump(exclude_unset=True)
     for required in ("name", "tier", "area", "capabilities", "active"):
         if required in changes and changes[required] is None:
@@ -170,7 +184,14 @@ def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Pla
             row.model_dump(exclude={"id", "created_at", "updated_at", "needs_matching", "last_email_at"})
             | changes
         )
-    # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch.
+    # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch; the TRL rule first,
+    # so its error names the field a form shows it beside.
+    if merged.get("trl_min") is not None and merged.get("trl_max") is not None:
+        if merged["trl_min"] > merged["trl_max"]:
+            raise InvalidInput(
+                f"trl_min ({merged['trl_min']}) must not be greater than trl_max ({merged['trl_max']}).",
+                field="trl_min",
+            )
     try:
         PlatformCreate.model_validate(merged)
     except ValueError as exc:
@@ -193,6 +214,8 @@ def update_platform(rt: Runtime, platform_id: int, patch: PlatformUpdate) -> Pla
         row.updated_at = utcnow()
         row.needs_matching = row.needs_matching or (row.active and (vectors is not None or reactivated))
         s.add(row)
+        if vectors is not None or not row.active:
+            rematch_technologies_of(s, [platform_id])
         record_changes(s, rt.instance_id, PLATFORM, [platform_id])
         try:
             s.commit()
@@ -217,6 +240,7 @@ def delete_platform(rt: Runtime, platform_id: int) -> None:
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         s.delete(row)
+        rematch_technologies_of(s, [platform_id])
         record_changes(s, rt.instance_id, PLATFORM, [platform_id])
         s.commit()
         rt.engine.remove_platforms([platform_id])

@@ -27,5 +27,14 @@ class Technology(SQLModel, table=True):
     status: str = Field(default="open", max_length=16, index=True)
     #: Set when the text changes; cleared by the transaction that records its matches (the outbox).
     needs_matching: bool = Field(default=False, index=True)
+    #: SHA-256 of the private link's token given to the researcher who submitted it on the web (the token itself
+    #: is never stored).
+    access_token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    #: Its best platform and score as of the last matching (written by the outbox transaction, raised when a new
+    #: platform fits better, reset when that platform changes): the coverage report's unmet demand reads these.
+    best_score: float | None = None
+    best_platform_id: int | None = Field(default=None, index=True)
+    #: The directions it was matched under: the submitter's, or the inferred ones when they chose none.
+    matched_directions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from matcher.accounts.service import hash_key
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.matching.documents import technology_text, with_id
@@ -38,9 +41,15 @@ def _indexed(t: Technology) -> bool:
     return t.status != "closed"
 
 
-def create_technology(rt: Runtime, item: TechnologyCreate) -> Technology:
+def create_technology(
+    rt: Runtime, item: TechnologyCreate, *, access_token_hash: str | None = None
+) -> Technology:
     """Store a technology and index it (unless closed) so platforms can find it."""
-    row = Technology(**_checked(rt.taxonomy, item.model_dump()), needs_matching=item.status != "closed")
+    row = Technology(
+        **_checked(rt.taxonomy, item.model_dump()),
+        needs_matching=item.status != "closed",
+        access_token_hash=access_token_hash,
+    )
     doc = rt.engine.technology_docs([row])[0]
     vectors = rt.engine.embed_technology_docs([doc])
     with rt.engine.write_lock, rt.session() as s:
@@ -61,6 +70,22 @@ def create_technology(rt: Runtime, item: TechnologyCreate) -> Technology:
         if _indexed(row):
             rt.engine.apply_technologies([with_id(doc, row.id)], vectors)  # type: ignore[arg-type, list-item]
     notify_for_technology(rt, row.id)  # type: ignore[arg-type]
+    return row
+
+
+def submit_technology(rt: Runtime, item: TechnologyCreate) -> tuple[Technology, str]:
+    """Store a technology submitted by a researcher without an account; returns it and the token of its
+    private link (shown once, stored only as a hash), which is how they come back to its matches."""
+    token = secrets.token_urlsafe(24)
+    return create_technology(rt, item, access_token_hash=hash_key(token)), token
+
+
+def technology_by_token(rt: Runtime, token: str) -> Technology:
+    """The technology a private link opens; an unknown token is simply not found."""
+    with rt.session() as s:
+        row = s.exec(select(Technology).where(Technology.access_token_hash == hash_key(token))).first()
+    if row is None:
+        raise NotFound("This link does not open any technology: check that it was copied whole.")
     return row
 
 
@@ -178,3 +203,12 @@ def technologies_for_platform(rt: Runtime, platform_id: int, limit: int = 10) ->
         if s.get(Platform, platform_id) is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
     return rt.engine.technologies_for_platform(platform_id, limit)
+
+
+def contacts_of(rt: Runtime, technology_ids: list[int]) -> dict[int, str | None]:
+    """The contacts researchers left on these technologies (for the operators of platforms that fit them)."""
+    if not technology_ids:
+        return {}
+    with rt.session() as s:
+        rows = s.exec(select(Technology.id, Technology.contact).where(Technology.id.in_(technology_ids))).all()  # type: ignore[union-attr]
+    return {tid: contact for tid, contact in rows}  # type: ignore[misc]

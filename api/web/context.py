@@ -1,0 +1,192 @@
+"""Per-request state of a page: language, session, signed-in operator, and how to render or redirect.
+
+Every page response goes through ``WebContext.render`` or ``WebContext.redirect`` so the session cookie and the
+security headers are set in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+
+from api.deps import RuntimeDep
+from api.web.i18n import Translator
+from api.web.session import COOKIE, LANG_COOKIE, SIGN_IN_SECONDS, SessionCodec, WebSession
+from matcher.accounts.service import Principal, app_secret, authenticate_digest
+from matcher.runtime import Runtime
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+
+#: Pages allow only their own scripts, styles and forms (htmx is served from /static, never a CDN).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+
+
+def highlight(text: str | None, terms: list[str] | None) -> Markup:
+    """``text`` escaped, with every occurrence of ``terms`` wrapped in ``<mark>``. Escaping happens piece by piece
+    around the matches, so a term can never open a tag."""
+    if not text:
+        return Markup("")
+    words = sorted({t for t in terms or () if t and t.strip()}, key=len, reverse=True)
+    if not words:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    out: list[str] = []
+    last = 0
+    for m in pattern.finditer(text):
+        out.append(str(escape(text[last : m.start()])))
+        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        last = m.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["highlight"] = highlight
+    env.filters["pct"] = lambda x: f"{100 * (x or 0):.0f}%"
+    env.filters["score"] = lambda x: "–" if x is None else f"{x:.2f}"
+    return env
+
+
+@dataclass
+class WebAssets:
+    """What every page shares: the template environment and the session codec (made once the database is up)."""
+
+    env: Environment
+    codec: SessionCodec | None = None
+
+    def session_codec(self, rt: Runtime) -> SessionCodec:
+        if self.codec is None:
+            self.codec = SessionCodec(app_secret(rt.db, "web_session"))
+        return self.codec
+
+
+class WebContext:
+    def __init__(self, request: Request, rt: Runtime, assets: WebAssets) -> None:
+        self.request = request
+        self.rt = rt
+        self.assets = assets
+        self.t = Translator(request.cookies.get(LANG_COOKIE, ""))
+        self.session: WebSession = assets.session_codec(rt).load(request.cookies.get(COOKIE))
+        self._principal: Principal | None = None
+        self._principal_loaded = False
+
+    @property
+    def principal(self) -> Principal | None:
+        """The signed-in operator (or admin), checked against the database on each request."""
+        if not self._principal_loaded:
+            digest = self.session.signed_in_digest
+            self._principal = authenticate_digest(self.rt, digest) if digest else None
+            self._principal_loaded = True
+        return self._principal
+
+    def sign_in(self, key_digest: str, principal: Principal) -> None:
+        self.session.sign_in(key_digest)
+        self._principal, self._principal_loaded = principal, True
+
+    def can_operate(self, platform_id: int) -> bool:
+        p = self.principal
+        return p is not None and (p.is_admin or p.platform_id == platform_id)
+
+    @property
+    def is_htmx(self) -> bool:
+        return self.request.headers.get("HX-Request") == "true"
+
+    def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        html = self.assets.env.get_template(template).render(
+            t=self.t,
+            lang=self.t.lang,
+            tax=self.rt.taxonomy,
+            settings=self.rt.settings,
+            principal=self.principal,
+            csrf_token=self.session.csrf,
+            path=self.request.url.path,
+            full_path=_local_path(self.request),
+            **values,
+        )
+        return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def redirect(self, url: str) -> RedirectResponse:
+        return self.finish(RedirectResponse(url, status_code=303))  # type: ignore[return-value]
+
+    def finish(self, response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Vary", "Cookie, HX-Request")
+        if self.session.changed:
+            response.set_cookie(
+                COOKIE,
+                self.assets.session_codec(self.rt).dump(self.session),
+                max_age=SIGN_IN_SECONDS,
+                httponly=True,
+                samesite="lax",
+                secure=self.request.url.scheme == "https",
+            )
+        return response
+
+
+def _local_path(request: Request) -> str:
+    q = request.url.query
+    return request.url.path + (f"?{q}" if q else "")
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths: a ``next`` of ``//evil.example`` or ``https://...`` would be an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def get_assets(request: Request) -> WebAssets:
+    return request.app.state.web
+
+
+def get_context(
+    request: Request, rt: RuntimeDep, assets: Annotated[WebAssets, Depends(get_assets)]
+) -> WebContext:
+    return WebContext(request, rt, assets)
+
+
+WebDep = Annotated[WebContext, Depends(get_context)]
+
+
+class CsrfRejected(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(
+            403, "This form has expired or did not come from this site. Reload the page and try again."
+        )
+
+
+async def checked_form(request: Request, ctx: WebDep) -> FormData:
+    """The posted form, once its CSRF token matches the session's (and its Origin, when sent, is this site)."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlparse(origin).netloc != request.headers.get("host", ""):
+        raise CsrfRejected()
+    form = await request.form()
+    token = form.get("csrf_token") or request.headers.get("x-csrf-token")
+    if not isinstance(token, str) or not ctx.session.csrf_matches(token):
+        raise CsrfRejected()
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]

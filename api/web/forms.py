@@ -1,0 +1,57 @@
+"""Turning HTML form values into service inputs, and validation failures into messages beside fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData, QueryParams
+
+from matcher.errors import InvalidInput
+
+Errors = dict[str, str]
+
+
+def text(values: FormData | QueryParams | Mapping, name: str) -> str:
+    value = values.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def many(values: FormData | QueryParams, name: str) -> list[str]:
+    return [v.strip() for v in values.getlist(name) if isinstance(v, str) and v.strip()]
+
+
+def optional(values: FormData | QueryParams, name: str) -> str | None:
+    return text(values, name) or None
+
+
+def whole_number(values: FormData | QueryParams, name: str, errors: Errors, message: str) -> int | str | None:
+    """An int, None when blank; anything else is recorded in ``errors`` and returned as typed (to re-show it)."""
+    raw = text(values, name)
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        errors[name] = message
+        return raw
+
+
+def field_root(path: str | None) -> str:
+    """``directions[1]`` -> ``directions``: forms show one message per input."""
+    return (path or "body").split("[")[0].split(".")[0]
+
+
+def add_validation_errors(
+    errors: Errors, exc: ValidationError, rename: Mapping[str, str] | None = None
+) -> None:
+    for e in exc.errors():
+        loc = [str(x) for x in e.get("loc", ()) if not isinstance(x, int)]
+        name = loc[0] if loc else "body"
+        name = (rename or {}).get(name, name)
+        errors.setdefault(name, e.get("msg", "invalid").removeprefix("Value error, "))
+
+
+def add_domain_error(errors: Errors, exc: InvalidInput, rename: Mapping[str, str] | None = None) -> None:
+    name = field_root(exc.field)
+    errors.setdefault((rename or {}).get(name, name), exc.detail)

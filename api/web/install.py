@@ -1,0 +1,24 @@
+"""Attach the web app to the FastAPI application: static files, page routes, shared template state."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.web.context import STATIC_DIR, WebAssets, build_environment
+from api.web.routes import coverage, directory, find, operator, site
+
+
+class HtmlErrors:
+    """What ``api.problems`` asks to turn an error into a page for requests that came from one."""
+
+    wants_html = staticmethod(site.wants_html)
+    render = staticmethod(site.render_error)
+
+
+def install_web(app: FastAPI) -> None:
+    app.state.web = WebAssets(build_environment())
+    app.state.html_error = HtmlErrors()
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (find, directory, operator, coverage, site):
+        app.include_router(module.router)

@@ -1,0 +1,80 @@
+"""Policy staff: where the network has platforms, where demand arrives, and where it is unmet."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from api.web import forms
+from api.web.context import WebContext, WebDep
+from matcher.platforms.schemas import PlatformFilters
+from matcher.platforms.service import list_platforms
+from matcher.reports.coverage import UNSPECIFIED, busiest_gaps, coverage_report
+
+router = APIRouter(include_in_schema=False)
+
+#: Heat levels of a cell, by unmet technologies in it.
+HEAT_STEPS = (0, 1, 2, 4, 8)
+
+
+def _threshold(ctx: WebContext) -> tuple[float, str | None]:
+    raw = forms.text(ctx.request.query_params, "threshold")
+    default = ctx.rt.settings.unmet_demand_score
+    if not raw:
+        return default, None
+    try:
+        value = float(raw)
+    except ValueError:
+        return default, ctx.t("error.threshold")
+    return (value, None) if 0.0 <= value <= 1.0 else (default, ctx.t("error.threshold"))
+
+
+def heat_level(unmet: int) -> int:
+    return sum(unmet >= step for step in HEAT_STEPS[1:])
+
+
+@router.get("/coverage")
+def coverage(ctx: WebDep) -> Response:
+    threshold, error = _threshold(ctx)
+    report = coverage_report(ctx.rt.db, ctx.rt.taxonomy, threshold)
+    used = {p for _, p in report.cells}
+    provinces = [p.code for p in ctx.rt.taxonomy.provinces if p.code in used]
+    if UNSPECIFIED in used:
+        provinces.append(UNSPECIFIED)
+    return ctx.render(
+        "coverage/page.html",
+        422 if error else 200,
+        report=report,
+        provinces=provinces,
+        gaps=busiest_gaps(report),
+        heat_level=heat_level,
+        threshold=threshold,
+        error=error,
+        max_area_platforms=max((c.platforms for c in report.areas.values()), default=0) or 1,
+    )
+
+
+@router.get("/coverage/cell")
+def cell(ctx: WebDep) -> Response:
+    """One heat-table cell: its unmet technologies and the platforms of that direction in that province."""
+    threshold, _ = _threshold(ctx)
+    direction = forms.text(ctx.request.query_params, "direction")
+    province = forms.text(ctx.request.query_params, "province")
+    tax = ctx.rt.taxonomy
+    if direction not in tax.directions or (province not in tax.province_codes and province != UNSPECIFIED):
+        return ctx.render("error.html", 404, status=404, message=ctx.t("error.cell_unknown"))
+    report = coverage_report(ctx.rt.db, tax, threshold)
+    platforms = []
+    if province != UNSPECIFIED:
+        platforms, _ = list_platforms(
+            ctx.rt, PlatformFilters(direction=direction, province=province, active=True), limit=200
+        )
+    return ctx.render(
+        "coverage/cell.html",
+        direction=tax.directions[direction],
+        province=province,
+        unmet=report.unmet_in(direction, province),
+        counts=report.cells.get((direction, province)),
+        platforms=platforms,
+        threshold=threshold,
+    )

@@ -1,0 +1,64 @@
+"""The platform directory: search and filter every platform, open one's profile."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from api.schemas import TechnologyMatchOut
+from api.web import forms
+from api.web.context import WebDep
+from matcher.errors import InvalidInput, NotFound
+from matcher.platforms.schemas import PlatformFilters
+from matcher.platforms.service import get_platform, list_platforms
+from matcher.technologies.service import contacts_of, technologies_for_platform
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 20
+FILTERS = ("q", "area", "direction", "tier", "province", "service_type")
+
+
+@router.get("/platforms")
+def directory(ctx: WebDep) -> Response:
+    values = ctx.request.query_params
+    chosen = {name: forms.text(values, name) for name in FILTERS}
+    cursor = forms.optional(values, "cursor")
+    errors: forms.Errors = {}
+    rows, next_cursor = [], None
+    try:
+        filters = PlatformFilters(**{k: v or None for k, v in chosen.items()}, active=True)
+        rows, next_cursor = list_platforms(ctx.rt, filters, cursor=cursor, limit=PAGE_SIZE)
+    except InvalidInput as exc:
+        forms.add_domain_error(errors, exc)
+    except ValueError:
+        errors["q"] = ctx.t("error.search_too_long")
+    query = {k: v for k, v in chosen.items() if v}
+    return ctx.render(
+        "directory/list.html",
+        422 if errors else 200,
+        rows=rows,
+        chosen=chosen,
+        errors=errors,
+        first_page=cursor is not None,
+        first_url="/platforms?" + urlencode(query),
+        next_url="/platforms?" + urlencode(query | {"cursor": next_cursor}) if next_cursor else None,
+    )
+
+
+@router.get("/platforms/{platform_id}")
+def platform(platform_id: int, ctx: WebDep) -> Response:
+    """Anyone sees the profile; its operator (or the admin) also sees the technologies that fit it."""
+    row = get_platform(ctx.rt, platform_id)
+    fits: list[TechnologyMatchOut] | None = None
+    contacts: dict[int, str | None] = {}
+    if ctx.can_operate(platform_id):
+        try:
+            fits = [TechnologyMatchOut.of(m) for m in technologies_for_platform(ctx.rt, platform_id, 10)]
+        except NotFound:  # inactive platforms take no part in matching
+            fits = []
+        # The researcher left a contact so that fitting platforms can reach them; only operators see it.
+        contacts = contacts_of(ctx.rt, [f.technology_id for f in fits])
+    return ctx.render("directory/platform.html", p=row, fits=fits, contacts=contacts)

@@ -1,0 +1,153 @@
+"""Researchers: describe a technology, see ranked and explained platforms, submit it, come back by private link."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api.schemas import MatchResponse
+from api.web import forms
+from api.web.context import CheckedForm, WebContext, WebDep
+from matcher.errors import InvalidInput, NotFound
+from matcher.matching.service import match_text
+from matcher.technologies.schemas import TechnologyCreate
+from matcher.technologies.service import matches_for_technology, submit_technology, technology_by_token
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 10
+MAX_RESULTS = 50
+
+
+def _query(ctx: WebContext, values) -> tuple[dict, forms.Errors]:  # type: ignore[no-untyped-def]
+    """The search form's values as typed (to show them again) plus errors on them."""
+    errors: forms.Errors = {}
+    q = {
+        "text": forms.text(values, "text"),
+        "directions": forms.many(values, "directions"),
+        "trl": forms.whole_number(values, "trl", errors, ctx.t("error.trl")),
+        "province": forms.text(values, "province"),
+        "service_types": forms.many(values, "service_types"),
+        "area": forms.text(values, "area"),
+        "tier": forms.many(values, "tier"),
+    }
+    limit = forms.whole_number(values, "limit", {}, "")
+    q["limit"] = min(max(limit, 1), MAX_RESULTS) if isinstance(limit, int) else PAGE_SIZE
+    if isinstance(q["trl"], int) and not 1 <= q["trl"] <= 9:
+        errors["trl"] = ctx.t("error.trl")
+    return q, errors
+
+
+def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> MatchResponse | None:
+    if not q["text"] or errors:
+        return None
+    if len(q["text"]) > 20000:
+        errors["text"] = ctx.t("error.text_too_long")
+        return None
+    try:
+        outcome = match_text(
+            ctx.rt,
+            q["text"],
+            directions=q["directions"],
+            trl=q["trl"],
+            province=q["province"] or None,
+            service_types=q["service_types"],
+            area=q["area"] or None,
+            tiers=q["tier"],
+            limit=q["limit"],
+        )
+    except InvalidInput as exc:
+        forms.add_domain_error(errors, exc, {"tiers": "tier"})
+        return None
+    return MatchResponse.of(outcome, ctx.rt.taxonomy, ctx.rt.settings)
+
+
+def _find_page(  # type: ignore[no-untyped-def]
+    ctx: WebContext,
+    q: dict,
+    errors: forms.Errors,
+    status: int = 200,
+    submit_errors: forms.Errors | None = None,
+    **extra,
+) -> Response:
+    """The search form with its results; ``submit_errors`` belong to the "submit this technology" form, which
+    is shown with the results, so they do not stop the search."""
+    results = _search(ctx, q, errors)
+    errors = errors | (submit_errors or {})
+    if errors and status == 200:
+        status = 422
+    more_url = None
+    if results and len(results.matches) >= q["limit"] and q["limit"] < MAX_RESULTS:
+        params = [(k, v) for k, v in ctx.request.query_params.multi_items() if k != "limit"]
+        more_url = "/?" + urlencode([*params, ("limit", str(q["limit"] + PAGE_SIZE))])
+    template = (
+        "find/_results.html"
+        if ctx.is_htmx and ctx.request.headers.get("HX-Target") == "results"
+        else "find/page.html"
+    )
+    return ctx.render(template, status, q=q, errors=errors, results=results, more_url=more_url, **extra)
+
+
+@router.get("/")
+def find(ctx: WebDep) -> Response:
+    q, errors = _query(ctx, ctx.request.query_params)
+    return _find_page(ctx, q, errors)
+
+
+@router.post("/technologies")
+def submit(ctx: WebDep, form: CheckedForm) -> Response:
+    """Store the technology from the results page and send the researcher to its private link."""
+    q, errors = _query(ctx, form)
+    title = forms.optional(form, "title")
+    contact = forms.optional(form, "contact")
+    submit_errors: forms.Errors = {}
+    if not q["text"]:
+        errors["text"] = ctx.t("error.text_required")
+    if not contact:
+        submit_errors["contact"] = ctx.t("error.contact_required")
+    item = None
+    if not errors and not submit_errors:
+        try:
+            item = TechnologyCreate(
+                title=title,
+                summary=q["text"],
+                directions=q["directions"],
+                trl=q["trl"],
+                service_types=q["service_types"],
+                preferred_provinces=[q["province"]] if q["province"] else [],
+                contact=contact,
+            )
+        except ValidationError as exc:
+            forms.add_validation_errors(
+                submit_errors, exc, {"summary": "text", "preferred_provinces": "province"}
+            )
+    if item is not None:
+        try:
+            _, token = submit_technology(ctx.rt, item)
+            return ctx.redirect(f"/t/{token}?new=1")
+        except InvalidInput as exc:
+            forms.add_domain_error(submit_errors, exc, {"summary": "text", "preferred_provinces": "province"})
+    submission = {"title": title or "", "contact": contact or ""}
+    return _find_page(ctx, q, errors, 422, submit_errors, submission=submission)
+
+
+@router.get("/t/{token}")
+def technology(token: str, ctx: WebDep) -> Response:
+    """The private page of a submitted technology. Its address is the only key, so it must not leak: no caching,
+    no Referer to the platforms' sites it links to."""
+    try:
+        tech = technology_by_token(ctx.rt, token)
+    except NotFound:
+        return ctx.render("error.html", 404, status=404, message=ctx.t("error.link_unknown"))
+    results = MatchResponse.of(
+        matches_for_technology(ctx.rt, tech, PAGE_SIZE), ctx.rt.taxonomy, ctx.rt.settings
+    )
+    response = ctx.render(
+        "find/technology.html", tech=tech, results=results, new=ctx.request.query_params.get("new") == "1"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,166 @@
+"""Platform operators: sign in with the platform's key, edit the profile, read the inbox.
+
+An operator sees and edits only their own platform: another platform's pages answer 404, exactly as the API does,
+so a key cannot be used to learn which platforms exist behind it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api.web import forms
+from api.web.context import CheckedForm, WebContext, WebDep, safe_next
+from matcher.accounts.service import authenticate, hash_key
+from matcher.errors import Forbidden, InvalidInput, NotFound
+from matcher.notifications.service import list_notifications, mark_read
+from matcher.platforms.models import Platform
+from matcher.platforms.schemas import PlatformUpdate
+from matcher.platforms.service import get_platform, update_platform
+
+router = APIRouter(include_in_schema=False)
+
+INBOX_PAGE = 20
+#: Text inputs of the profile form, in the order shown.
+TEXT_FIELDS = ("name", "name_en", "organization", "city", "scale", "contact", "website")
+NUMBER_FIELDS = ("trl_min", "trl_max", "capacity")
+
+
+def _home(ctx: WebContext) -> str:
+    p = ctx.principal
+    if p is None:
+        return "/operator/sign-in"
+    return "/platforms" if p.is_admin else f"/platforms/{p.platform_id}"
+
+
+def _own(ctx: WebContext, platform_id: int) -> Platform | Response:
+    """The platform if the signed-in operator may run it; otherwise a redirect to sign in, or 404."""
+    if ctx.principal is None:
+        return ctx.redirect(f"/operator/sign-in?next={quote(ctx.request.url.path)}")
+    if not ctx.can_operate(platform_id):
+        raise NotFound(f"Platform {platform_id} does not exist.")
+    return get_platform(ctx.rt, platform_id)
+
+
+@router.get("/operator")
+def operator_home(ctx: WebDep) -> Response:
+    return ctx.redirect(_home(ctx))
+
+
+@router.get("/operator/sign-in")
+def sign_in_form(ctx: WebDep) -> Response:
+    return ctx.render(
+        "operator/sign_in.html", errors={}, next=safe_next(ctx.request.query_params.get("next"), "")
+    )
+
+
+@router.post("/operator/sign-in")
+def sign_in(ctx: WebDep, form: CheckedForm) -> Response:
+    key = forms.text(form, "key")
+    target = safe_next(forms.text(form, "next"), "")
+    principal = authenticate(ctx.rt, key) if key else None
+    if principal is None:
+        errors = {"key": ctx.t("error.key_invalid" if key else "error.key_required")}
+        return ctx.render("operator/sign_in.html", 401, errors=errors, next=target)
+    ctx.sign_in(hash_key(key), principal)
+    return ctx.redirect(target or _home(ctx))
+
+
+@router.post("/operator/sign-out")
+def sign_out(ctx: WebDep, form: CheckedForm) -> Response:
+    ctx.session.sign_out()
+    return ctx.redirect("/")
+
+
+def _profile_values(p: Platform) -> dict:
+    values = {
+        name: getattr(p, name) or "" for name in (*TEXT_FIELDS, *NUMBER_FIELDS, "province", "area", "tier")
+    }
+    values |= {
+        "capabilities": p.capabilities,
+        "equipment": "\n".join(p.equipment or ()),
+        "directions": list(p.directions or ()),
+        "service_types": list(p.service_types or ()),
+        "active": p.active,
+    }
+    return values
+
+
+@router.get("/platforms/{platform_id}/edit")
+def edit_form(platform_id: int, ctx: WebDep) -> Response:
+    own = _own(ctx, platform_id)
+    if isinstance(own, Response):
+        return own
+    saved = ctx.request.query_params.get("saved") == "1"
+    return ctx.render("operator/edit.html", p=own, values=_profile_values(own), errors={}, saved=saved)
+
+
+@router.post("/platforms/{platform_id}/edit")
+def edit(platform_id: int, ctx: WebDep, form: CheckedForm) -> Response:
+    """Validate like the API (same schema, same service); on error show the typed values with messages beside
+    their fields and store nothing."""
+    own = _own(ctx, platform_id)
+    if isinstance(own, Response):
+        return own
+    errors: forms.Errors = {}
+    values: dict = {name: forms.optional(form, name) for name in TEXT_FIELDS}
+    for name in NUMBER_FIELDS:
+        values[name] = forms.whole_number(form, name, errors, ctx.t("error.whole_number"))
+    values |= {
+        "province": forms.optional(form, "province"),
+        "area": forms.text(form, "area"),
+        "capabilities": forms.text(form, "capabilities"),
+        "equipment": [line.strip() for line in forms.text(form, "equipment").splitlines() if line.strip()],
+        "directions": forms.many(form, "directions"),
+        "service_types": forms.many(form, "service_types"),
+        "active": form.get("active") == "on",
+    }
+    admin = ctx.principal is not None and ctx.principal.is_admin
+    if admin:
+        values["tier"] = forms.text(form, "tier")
+    if not values["name"]:
+        errors["name"] = ctx.t("error.required")
+    if not values["capabilities"]:
+        errors["capabilities"] = ctx.t("error.required")
+    if not errors:
+        try:
+            patch = PlatformUpdate.model_validate(values)
+            update_platform(ctx.rt, platform_id, patch, by_admin=admin)
+            return ctx.redirect(f"/platforms/{platform_id}/edit?saved=1")
+        except ValidationError as exc:
+            forms.add_validation_errors(errors, exc)
+        except InvalidInput as exc:
+            forms.add_domain_error(errors, exc)
+        except Forbidden as exc:
+            errors["tier"] = exc.detail
+    shown = values | {"equipment": forms.text(form, "equipment"), "tier": own.tier}
+    return ctx.render("operator/edit.html", 422, p=own, values=shown, errors=errors, saved=False)
+
+
+@router.get("/platforms/{platform_id}/inbox")
+def inbox(platform_id: int, ctx: WebDep) -> Response:
+    own = _own(ctx, platform_id)
+    if isinstance(own, Response):
+        return own
+    cursor = forms.optional(ctx.request.query_params, "cursor")
+    items, next_cursor = list_notifications(ctx.rt, platform_id, cursor=cursor, limit=INBOX_PAGE)
+    return ctx.render(
+        "operator/inbox.html",
+        p=own,
+        items=[note for note, _ in items],
+        next_url=f"/platforms/{platform_id}/inbox?cursor={quote(next_cursor)}" if next_cursor else None,
+    )
+
+
+@router.post("/platforms/{platform_id}/inbox/{notification_id}/read")
+def read(platform_id: int, notification_id: int, ctx: WebDep, form: CheckedForm) -> Response:
+    own = _own(ctx, platform_id)
+    if isinstance(own, Response):
+        return own
+    note = mark_read(ctx.rt, platform_id, notification_id)
+    if ctx.is_htmx:
+        return ctx.render("operator/_inbox_item.html", p=own, note=note)
+    return ctx.redirect(f"/platforms/{platform_id}/inbox")

@@ -1,0 +1,1 @@
+"""Reports for policy staff, computed from the database on each request."""

@@ -1,0 +1,360 @@
+"""The web pages through the real app (TestClient over ASGI): rendering in both languages, escaping, CSRF,
+researcher submission and private links, operator sign-in and editing, and the coverage report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from api.app import create_app
+from api.web.context import highlight, safe_next
+from matcher.accounts.service import create_platform_key
+from matcher.notifications.service import match_pending
+from matcher.platforms.models import Platform
+from matcher.platforms.schemas import PlatformCreate
+from matcher.platforms.service import create_platforms, delete_platform
+from matcher.runtime import Runtime
+from matcher.technologies.models import Technology
+from matcher.technologies.schemas import TechnologyCreate
+from matcher.technologies.service import create_technology
+
+HTML = {"Accept": "text/html"}
+ZH_MACHINING = (
+    "我们为离心压缩机不锈钢整体叶轮开发了插铣粗加工加侧铣精加工的组合刀路和专用夹具，在一台进口五轴机床上加工时间缩短了40%。"
+    "希望在国产五轴加工中心上做对比加工，验证刀路可移植性、叶片轮廓精度和表面质量。"
+)
+XSS = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "page has no CSRF token"
+    return found.group(1)
+
+
+def first_result_name(html: str) -> str:
+    found = re.search(r'<li class="result card">.*?<h3><a href="/platforms/\d+">([^<]+)</a>', html, re.S)
+    assert found, "no result card"
+    return found.group(1)
+
+
+# ---- rendering ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/?text=" + "高镍三元正极材料烧结工艺放大",
+        "/platforms",
+        "/platforms?area=raw_materials&tier=national",
+        "/platforms/1",
+        "/coverage",
+        "/coverage/cell?direction=integrated_circuits&province=shanghai",
+        "/operator/sign-in",
+    ],
+)
+def test_every_page_renders_in_both_languages(client: TestClient, path: str, lang: str) -> None:
+    client.cookies.set("pm_lang", lang)
+    try:
+        r = client.get(path, headers=HTML)
+    finally:
+        client.cookies.delete("pm_lang")
+    assert r.status_code == 200, r.text[:500]
+    assert f'<html lang="{"zh-CN" if lang == "zh" else "en"}">' in r.text
+    assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    # Every form field has a label, and nothing is loaded from another site.
+    for field_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', r.text):
+        assert f'for="{field_id}"' in r.text, f"#{field_id} has no label on {path}"
+    assert not re.search(r'<(script|link|img)[^>]*(src|href)="(https?:)?//', r.text), "asset from another site"
+
+
+def test_language_choice_is_remembered(client: TestClient) -> None:
+    r = client.get("/lang/en?next=/platforms", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/platforms"
+    assert "pm_lang=en" in r.headers["set-cookie"] and "Max-Age=31536000" in r.headers["set-cookie"]
+    try:
+        assert "Platform directory" in client.get("/platforms", headers=HTML).text
+    finally:
+        client.cookies.delete("pm_lang")
+    assert "平台名录" in client.get("/platforms", headers=HTML).text
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "/\\evil", None, ""])
+def test_redirect_targets_stay_on_site(target: str | None) -> None:
+    assert safe_next(target) == "/"
+
+
+def test_highlight_escapes_text_and_terms() -> None:
+    out = str(highlight("<b>钙钛矿</b> & perovskite", ["钙钛矿", "<b>", "PEROVSKITE"]))
+    assert out == "<mark>&lt;b&gt;</mark><mark>钙钛矿</mark>&lt;/b&gt; &amp; <mark>perovskite</mark>"
+
+
+def test_errors_are_pages_for_people_and_problems_for_programs(client: TestClient) -> None:
+    page = client.get("/platforms/999999", headers=HTML)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert client.get("/platforms/not-a-number", headers=HTML).status_code == 404
+    api = client.get("/v1/platforms/999999")
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+# ---- researchers ----------------------------------------------------------------------------------------------
+def test_chinese_summary_finds_the_five_axis_platform_first(client: TestClient) -> None:
+    r = client.get("/", params={"text": ZH_MACHINING}, headers=HTML)
+    assert r.status_code == 200
+    assert first_result_name(r.text) == "高档数控机床五轴联动加工验证中试平台"
+    assert "<mark>" in r.text and 'class="factors"' in r.text
+
+
+def test_filters_refine_and_keep_the_text(client: TestClient) -> None:
+    r = client.get(
+        "/", params={"text": ZH_MACHINING, "tier": "national", "area": "raw_materials"}, headers=HTML
+    )
+    assert r.status_code == 200
+    assert ZH_MACHINING in r.text  # the textarea keeps what was typed
+    tiers = re.findall(r'<span class="badge tier-([a-z_]+)">', r.text.split('id="results"')[1])
+    assert tiers and set(tiers) == {"national"}
+
+
+def test_htmx_request_gets_only_the_results(client: TestClient) -> None:
+    r = client.get(
+        "/", params={"text": ZH_MACHINING}, headers=HTML | {"HX-Request": "true", "HX-Target": "results"}
+    )
+    assert r.text.lstrip().startswith('<section id="results"') and "<html" not in r.text
+
+
+def test_bad_preferences_are_shown_beside_the_field(client: TestClient) -> None:
+    r = client.get("/", params={"text": "钙钛矿", "trl": "12"}, headers=HTML)
+    assert r.status_code == 422 and 'id="trl-error"' in r.text
+    r = client.get("/", params={"text": "钙钛矿", "area": "nonsense"}, headers=HTML)
+    assert r.status_code == 422 and 'id="area-error"' in r.text
+
+
+def test_user_text_is_escaped(client: TestClient) -> None:
+    r = client.get("/", params={"text": XSS}, headers=HTML)
+    assert r.status_code == 200
+    assert "<script>alert" not in r.text and "<img src=x" not in r.text
+    assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in r.text
+
+
+def test_submitting_needs_a_csrf_token(small_client: TestClient, small_runtime: Runtime) -> None:
+    small_client.get("/", headers=HTML)
+    body = {"text": "PEM电解槽电堆耐久性测试", "contact": "lab@example.edu.cn"}
+    assert small_client.post("/technologies", data=body, headers=HTML).status_code == 403
+    assert (
+        small_client.post("/technologies", data=body | {"csrf_token": "forged"}, headers=HTML).status_code
+        == 403
+    )
+    token = csrf_of(small_client.get("/?text=x", headers=HTML).text)
+    cross = small_client.post(
+        "/technologies", data=body | {"csrf_token": token}, headers=HTML | {"Origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    with small_runtime.session() as s:
+        assert s.exec(select(Technology)).all() == []
+
+
+def test_submission_stores_the_technology_and_opens_a_private_link(
+    small_client: TestClient, small_runtime: Runtime
+) -> None:
+    token = csrf_of(small_client.get("/?text=x", headers=HTML).text)
+    missing = small_client.post(
+        "/technologies", data={"text": "PEM电解槽", "csrf_token": token}, headers=HTML
+    )
+    assert missing.status_code == 422 and 'id="contact-error"' in missing.text
+    r = small_client.post(
+        "/technologies",
+        data={
+            "text": "质子交换膜电解槽电堆需要兆瓦级耐久性验证 " + XSS,
+            "title": XSS,
+            "contact": "lab@example.edu.cn",
+            "trl": "5",
+            "service_types": ["performance"],
+            "province": "广东",
+            "csrf_token": token,
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:300]
+    link = r.headers["location"]
+    assert link.startswith("/t/")
+    page = small_client.get(link, headers=HTML)
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+    assert "PEM电解水制氢中试平台" in page.text
+    with small_runtime.session() as s:
+        tech = s.exec(select(Technology)).one()
+    assert (
+        tech.contact == "lab@example.edu.cn" and tech.preferred_provinces == ["guangdong"] and tech.trl == 5
+    )
+    secret = link.removeprefix("/t/").split("?")[0]
+    assert tech.access_token_hash and secret not in tech.access_token_hash
+    assert small_client.get("/t/" + secret[:-2] + "xx", headers=HTML).status_code == 404
+
+
+# ---- operators ------------------------------------------------------------------------------------------------
+def _sign_in(client: TestClient, key: str) -> TestClient:
+    token = csrf_of(client.get("/operator/sign-in", headers=HTML).text)
+    r = client.post("/operator/sign-in", data={"key": key, "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:300]
+    return client
+
+
+def test_operator_signs_in_edits_own_profile_only(small_client: TestClient, small_runtime: Runtime) -> None:
+    with small_runtime.session() as s:
+        mine, other = s.exec(select(Platform).order_by(Platform.id)).all()[:2]
+    _, key = create_platform_key(small_runtime, mine.id)  # type: ignore[arg-type]
+    wrong = small_client.post(
+        "/operator/sign-in",
+        data={"key": "pm_platform_wrong", "csrf_token": csrf_of(small_client.get("/operator/sign-in").text)},
+    )
+    assert wrong.status_code == 401 and 'id="key-error"' in wrong.text
+    _sign_in(small_client, key)
+    assert (
+        small_client.get("/operator", follow_redirects=False).headers["location"] == f"/platforms/{mine.id}"
+    )
+    assert small_client.get(f"/platforms/{other.id}/edit", headers=HTML).status_code == 404
+
+    form = small_client.get(f"/platforms/{mine.id}/edit", headers=HTML).text
+    fields = {
+        "csrf_token": csrf_of(form),
+        "name": mine.name,
+        "area": mine.area,
+        "province": mine.province or "",
+        "capabilities": mine.capabilities,
+        "directions": mine.directions,
+        "service_types": mine.service_types,
+        "active": "on",
+        "trl_min": "8",
+        "trl_max": "3",
+        "tier": "national",  # an operator cannot promote their own platform: ignored
+    }
+    bad = small_client.post(f"/platforms/{mine.id}/edit", data=fields, headers=HTML)
+    assert bad.status_code == 422 and 'id="trl_min-error"' in bad.text
+    assert 'value="8"' in bad.text  # what was typed is shown again
+    with small_runtime.session() as s:
+        assert s.get(Platform, mine.id).trl_min == mine.trl_min  # type: ignore[union-attr]
+    ok = small_client.post(
+        f"/platforms/{mine.id}/edit", data=fields | {"trl_min": "3", "trl_max": "8"}, follow_redirects=False
+    )
+    assert ok.status_code == 303 and ok.headers["location"].endswith("?saved=1")
+    with small_runtime.session() as s:
+        saved = s.get(Platform, mine.id)
+    assert saved is not None and (saved.trl_min, saved.trl_max, saved.tier) == (3, 8, mine.tier)
+    # Another platform's page shows no operator tools; the own one shows the technologies that fit it.
+    assert "/edit" not in small_client.get(f"/platforms/{other.id}", headers=HTML).text
+    assert 'id="fits-title"' in small_client.get(f"/platforms/{mine.id}", headers=HTML).text
+
+
+def test_operator_reads_the_inbox_and_marks_an_item_read(
+    small_client: TestClient, small_runtime: Runtime
+) -> None:
+    tech = create_technology(
+        small_runtime,
+        TechnologyCreate(summary="质子交换膜电解槽电堆组装与兆瓦级耐久性验证", contact="h2@example.edu.cn"),
+    )
+    with small_runtime.session() as s:
+        hydrogen = s.exec(select(Platform).where(Platform.external_id == "s-hydrogen")).one()
+    _, key = create_platform_key(small_runtime, hydrogen.id)  # type: ignore[arg-type]
+    _sign_in(small_client, key)
+    inbox = small_client.get(f"/platforms/{hydrogen.id}/inbox", headers=HTML)
+    assert inbox.status_code == 200 and "质子交换膜电解槽" in inbox.text
+    note_id = re.search(r'id="note-(\d+)"', inbox.text).group(1)  # type: ignore[union-attr]
+    r = small_client.post(
+        f"/platforms/{hydrogen.id}/inbox/{note_id}/read",
+        data={"csrf_token": csrf_of(inbox.text)},
+        headers=HTML | {"HX-Request": "true"},
+    )
+    assert r.status_code == 200 and r.text.lstrip().startswith("<li") and "unread" not in r.text
+    assert tech.id is not None
+
+
+# ---- coverage -------------------------------------------------------------------------------------------------
+def test_coverage_report_counts_from_the_database(client: TestClient, demo_runtime: Runtime) -> None:
+    r = client.get("/v1/reports/coverage")
+    assert r.status_code == 200
+    report = r.json()
+    with demo_runtime.session() as s:
+        active = s.exec(select(Platform).where(Platform.active == True)).all()  # noqa: E712
+        techs = s.exec(select(Technology)).all()
+    assert report["totals"]["platforms"] == len(active)
+    assert report["totals"]["technologies"] == len(techs)
+    assert sum(a["platforms"] for a in report["areas"]) == len(active)
+    assert len(report["areas"]) == 6 and sum(len(a["directions"]) for a in report["areas"]) == 37
+    below = {t.id for t in techs if t.status == "open" and (t.best_score or 0) < report["threshold"]}
+    assert {u["technology_id"] for u in report["unmet_demand"]} == below
+    assert report["totals"]["unmet_demand"] == len(below) > 0
+    # The brain-computer interface has no platform that fits: a known gap of the demo data.
+    gap = next(u for u in report["unmet_demand"] if "脑机接口" in (u["title"] or ""))
+    assert gap["provinces"] == ["shanghai", "beijing"]
+    stricter = client.get("/v1/reports/coverage", params={"threshold": 0.9}).json()
+    assert stricter["totals"]["unmet_demand"] > report["totals"]["unmet_demand"]
+    bad = client.get("/v1/reports/coverage", params={"threshold": 2})
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+def test_coverage_csv_has_the_same_figures(client: TestClient) -> None:
+    r = client.get("/v1/reports/coverage", params={"format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    report = client.get("/v1/reports/coverage").json()
+    totals = [row for row in rows if row["province"] == "all"]
+    assert len(totals) == 37
+    by_direction = {d["code"]: d for a in report["areas"] for d in a["directions"]}
+    for row in totals:
+        d = by_direction[row["direction"]]
+        assert int(row["platforms"]) == d["platforms"] and int(row["unmet_demand"]) == d["unmet_demand"]
+        assert int(row["platforms_national"]) == d["platforms_by_tier"]["national"]
+
+
+def test_coverage_page_shows_the_gap_and_links_its_cell(client: TestClient) -> None:
+    page = client.get("/coverage", headers=HTML)
+    assert page.status_code == 200 and "柔性脑机接口" in page.text
+    cell = client.get("/coverage/cell?direction=integrated_circuits&province=shanghai", headers=HTML)
+    assert cell.status_code == 200 and "柔性脑机接口" in cell.text
+    assert client.get("/coverage/cell?direction=nope&province=shanghai", headers=HTML).status_code == 404
+
+
+def test_a_new_fitting_platform_fills_a_gap_and_its_removal_reopens_it(tmp_path: Path) -> None:
+    from tests.conftest import make_settings
+
+    rt = Runtime.open(make_settings(tmp_path))
+    try:
+        tech = create_technology(
+            rt,
+            TechnologyCreate(
+                summary="柔性脑机接口高密度微电极阵列的晶圆级制造与封装", preferred_provinces=["上海"]
+            ),
+        )
+        with TestClient(create_app(runtime=rt)) as c:
+            assert [u["technology_id"] for u in c.get("/v1/reports/coverage").json()["unmet_demand"]] == [
+                tech.id
+            ]
+            (platform,) = create_platforms(
+                rt,
+                [
+                    PlatformCreate(
+                        name="脑机接口柔性电极中试平台",
+                        tier="key_cultivated",
+                        area="emerging_future",
+                        directions=["brain_computer_interface"]
+                        if "brain_computer_interface" in rt.taxonomy.directions
+                        else [],
+                        province="shanghai",
+                        capabilities="柔性脑机接口高密度微电极阵列晶圆级制造、封装与生物相容性验证，植入式电极中试。",
+                    )
+                ],
+            )
+            filled = c.get("/v1/reports/coverage").json()
+            assert filled["totals"]["unmet_demand"] == 0, filled["unmet_demand"]
+            delete_platform(rt, platform.id)  # type: ignore[arg-type]
+            match_pending(rt)
+            assert c.get("/v1/reports/coverage").json()["totals"]["unmet_demand"] == 1
+    finally:
+        rt.close()
