@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench evaluate clean
+.PHONY: install run test lint format bench evaluate screenshots clean
 
 install: $(VENV)/.installed
 
@@ -22,12 +22,18 @@ run: install
 	$(BIN)/pilotmatch serve --host $(HOST) --port $(PORT)
 
 # The whole suite runs twice: on SQLite files, then on a throw-away PostgreSQL cluster the tests start.
+# System packages first: PostgreSQL's binaries, Chromium for the browser tests, a CJK font.
 test: install
+	scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
-	scripts/ensure-postgres.sh
 	PILOTMATCH_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider
+
+# Screenshots of the main pages for the README, taken by the browser tests.
+screenshots: install
+	scripts/ensure-system-packages.sh
+	PILOTMATCH_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/test_web_browser.py
 
 lint: install
 	$(BIN)/ruff check --fix .

@@ -37,7 +37,7 @@ class ChangeLog(SQLModel, table=True):
     item_id: int
     #: The process that made the change; it applied the change already and skips the entry.
     origin: str = Field(max_length=32)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 def record_changes(session: Session, origin: str, corpus: str, item_ids: list[int]) -> None:

@@ -71,7 +71,9 @@ def test_every_page_renders_in_both_languages(client: TestClient, path: str, lan
     # Every form field has a label, and nothing is loaded from another site.
     for field_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', r.text):
         assert f'for="{field_id}"' in r.text, f"#{field_id} has no label on {path}"
-    assert not re.search(r'<(script|link|img)[^>]*(src|href)="(https?:)?//', r.text), "asset from another site"
+    assert not re.search(r'<(script|link|img)[^>]*(src|href)="(https?:)?//', r.text), (
+        "asset from another site"
+    )
 
 
 def test_language_choice_is_remembered(client: TestClient) -> None:

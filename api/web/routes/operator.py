@@ -136,6 +136,14 @@ def edit(platform_id: int, ctx: WebDep, form: CheckedForm) -> Response:
             forms.add_domain_error(errors, exc)
         except Forbidden as exc:
             errors["tier"] = exc.detail
+    # The numeric rules in the reader's language (the schema's own messages are English).
+    for name, key in (
+        ("trl_min", "error.trl_range"),
+        ("trl_max", "error.trl_range"),
+        ("capacity", "error.capacity"),
+    ):
+        if name in errors and errors[name] != ctx.t("error.whole_number"):
+            errors[name] = ctx.t(key)
     shown = values | {"equipment": forms.text(form, "equipment"), "tier": own.tier}
     return ctx.render("operator/edit.html", 422, p=own, values=shown, errors=errors, saved=False)
 

@@ -1,0 +1,233 @@
+"""The web app in a real browser: Playwright drives Debian's Chromium against a live `pilotmatch serve` with the
+demo data on 127.0.0.1.
+
+Set PILOTMATCH_SCREENSHOT_DIR (``make screenshots`` sets docs/screenshots) to keep the screenshots of the main
+pages; otherwise they go to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlmodel import select
+
+from matcher.accounts.service import create_platform_key
+from matcher.importing import seed_demo
+from matcher.platforms.models import Platform
+from matcher.runtime import Runtime
+from tests.conftest import make_settings
+from tests.live import free_port, serve
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ZH_MACHINING = (
+    "我们为离心压缩机不锈钢整体叶轮开发了插铣粗加工加侧铣精加工的组合刀路和专用夹具，在一台进口五轴机床上加工时间缩短了40%。"
+    "希望在国产五轴加工中心上做对比加工，验证刀路可移植性、叶片轮廓精度和表面质量。"
+)
+EN_ENZYME = (
+    "Our engineered PET hydrolase depolymerises 90% of post-consumer PET flakes in 10 hours at 72 °C. We need "
+    "high-density fermentation to produce enzyme at kilogram scale and a pilot depolymerisation run in a 1 m3 "
+    "stirred reactor."
+)
+
+
+class Site:
+    def __init__(self, base: str, operator_key: str, platform: Platform, shots: Path) -> None:
+        self.base, self.operator_key, self.platform, self.shots = base, operator_key, platform, shots
+
+    def shot(self, page: Page, name: str) -> None:
+        page.screenshot(path=str(self.shots / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("web")
+    settings = make_settings(folder)
+    rt = Runtime.open(settings)
+    try:
+        seed_demo(rt)
+        with rt.session() as s:
+            platform = s.exec(
+                select(Platform).where(Platform.name == "高档数控机床五轴联动加工验证中试平台")
+            ).one()
+        _, key = create_platform_key(rt, platform.id)  # type: ignore[arg-type]
+    finally:
+        rt.close()
+    shots = Path(os.environ.get("PILOTMATCH_SCREENSHOT_DIR") or folder / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = serve(folder, port, settings.database_url)
+    try:
+        yield Site(f"http://127.0.0.1:{port}", key, platform, shots)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: run scripts/ensure-system-packages.sh"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=site.base)
+    pg = context.new_page()
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    yield pg
+    context.close()
+    assert dialogs == [], f"a script ran: {dialogs}"
+
+
+def search(page: Page, text: str) -> None:
+    page.fill("#text", text)
+    with page.expect_response(lambda r: "/?" in r.url and r.request.method == "GET"):
+        page.click("#find button[type=submit]")
+    expect(page.locator("#results ol.results > li").first).to_be_visible()
+
+
+def first_result(page: Page) -> str:
+    return page.locator("#results ol.results > li h3").first.inner_text().strip()
+
+
+def test_chinese_and_english_summaries_put_the_expected_platform_first(page: Page, site: Site) -> None:
+    page.goto("/")
+    search(page, ZH_MACHINING)
+    assert first_result(page) == "高档数控机床五轴联动加工验证中试平台"
+    assert "text=" in page.url  # the search is in the address: a result page can be shared and reloaded
+    expect(page.locator("#results mark").first).to_be_visible()
+    expect(page.locator("#results .factors").first).to_be_visible()
+    site.shot(page, "find-zh")
+    search(page, EN_ENZYME)
+    assert first_result(page) == "酶制剂与生物催化中试平台"
+
+
+def test_language_switch_is_remembered(page: Page, site: Site) -> None:
+    page.goto("/")
+    expect(page.locator("h1")).to_have_text("为您的技术找中试平台")
+    page.click("#lang-switch")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Find pilot-test platforms for your technology")
+    page.goto("/platforms")
+    expect(page.locator("h1")).to_have_text("Platform directory")
+    search_page = page.goto("/?text=" + EN_ENZYME)
+    assert search_page is not None and search_page.ok
+    site.shot(page, "find-en")
+    page.click("#lang-switch")
+    expect(page.locator("h1")).to_have_text("为您的技术找中试平台")
+    assert "text=" in page.url  # switching language keeps the page (and its search)
+
+
+def test_filters_refine_without_losing_the_text(page: Page) -> None:
+    page.goto("/")
+    search(page, ZH_MACHINING)
+    with page.expect_response(lambda r: "tier=national" in r.url):
+        page.check("#refine input[name=tier][value=national]")
+    expect(page.locator("#results .badge.tier-national").first).to_be_visible()
+    badges = page.locator("#results ol.results > li .badge").all_inner_texts()
+    assert badges and set(badges) == {"国家级制造业中试平台"}
+    expect(page.locator("#text")).to_have_value(ZH_MACHINING)
+    assert "tier=national" in page.url
+
+
+def test_directory_filters_and_pages(page: Page, site: Site) -> None:
+    page.goto("/platforms")
+    first = page.locator("ul.platforms > li h3").first.inner_text()
+    page.click("a[rel=next]")
+    assert page.locator("ul.platforms > li h3").first.inner_text() != first
+    page.goto("/platforms")
+    with page.expect_response(lambda r: "tier=national" in r.url):
+        page.select_option("#tier", "national")
+    expect(page.locator("ul.platforms > li").first).to_be_visible()
+    assert set(page.locator("ul.platforms .badge").all_inner_texts()) == {"国家级制造业中试平台"}
+    site.shot(page, "directory")
+
+
+def test_operator_signs_in_sees_an_error_fixes_it_and_it_is_saved(page: Page, site: Site) -> None:
+    pid = site.platform.id
+    page.goto("/operator/sign-in")
+    page.fill("#key", "pm_platform_not-a-key")
+    page.click("form.card button[type=submit]")
+    expect(page.locator("#key-error")).to_be_visible()
+    page.fill("#key", site.operator_key)
+    page.click("form.card button[type=submit]")
+    expect(page).to_have_url(re.compile(f"/platforms/{pid}$"))
+    expect(page.locator("#fits-title")).to_be_visible()  # the technologies that fit, for its operator only
+    page.click(f"a[href='/platforms/{pid}/edit']")
+    page.fill("#trl_min", "8")
+    page.fill("#trl_max", "3")
+    page.click("form.card button[type=submit]")
+    expect(page.locator("#trl_min-error")).to_contain_text("TRL 须为 1 到 9")
+    expect(page.locator("#trl_min")).to_have_attribute("aria-invalid", "true")
+    site.shot(page, "operator-edit-error")
+    page.fill("#trl_min", "3")
+    page.fill("#trl_max", "8")
+    page.fill("#city", "沈阳")
+    page.click("form.card button[type=submit]")
+    expect(page.locator("#saved")).to_be_visible()
+    expect(page.locator("#city")).to_have_value("沈阳")
+    expect(page.locator("#trl_min")).to_have_value("3")
+    # Another platform is not theirs: its edit page does not exist for them.
+    other = page.goto(f"/platforms/{pid + 1}/edit")
+    assert other is not None and other.status == 404
+
+
+def test_coverage_shows_a_known_gap_and_its_cell(page: Page, site: Site) -> None:
+    page.goto("/coverage")
+    expect(page.locator("section[aria-labelledby=unmet-title]")).to_contain_text(
+        "柔性脑机接口高密度微电极阵列"
+    )
+    site.shot(page, "coverage")
+    page.locator("table.heat a[href*='direction=integrated_circuits'][href*='province=shanghai']").click()
+    expect(page.locator("h1")).to_contain_text("集成电路")
+    expect(page.locator("main")).to_contain_text("柔性脑机接口高密度微电极阵列")
+
+
+def test_a_summary_with_script_is_shown_as_text_and_never_run(page: Page) -> None:
+    payload = '<script>alert("xss")</script><img src=x onerror=alert(2)> 五轴机床叶轮加工验证'
+    page.goto("/")
+    search(page, payload)
+    expect(page.locator("#text")).to_have_value(payload)
+    page.fill("#title", payload)
+    page.fill("#contact", "lab@example.edu.cn")
+    page.click("#submit-technology button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/t/[A-Za-z0-9_-]+\?new=1$"))
+    expect(page.locator("h1")).to_have_text(payload)  # shown literally
+    assert page.locator("main script, main img[src=x]").count() == 0
+    # The page fixture fails the test if any alert() ran.
+
+
+def test_keyboard_and_phone_width(browser: Browser, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=site.base)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        page.keyboard.press("Tab")
+        expect(page.locator("a.skip")).to_be_focused()
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", "focus must be visible"
+        search(page, ZH_MACHINING)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 392, f"the page scrolls sideways on a phone ({width}px)"
+        page.locator("#results-title").scroll_into_view_if_needed()
+        site.shot(page, "find-phone")
+    finally:
+        context.close()
