@@ -186,12 +186,9 @@ def update_platform(
         )
     # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch; the TRL rule first,
     # so its error names the field a form shows it beside.
-    if merged.get("trl_min") is not None and merged.get("trl_max") is not None:
-        if merged["trl_min"] > merged["trl_max"]:
-            raise InvalidInput(
-                f"trl_min ({merged['trl_min']}) must not be greater than trl_max ({merged['trl_max']}).",
-                field="trl_min",
-            )
+    low, high = merged.get("trl_min"), merged.get("trl_max")
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(f"trl_min ({low}) must not be greater than trl_max ({high}).", field="trl_min")
     try:
         PlatformCreate.model_validate(merged)
     except ValueError as exc:
