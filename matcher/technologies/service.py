@@ -210,5 +210,7 @@ def contacts_of(rt: Runtime, technology_ids: list[int]) -> dict[int, str | None]
     if not technology_ids:
         return {}
     with rt.session() as s:
-        rows = s.exec(select(Technology.id, Technology.contact).where(Technology.id.in_(technology_ids))).all()  # type: ignore[union-attr]
+        rows = s.exec(
+            select(Technology.id, Technology.contact).where(Technology.id.in_(technology_ids))
+        ).all()  # type: ignore[union-attr]
     return {tid: contact for tid, contact in rows}  # type: ignore[misc]
