@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,11 +83,52 @@ class Runtime:
     def session(self) -> Session:
         return Session(self.db, expire_on_commit=False)
 
-    def load_indexes(self, progress: Progress | None = None) -> dict[str, int]:
+    def load_indexes(self, progress: Progress | None = None, *, reconcile: bool = False) -> dict[str, int]:
+        """Bring the indexes in step with the database.
+
+        The fast path loads the snapshots and replays the change log after the position they include; the ids
+        of the rows are then compared with the indexes' (cheap), so a row changed behind the service's back is
+        still found. When the log no longer reaches back to the snapshot (or ``reconcile``), every row is read
+        and compared with the snapshot by content hash.
+        """
+        started = time.perf_counter()
+        if not reconcile and self.follower is not None:
+            position = self.engine.load_snapshots()
+            size = len(self.engine.platforms.docs) + len(self.engine.technologies.docs)
+            if position is not None and self.follower.resume_from(position, size):
+                replayed = self.follower.catch_up()
+                stats = self._load_missing()
+                stats["log_replayed"] = replayed
+                if stats["platforms_embedded"] or stats["platforms_removed"] or replayed:
+                    self.engine.save()
+                self.engine.loaded(stats, started)
+                return stats
         with self.session() as s:
             platforms = s.exec(select(Platform).where(Platform.active == True)).all()  # noqa: E712
             technologies = s.exec(select(Technology).where(Technology.status != "closed")).all()
-        return self.engine.load(platforms, technologies, progress)
+        return self.engine.load(platforms, technologies, progress, started)
+
+    def _load_missing(self) -> dict[str, int]:
+        """After a replay: index rows the indexes lack and drop items whose rows are gone (ids only)."""
+        from matcher.sync import PLATFORM, TECHNOLOGY
+
+        engine = self.engine
+        with self.session() as s:
+            platform_ids = set(s.exec(select(Platform.id).where(Platform.active == True)).all())  # noqa: E712
+            technology_ids = set(s.exec(select(Technology.id).where(Technology.status != "closed")).all())
+        stats = {"platforms_reused": 0, "platforms_embedded": 0, "platforms_removed": 0}
+        for corpus, name, wanted, c in (
+            (PLATFORM, "platforms", platform_ids, engine.platforms),
+            (TECHNOLOGY, "technologies", technology_ids, engine.technologies),
+        ):
+            have = set(c.docs)
+            missing, extra = wanted - have, have - wanted
+            for item_id in sorted(missing | extra):
+                self.follower.apply(corpus, item_id)
+            stats[f"{name}_reused"] = len(have & wanted)
+            stats[f"{name}_embedded"] = len(missing)
+            stats[f"{name}_removed"] = len(extra)
+        return stats
 
     def reindex(self, progress: Progress | None = None) -> dict[str, int]:
         """Rebuild every index from the database, ignoring any snapshot."""
@@ -99,6 +141,11 @@ class Runtime:
         self._closed = True
         if self.follower is not None:
             self.follower.stop()
+            try:
+                # Move the watermark past this process's own writes, so the snapshot says how far it is current.
+                self.follower.catch_up()
+            except Exception:
+                log.exception("event=sync_error at=close")
         try:
             self.engine.save()
         finally:

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     #: How a multi-passage profile's semantic score is formed: its best passage ("max", measured better) or the
     #: mean of its two best ("top2mean").
     passage_aggregation: str = Field("max", pattern="^(max|top2mean)$")
+    #: Above this many passage vectors a corpus's dense index becomes approximate (IVF); 0 keeps it exact.
+    approximate_index_above: int = Field(50_000, ge=0)
+    #: Inverted lists an approximate index probes per query (more: higher recall, slower).
+    dense_nprobe: int = Field(64, ge=1, le=4096)
+    #: How often a process saves changed index snapshots (so a restart replays little of the log).
+    snapshot_seconds: float = Field(600.0, gt=0)
     #: Candidates each channel contributes before ranking.
     candidate_pool: int = Field(100, ge=10, le=5000)
     #: Calibrated scores at or above these read as a "good" / "possible" fit (see the README's reliability table).

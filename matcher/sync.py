@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, text
@@ -25,6 +26,7 @@ from matcher.technologies.models import Technology
 log = logging.getLogger("pilotmatch.sync")
 
 CHANNEL = "pilotmatch_changes"
+POLL_BATCH = 5000
 PLATFORM = "platform"
 TECHNOLOGY = "technology"
 
@@ -57,8 +59,20 @@ def log_position(session: Session) -> int:
     return int(session.exec(select(func.coalesce(func.max(ChangeLog.id), 0))).one())
 
 
+#: A missing id in the log is a transaction that took its id but has not committed yet (or rolled back). The
+#: follower's position stops before such a gap until the entry appears or this many seconds pass.
+GAP_WAIT_SECONDS = 10.0
+#: Change-log entries are kept this long; a process that was away longer reconciles against the rows.
+LOG_RETENTION = timedelta(days=1)
+
+
 class ChangeFollower:
-    """Applies other processes' writes to this process's engine; ``lag`` is how far behind it is."""
+    """Applies other processes' writes to this process's engine; ``lag`` is how far behind it is.
+
+    ``position`` is a watermark: every entry up to it has been applied. Entries after a gap are applied as soon
+    as they are seen (``_applied`` remembers them) but the watermark waits at the gap, so a transaction that
+    committed late with a lower id is not skipped. Snapshots record the watermark.
+    """
 
     def __init__(self, rt, poll_seconds: float = 0.5) -> None:  # type: ignore[no-untyped-def]
         self.rt = rt
@@ -67,37 +81,89 @@ class ChangeFollower:
         self.head = 0
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
+        self._applied: set[int] = set()
+        self._advanced_at = utcnow()
+        self._saved_at = time.monotonic()
 
     @property
     def lag(self) -> int:
         return max(0, self.head - self.position)
 
+    def _set_position(self, position: int) -> None:
+        self.position = position
+        self.rt.engine.log_position = position
+        self._advanced_at = utcnow()
+
     def start_position(self) -> None:
-        """Call before loading indexes from the database: later changes are then applied on top."""
+        """Call before loading indexes from the database: later changes are then applied on top. Entries of the
+        last ``GAP_WAIT_SECONDS`` are replayed too (a write with a lower id may still have been committing)."""
         with self.rt.session() as s:
-            self.position = self.head = log_position(s)
+            self.head = log_position(s)
+            settled = s.exec(
+                select(func.coalesce(func.max(ChangeLog.id), 0)).where(
+                    ChangeLog.created_at < utcnow() - timedelta(seconds=GAP_WAIT_SECONDS)
+                )
+            ).one()
+        self._set_position(int(settled))
+
+    def resume_from(self, position: int, corpus_size: int) -> bool:
+        """Start from a snapshot's position if the log still holds every entry after it and replaying them is
+        cheaper than reconciling; returns False (change nothing) otherwise."""
+        with self.rt.session() as s:
+            oldest = s.exec(select(func.min(ChangeLog.id))).one()
+            head = log_position(s)
+        # An empty log tells nothing (it may have been pruned): only a log that reaches back to the snapshot does.
+        covered = oldest is not None and (oldest <= position + 1 or position >= head)
+        if not covered or head - position > max(2000, corpus_size // 5):
+            return False
+        self.head = head
+        self._applied.clear()
+        self._set_position(position)
+        return True
+
+    def catch_up(self) -> int:
+        """Apply everything in the log now (start-up); returns how many entries were read."""
+        total = 0
+        while True:
+            n = self.poll_once()
+            total += n
+            if n < POLL_BATCH:
+                return total
 
     def poll_once(self) -> int:
         """Apply every change after ``position``; returns how many entries were read."""
         with self.rt.session() as s:
             rows = s.exec(
-                select(ChangeLog).where(ChangeLog.id > self.position).order_by(ChangeLog.id).limit(5000)
+                select(ChangeLog).where(ChangeLog.id > self.position).order_by(ChangeLog.id).limit(POLL_BATCH)
             ).all()
             self.head = max(self.head, log_position(s))
             oldest = s.exec(select(func.min(ChangeLog.id))).one()
         if not rows:
             return 0
-        if oldest is not None and self.position and self.position < oldest - 1:
+        now = utcnow()
+        if oldest is not None and self.position < oldest - 1 and now - self._advanced_at > LOG_RETENTION:
+            # Entries this process never saw were pruned: only the rows themselves can tell what changed.
             log.warning("event=sync_gap position=%d oldest=%d action=reconcile", self.position, oldest)
-            self.rt.load_indexes()
-        else:
-            latest: dict[tuple[str, int], int] = {}
-            for r in rows:
-                if r.origin != self.rt.instance_id:  # our own writes reached our indexes already
-                    latest[(r.corpus, r.item_id)] = r.id  # type: ignore[assignment]
-            for corpus, item_id in latest:
-                self.apply(corpus, item_id)
-        self.position = rows[-1].id  # type: ignore[assignment]
+            self.rt.load_indexes(reconcile=True)
+            self._applied.clear()
+            self._set_position(rows[-1].id)  # type: ignore[arg-type]
+            return len(rows)
+        latest: dict[tuple[str, int], int] = {}
+        for r in rows:
+            if r.id not in self._applied and r.origin != self.rt.instance_id:
+                latest[(r.corpus, r.item_id)] = r.id  # type: ignore[assignment]
+        for corpus, item_id in latest:
+            self.apply(corpus, item_id)
+        watermark = self.position
+        for r in rows:
+            self._applied.add(r.id)  # type: ignore[arg-type]
+            if r.id == watermark + 1 or (now - r.created_at).total_seconds() > GAP_WAIT_SECONDS:
+                watermark = r.id  # type: ignore[assignment]
+            else:
+                break  # a younger gap: wait for it
+        if watermark != self.position:
+            self._set_position(watermark)
+            self._applied = {i for i in self._applied if i > watermark}
         return len(rows)
 
     def apply(self, corpus: str, item_id: int) -> None:
@@ -137,7 +203,13 @@ class ChangeFollower:
             row = s.get(model, item_id)
         return row is not None and row.updated_at == updated_at
 
-    def prune(self, keep: timedelta = timedelta(days=1)) -> None:
+    def _save_now_and_then(self) -> None:
+        """Save changed snapshots every ``snapshot_seconds``, so a restart (even after kill -9) replays little."""
+        if time.monotonic() - self._saved_at >= self.rt.settings.snapshot_seconds:
+            self._saved_at = time.monotonic()
+            self.rt.engine.save()
+
+    def prune(self, keep: timedelta = LOG_RETENTION) -> None:
         with self.rt.session() as s:
             s.exec(delete(ChangeLog).where(ChangeLog.created_at < utcnow() - keep))  # type: ignore[arg-type]
             s.commit()
@@ -148,6 +220,7 @@ class ChangeFollower:
             while not self.stop_event.is_set():
                 try:
                     self.poll_once()
+                    self._save_now_and_then()
                 except Exception:
                     log.exception("event=sync_error")
                 listener = self._wait(listener)

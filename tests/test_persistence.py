@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 
 from matcher.db import create_db_engine, migrate, schema_revisions
 from matcher.errors import SchemaTooNew
 from matcher.matching.engine import MatchQuery
-from matcher.platforms.service import delete_platform
+from matcher.platforms.models import Platform
+from matcher.platforms.schemas import PlatformCreate
+from matcher.platforms.service import create_platforms, delete_platform
 from matcher.runtime import Runtime
 from tests.conftest import SAMPLE_PLATFORMS, make_settings
 
@@ -46,8 +49,9 @@ def test_deleted_index_files_are_rebuilt_from_the_database(small_runtime: Runtim
     try:
         assert rt.engine.load_stats["platforms_embedded"] == 3  # type: ignore[attr-defined]
         assert [p for p, _ in _top(rt)] == [p for p, _ in before]
-        assert (Path(settings.index_dir) / "platforms.faiss").exists()
         manifest = json.loads((Path(settings.index_dir) / "platforms.manifest.json").read_text())
+        assert (Path(settings.index_dir) / f"platforms.{manifest['generation']}.faiss").exists()
+        assert (Path(settings.index_dir) / f"platforms.{manifest['generation']}.docs.pickle").exists()
         assert (
             manifest["model"] == "use-multilingual-v3" and manifest["count"] == 3 and manifest["dim"] == 512
         )
@@ -87,7 +91,7 @@ def test_rows_changed_while_the_service_was_down_are_caught_up(small_runtime: Ru
     rt = Runtime.open(settings)
     try:
         assert target not in [p for p, _ in _top(rt)]
-        assert rt.engine.load_stats["platforms_removed"] == 1  # type: ignore[attr-defined]
+        assert target not in rt.engine.platforms.docs and target not in rt.engine.platforms.dense
     finally:
         rt.close()
 
@@ -141,3 +145,64 @@ def test_migrations_build_exactly_the_schema_the_models_declare(tmp_path: Path) 
         drift = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert drift == []
+
+
+def test_restart_replays_the_log_after_the_snapshot(small_runtime: Runtime, tmp_path: Path) -> None:
+    """The fast start: a snapshot plus the change log written since, with no re-tokenising of unchanged rows."""
+    settings = small_runtime.settings
+    small_runtime.close()
+    other = Runtime.open(settings)  # another process writes while the first is down
+    try:
+        created = create_platforms(
+            other,
+            [
+                PlatformCreate(
+                    name="钙钛矿叠层电池中试线",
+                    tier="provincial",
+                    area="emerging_future",
+                    capabilities="钙钛矿/晶硅叠层太阳电池大面积涂布与封装中试，组件效率与湿热老化验证。",
+                )
+            ],
+        )
+        other.engine.platforms.dirty = other.engine.technologies.dirty = False  # it dies without saving
+    finally:
+        other.follower.stop()
+        other.db.dispose()
+    rt = Runtime.open(settings)
+    try:
+        stats = rt.engine.load_stats
+        assert stats["log_replayed"] >= 1 and stats["platforms_embedded"] == 0  # the replay brought it
+        top = rt.engine.match(MatchQuery("钙钛矿叠层电池组件中试", limit=1))
+        assert top[0].platform_id == created[0].id
+        manifest = rt.engine.manifest("platforms")
+        assert manifest is not None and manifest.log_position >= 1
+    finally:
+        rt.close()
+
+
+def test_follower_waits_at_a_gap_and_applies_a_late_commit(small_runtime: Runtime) -> None:
+    """A write that took a lower log id but committed after a higher one is not skipped."""
+    from matcher.sync import ChangeLog
+
+    rt = small_runtime
+    follower = rt.follower
+    follower.poll_once()
+    start = follower.position
+    with rt.session() as s:
+        ids = s.exec(select(Platform.id).order_by(Platform.id)).all()
+    with rt.db.begin() as conn:
+        conn.execute(text("UPDATE platform SET active = false WHERE id = :id"), {"id": ids[1]})
+    with rt.session() as s:  # the later id commits first
+        s.add(ChangeLog(id=start + 2, corpus="platform", item_id=ids[1], origin="elsewhere"))
+        s.commit()
+    follower.poll_once()
+    assert ids[1] not in rt.engine.platforms.docs  # applied at once
+    assert follower.position == start  # but the watermark waits at the gap
+    with rt.db.begin() as conn:
+        conn.execute(text("UPDATE platform SET active = false WHERE id = :id"), {"id": ids[0]})
+    with rt.session() as s:  # the earlier id commits late
+        s.add(ChangeLog(id=start + 1, corpus="platform", item_id=ids[0], origin="elsewhere"))
+        s.commit()
+    follower.poll_once()
+    assert ids[0] not in rt.engine.platforms.docs
+    assert follower.position == start + 2

@@ -1,15 +1,19 @@
 """The match engine: in-memory indexes of platforms and technologies, kept in step with the database.
 
 It holds, per corpus, a FAISS ``DenseIndex`` of passage vectors, a BM25 ``LexicalIndex`` and the small facts
-ranking needs, so a match never touches the database. The database stays the source of truth: at start-up the
-engine loads its on-disk snapshot, checks the manifest (model, dimension, format) and reconciles item by item
-against the rows (re-embedding only changed items); a missing snapshot or one built by another model is rebuilt.
+ranking needs, so a match never touches the database. The database stays the source of truth. Snapshots on disk
+hold the index, the prepared documents and the change-log position they include: start-up loads them and replays
+the log after that position (the fast path, no tokenising or embedding of unchanged rows), or, when the log no
+longer reaches back that far, reconciles item by item against the rows (re-embedding only changed items). A
+missing snapshot or one built by another model is rebuilt.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,7 +41,8 @@ from matcher.technologies.models import Technology
 
 log = logging.getLogger("pilotmatch.engine")
 
-SNAPSHOT_FORMAT = 1
+#: 2: documents pickled beside the FAISS index under a generation name; the manifest records the log position.
+SNAPSHOT_FORMAT = 2
 Progress = Callable[[int, int], None]
 
 
@@ -87,12 +92,17 @@ class IndexManifest:
     passages: int
     built_at: str
     format: int = SNAPSHOT_FORMAT
+    #: Names the files of this snapshot (``<corpus>.<generation>.faiss`` and ``.docs.pickle``).
+    generation: str = ""
+    #: Every change-log entry up to here is in the snapshot; start-up replays the log after it.
+    log_position: int = 0
+    approximate: bool = False
 
     @classmethod
     def read(cls, path: Path) -> IndexManifest | None:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
+            return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -121,8 +131,10 @@ class MatchEngine:
         self.ranker = Ranker(settings.rank, taxonomy, calibration=load_calibration(embedder.model_id))
         self.directions = DirectionInferrer(taxonomy, embedder)
         self.index_dir = Path(settings.index_dir)
-        self.platforms = _Corpus("platforms", DenseIndex(embedder.dim))
-        self.technologies = _Corpus("technologies", DenseIndex(embedder.dim))
+        self.platforms = _Corpus("platforms", DenseIndex(embedder.dim, nprobe=settings.dense_nprobe))
+        self.technologies = _Corpus("technologies", DenseIndex(embedder.dim, nprobe=settings.dense_nprobe))
+        #: The change-log position the indexes include (kept by the runtime's follower; written into snapshots).
+        self.log_position = 0
         self.write_lock = threading.RLock()
         self.ready = False
         #: What the last ``load`` did (reused / embedded / removed per corpus), for logs and health checks.
@@ -399,24 +411,43 @@ class MatchEngine:
         return v[0] if len(v) else None
 
     # ---- snapshots -----------------------------------------------------------------------------------------
-    def _paths(self, c: _Corpus) -> tuple[Path, Path, Path]:
+    def _manifest_path(self, c: _Corpus) -> Path:
+        return self.index_dir / f"{c.name}.manifest.json"
+
+    def _files(self, c: _Corpus, generation: str) -> tuple[Path, Path]:
         return (
-            self.index_dir / f"{c.name}.faiss",
-            self.index_dir / f"{c.name}.manifest.json",
-            self.index_dir / f"{c.name}.items.json",
+            self.index_dir / f"{c.name}.{generation}.faiss",
+            self.index_dir / f"{c.name}.{generation}.docs.pickle",
         )
 
     def save(self) -> None:
-        """Write each changed corpus to ``index_dir`` (FAISS index, item hashes and tokens, then the manifest)."""
+        """Write each changed corpus to ``index_dir``: the FAISS index and the documents under a new generation
+        name, then the manifest naming that generation and the change-log position the snapshot includes.
+
+        The manifest is replaced last and atomically, so a reader (another process starting) sees one whole
+        generation or the previous one, never a mix. A corpus large enough switches to an approximate index
+        here, so the switch (training) is paid once and saved.
+        """
         self.index_dir.mkdir(parents=True, exist_ok=True)
+        position = self.log_position  # read first: the state written below includes at least this much
         for c in (self.platforms, self.technologies):
             if not c.dirty:
                 continue
             with self.write_lock:
-                faiss_path, manifest_path, items_path = self._paths(c)
+                threshold = self.settings.approximate_index_above
+                if not c.dense.approximate and threshold and c.dense.passage_count >= threshold:
+                    started = time.perf_counter()
+                    c.dense.make_approximate()
+                    log.info(
+                        "index=%s event=approximate passages=%d seconds=%.1f",
+                        c.name,
+                        c.dense.passage_count,
+                        time.perf_counter() - started,
+                    )
+                generation = f"{time.time_ns():x}-{os.getpid():x}"
+                faiss_path, docs_path = self._files(c, generation)
                 c.dense.save(faiss_path)
-                items = {str(i): {"h": d.content_hash, "t": list(d.tokens)} for i, d in c.docs.items()}
-                _write_json(items_path, items)
+                _write_pickle(docs_path, c.docs)
                 manifest = IndexManifest(
                     corpus=c.name,
                     model=self.embedder.model_id,
@@ -424,25 +455,43 @@ class MatchEngine:
                     count=len(c.dense),
                     passages=c.dense.passage_count,
                     built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    generation=generation,
+                    log_position=position,
+                    approximate=c.dense.approximate,
                 )
-                _write_json(manifest_path, manifest.__dict__)
+                _write_json(self._manifest_path(c), manifest.__dict__)
                 c.dirty = False
+            self._drop_old_generations(c, keep=generation)
+
+    def _drop_old_generations(self, c: _Corpus, keep: str) -> None:
+        """Remove older generations' files, sparing the newest other one (a process may be reading it)."""
+        files = sorted(
+            (p for p in self.index_dir.glob(f"{c.name}.*.*") if keep not in p.name and p.suffix != ".json"),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        generations = list(dict.fromkeys(p.name.split(".")[1] for p in files))
+        for p in files:
+            if p.name.split(".")[1] in generations[1:]:
+                p.unlink(missing_ok=True)
 
     def manifest(self, corpus: str) -> IndexManifest | None:
         c = self.platforms if corpus == "platforms" else self.technologies
-        return IndexManifest.read(self._paths(c)[1])
+        return IndexManifest.read(self._manifest_path(c))
 
-    def _load_snapshot(self, c: _Corpus) -> dict[int, str] | None:
-        """Load a corpus snapshot if it was built by this model; return its item hashes (None = rebuild)."""
-        faiss_path, manifest_path, items_path = self._paths(c)
-        manifest = IndexManifest.read(manifest_path)
-        if manifest is None or not faiss_path.exists() or not items_path.exists():
+    def _read_snapshot(self, c: _Corpus) -> IndexManifest | None:
+        """Load a corpus snapshot (index, documents, tokens) if this model built it; None means rebuild."""
+        c.docs.clear()
+        c.dense = DenseIndex(self.embedder.dim, nprobe=self.settings.dense_nprobe)
+        c.lexical = LexicalIndex()
+        manifest = IndexManifest.read(self._manifest_path(c))
+        if manifest is None:
             log.info("index=%s action=rebuild reason=missing", c.name)
             return None
         if (
             manifest.format != SNAPSHOT_FORMAT
             or manifest.model != self.embedder.model_id
-            or (manifest.dim != self.embedder.dim)
+            or manifest.dim != self.embedder.dim
         ):
             log.warning(
                 "index=%s action=rebuild reason=model-mismatch built_with=%s current=%s",
@@ -451,38 +500,64 @@ class MatchEngine:
                 self.embedder.model_id,
             )
             return None
+        faiss_path, docs_path = self._files(c, manifest.generation)
         try:
-            c.dense = DenseIndex.load(faiss_path, self.embedder.dim)
-            items = json.loads(items_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RuntimeError) as exc:
+            dense = DenseIndex.load(faiss_path, self.embedder.dim, self.settings.dense_nprobe)
+            with docs_path.open("rb") as f:
+                docs = pickle.load(f)  # our own file, written by ``save`` (never user input)
+        except (OSError, ValueError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
             log.warning("index=%s action=rebuild reason=unreadable error=%s", c.name, exc)
-            c.dense = DenseIndex(self.embedder.dim)
             return None
-        c.lexical.upsert_many((int(i), v["t"]) for i, v in items.items())
-        return {int(i): v["h"] for i, v in items.items()}
+        stray = [i for i in dense.item_ids() if i not in docs]
+        dense.remove(stray)
+        c.dense = dense
+        c.docs.update({i: d for i, d in docs.items() if i in dense})
+        c.lexical.upsert_many((i, list(d.tokens)) for i, d in c.docs.items())
+        return manifest
+
+    def load_snapshots(self) -> int | None:
+        """The fast start: load both snapshots as they are and return the change-log position they include
+        (the caller replays the log after it). None if either is missing or unusable."""
+        with self.write_lock:
+            manifests = [self._read_snapshot(self.platforms), self._read_snapshot(self.technologies)]
+        if any(m is None for m in manifests):
+            return None
+        return min(m.log_position for m in manifests if m is not None)
+
+    def loaded(self, stats: dict[str, int], started: float) -> None:
+        """Mark the engine ready once its indexes are in step; build the lexical indexes now rather than at the
+        first query."""
+        for c in (self.platforms, self.technologies):
+            c.lexical.search([], 1)
+        self.ready = True
+        self.load_stats = stats
+        log.info(
+            "event=index_loaded seconds=%.2f %s",
+            time.perf_counter() - started,
+            " ".join(f"{k}={v}" for k, v in stats.items()),
+        )
 
     def load(
         self,
         platforms: Sequence[Platform],
         technologies: Sequence[Technology],
         progress: Progress | None = None,
+        started: float | None = None,
     ) -> dict[str, int]:
         """Bring both corpora in step with the given rows (active platforms, open technologies).
 
         Uses the snapshot where it is valid and re-embeds only what is new or changed; returns counts of what it
         did so callers can log them.
         """
-        started = time.perf_counter()
+        started = started or time.perf_counter()
         stats: dict[str, int] = {}
         with self.write_lock:
             for c, rows, make_docs in (
                 (self.platforms, platforms, self.platform_docs),
                 (self.technologies, technologies, self.technology_docs),
             ):
-                c.docs.clear()
-                c.dense = DenseIndex(self.embedder.dim)
-                c.lexical = LexicalIndex()
-                hashes = self._load_snapshot(c) or {}
+                self._read_snapshot(c)
+                hashes = {i: d.content_hash for i, d in c.docs.items()}
                 docs = make_docs(rows)
                 wanted = {d.id for d in docs}
                 stale = [i for i in hashes if i not in wanted]
@@ -500,24 +575,26 @@ class MatchEngine:
                     else:
                         vectors = self.embed_technology_docs(changed, progress)  # type: ignore[arg-type]
                         self.apply_technologies(changed, vectors)  # type: ignore[arg-type]
-                c.dirty = c.dirty or bool(stale or changed) or not hashes
+                c.dirty = c.dirty or bool(stale or changed) or not hashes or len(fresh) != len(hashes)
                 stats[f"{c.name}_reused"] = len(fresh)
                 stats[f"{c.name}_embedded"] = len(changed)
                 stats[f"{c.name}_removed"] = len(stale)
             self.save()
-        self.ready = True
-        self.load_stats = stats
-        log.info(
-            "event=index_loaded seconds=%.2f %s",
-            time.perf_counter() - started,
-            " ".join(f"{k}={v}" for k, v in stats.items()),
-        )
+        self.loaded(stats, started)
         return stats
 
     def clear_snapshots(self) -> None:
         for c in (self.platforms, self.technologies):
-            for p in self._paths(c):
+            self._manifest_path(c).unlink(missing_ok=True)
+            for p in self.index_dir.glob(f"{c.name}.*.*"):
                 p.unlink(missing_ok=True)
+
+
+def _write_pickle(path: Path, data: object) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
 
 
 def _write_json(path: Path, data: object) -> None:
