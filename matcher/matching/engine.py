@@ -432,6 +432,8 @@ class MatchEngine:
         position = self.log_position  # read first: the state written below includes at least this much
         for c in (self.platforms, self.technologies):
             if not c.dirty:
+                # Unchanged since its last save, so the files on disk are current up to ``position`` too.
+                self._advance_manifest(c, position)
                 continue
             with self.write_lock:
                 threshold = self.settings.approximate_index_above
@@ -462,6 +464,12 @@ class MatchEngine:
                 _write_json(self._manifest_path(c), manifest.__dict__)
                 c.dirty = False
             self._drop_old_generations(c, keep=generation)
+
+    def _advance_manifest(self, c: _Corpus, position: int) -> None:
+        manifest = IndexManifest.read(self._manifest_path(c))
+        if manifest is not None and manifest.log_position < position:
+            manifest.log_position = position
+            _write_json(self._manifest_path(c), manifest.__dict__)
 
     def _drop_old_generations(self, c: _Corpus, keep: str) -> None:
         """Remove older generations' files, sparing the newest other one (a process may be reading it)."""
