@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -58,8 +60,17 @@ def _fail(exc: PilotMatchError) -> typer.Exit:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes on this port; each holds its own indexes and follows the change log.",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the JSON API (docs at /docs). Prints a new admin key once if none is configured."""
+    """Serve the web app at / and the JSON API under /v1 (docs at /docs). Prints a new admin key once if none is
+    configured."""
     import uvicorn
 
     from api.app import create_app
@@ -80,7 +91,15 @@ def serve(
             "\n[bold]Admin key[/bold] (shown once; it is stored only as a hash — keep it, or run "
             f"`pilotmatch admin-key --rotate`):\n  {new_key}\n"
         )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    # Several processes: uvicorn starts each from the factory; their metrics are gathered through a shared
+    # folder (Prometheus multiprocess mode), set before any worker imports prometheus_client.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pilotmatch-metrics-"))
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
+    )
 
 
 @app.command("seed-demo")

@@ -29,6 +29,10 @@ log = logging.getLogger("pilotmatch.runtime")
 
 Progress = Callable[[int, int], None]
 
+#: After a log replay, at most this many rows missing from (or extra in) the indexes are fixed one by one;
+#: more mean the snapshot is far behind, and the batched reconcile is faster.
+MAX_ROW_BY_ROW = 500
+
 _EMBEDDERS: dict[tuple[str, int], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
@@ -98,18 +102,20 @@ class Runtime:
             if position is not None and self.follower.resume_from(position, size):
                 replayed = self.follower.catch_up()
                 stats = self._load_missing()
-                stats["log_replayed"] = replayed
-                if stats["platforms_embedded"] or stats["platforms_removed"] or replayed:
-                    self.engine.save()
-                self.engine.loaded(stats, started)
-                return stats
+                if stats is not None:
+                    stats["log_replayed"] = replayed
+                    if stats["platforms_embedded"] or stats["platforms_removed"] or replayed:
+                        self.engine.save()
+                    self.engine.loaded(stats, started)
+                    return stats
         with self.session() as s:
             platforms = s.exec(select(Platform).where(Platform.active == True)).all()  # noqa: E712
             technologies = s.exec(select(Technology).where(Technology.status != "closed")).all()
         return self.engine.load(platforms, technologies, progress, started)
 
-    def _load_missing(self) -> dict[str, int]:
-        """After a replay: index rows the indexes lack and drop items whose rows are gone (ids only)."""
+    def _load_missing(self) -> dict[str, int] | None:
+        """After a replay: index rows the indexes lack and drop items whose rows are gone (ids only). None when
+        there are so many that the batched reconcile is cheaper than one row at a time."""
         from matcher.sync import PLATFORM, TECHNOLOGY
 
         engine = self.engine
@@ -123,6 +129,8 @@ class Runtime:
         ):
             have = set(c.docs)
             missing, extra = wanted - have, have - wanted
+            if len(missing) + len(extra) > MAX_ROW_BY_ROW:
+                return None
             for item_id in sorted(missing | extra):
                 self.follower.apply(corpus, item_id)
             stats[f"{name}_reused"] = len(have & wanted)

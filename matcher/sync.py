@@ -20,6 +20,7 @@ from sqlmodel import Field, Session, SQLModel, delete, select
 
 from matcher.dbtypes import UTCDateTime, utcnow
 from matcher.matching.documents import with_id
+from matcher.observability import INDEX_ITEMS, SYNC_LAG
 from matcher.platforms.models import Platform
 from matcher.technologies.models import Technology
 
@@ -93,6 +94,11 @@ class ChangeFollower:
         self.position = position
         self.rt.engine.log_position = position
         self._advanced_at = utcnow()
+
+    def _record_metrics(self) -> None:
+        SYNC_LAG.set(self.lag)
+        INDEX_ITEMS.labels("platforms").set(len(self.rt.engine.platforms.docs))
+        INDEX_ITEMS.labels("technologies").set(len(self.rt.engine.technologies.docs))
 
     def start_position(self) -> None:
         """Call before loading indexes from the database: later changes are then applied on top. Entries of the
@@ -220,6 +226,7 @@ class ChangeFollower:
             while not self.stop_event.is_set():
                 try:
                     self.poll_once()
+                    self._record_metrics()
                     self._save_now_and_then()
                 except Exception:
                     log.exception("event=sync_error")

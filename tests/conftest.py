@@ -6,13 +6,8 @@ own small database so they cannot disturb each other.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +22,7 @@ from matcher.platforms.schemas import PlatformCreate
 from matcher.platforms.service import create_platforms
 from matcher.runtime import Runtime
 from matcher.settings import Settings
+from scripts.pg_cluster import create_database, throwaway_cluster
 
 ADMIN_KEY = "test-admin-key-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -42,12 +38,7 @@ _DB_NUMBERS = itertools.count(1)
 def _database_url(folder: Path) -> str:
     if not USE_POSTGRES:
         return f"sqlite:///{folder / 'pilotmatch.db'}"
-    import psycopg
-
-    name = f"t{os.getpid()}_{next(_DB_NUMBERS)}"
-    with psycopg.connect(_PG["dsn"] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://{_PG['dsn'].removeprefix('postgresql://')}/{name}"
+    return create_database(_PG["dsn"], f"t{os.getpid()}_{next(_DB_NUMBERS)}")
 
 
 def make_settings(folder: Path, **overrides: object) -> Settings:
@@ -65,69 +56,9 @@ def postgres_cluster() -> Iterator[None]:
     if not USE_POSTGRES:
         yield
         return
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        raise RuntimeError(
-            "PILOTMATCH_TEST_POSTGRES=1 but no PostgreSQL server binaries (apt-get install postgresql)"
-        )
-    bindir = Path(bins[-1])
-    # Not under pytest's own temp folder: that one is private to root, and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="pilotmatch-pg-"))
-    data, sockets = root / "data", root / "sock"
-    sockets.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-        os.chmod(root, 0o755)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.run(
-        [
-            *as_user,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "pilotmatch",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    options = (
-        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=200"
-    )
-    subprocess.run(
-        [
-            *as_user,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(root / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    _PG["dsn"] = f"postgresql://pilotmatch@127.0.0.1:{port}"
-    try:
+    with throwaway_cluster() as dsn:
+        _PG["dsn"] = dsn
         yield
-    finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
 
 
 @pytest.fixture(scope="session")

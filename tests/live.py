@@ -29,7 +29,11 @@ def _log(folder: Path) -> IO[bytes]:
 
 
 def serve(
-    folder: Path, port: int, database_url: str, extra: dict[str, str] | None = None
+    folder: Path,
+    port: int,
+    database_url: str,
+    extra: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start `pilotmatch serve` on ``port`` and wait until /healthz answers; its log goes to folder/serve.log."""
     env = (
@@ -46,7 +50,7 @@ def serve(
         | (extra or {})
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

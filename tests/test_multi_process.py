@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -68,3 +69,37 @@ def test_write_through_one_process_is_matchable_through_the_other(tmp_path: Path
         for p in (a, b):
             p.terminate()
             p.wait(timeout=15)
+
+
+def test_serve_with_two_workers_keeps_both_in_step_and_reports_metrics_of_both(tmp_path: Path) -> None:
+    """`pilotmatch serve --workers 2`: one port, two processes (each with its own indexes); a write through
+    whichever process takes it is matchable through every request soon after, and /metrics gathers both."""
+    port = free_port()
+    server = serve(tmp_path, port, make_settings(tmp_path).database_url, args=("--workers", "2"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        text = "高温超导带材连续镀膜与临界电流测试中试线"
+        created = httpx.post(
+            f"{base}/v1/platforms",
+            json={
+                "name": "高温超导带材中试平台",
+                "tier": "reserve",
+                "area": "raw_materials",
+                "capabilities": text,
+            },
+            headers=AUTH,
+            timeout=30,
+        )
+        assert created.status_code == 201
+        pid = created.json()["id"]
+        time.sleep(1.5)
+        # Fresh connections spread over both processes; every one of them must see the new platform.
+        assert all(pid in _ids(base, text)[:3] for _ in range(12))
+        pids: set[str] = set()
+        for _ in range(12):
+            metrics = httpx.get(f"{base}/metrics", timeout=10).text
+            pids |= set(re.findall(r'pilotmatch_index_items\{corpus="platforms",pid="(\d+)"\} 1\.0', metrics))
+        assert len(pids) == 2, "both processes report their index size"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import RuntimeDep
 from api.schemas import Health
+from matcher.notifications.service import queue_depth
 
 router = APIRouter()
 
@@ -40,15 +41,7 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
         with rt.db.connect() as conn:
             conn.execute(text("SELECT 1"))
             checks["database"] = True
-            checks["pending_deliveries"] = conn.execute(
-                text("SELECT count(*) FROM webhook_delivery WHERE status = 'pending'")
-            ).scalar()
-            checks["unmatched_rows"] = conn.execute(
-                text(
-                    "SELECT (SELECT count(*) FROM platform WHERE needs_matching) + "
-                    "(SELECT count(*) FROM technology WHERE needs_matching)"
-                )
-            ).scalar()
+        checks |= queue_depth(rt)
     except SQLAlchemyError as exc:
         checks["database"] = False
         checks["error"] = type(exc).__name__

@@ -1,9 +1,14 @@
-"""The lexical channel: BM25 (``bm25s``) over jieba/English tokens.
+"""The lexical channel: BM25 (``bm25s``) over jieba/English tokens, in two segments.
 
-bm25s builds a static sparse index, so writes only mark the index stale and the next search rebuilds it from
-the token lists kept here (no re-tokenising). Scores are normalised by the query's upper bound (the sum over the
-query's known terms of their best score in any document), times the share of query terms the corpus knows, so
-a normalised score means "share of the query's term weight matched" and is comparable across queries.
+bm25s builds a static sparse index. Rebuilding it for the whole corpus after every write would cost seconds at
+100,000 profiles, so the index has a large *main* segment and a small *delta* segment: a write masks the item's
+row in main (if any) and puts its tokens in the delta, which is rebuilt on the next search (cheap while small).
+When the delta outgrows ``MERGE_FRACTION`` of main, the next search rebuilds main from every item's tokens (kept
+here, never re-tokenised) and empties the delta. Each segment scores with its own statistics.
+
+Scores are normalised by the query's upper bound (the sum over the query's known terms of their best score in any
+document of the segment), times the share of query terms the segment knows, so a normalised score means "share of
+the query's term weight matched" and is comparable across queries and segments.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
+#: The delta is merged into main when it holds more than this share of main's items (and at least MERGE_MIN).
+MERGE_FRACTION = 0.1
+MERGE_MIN = 256
+
 
 @dataclass(frozen=True, slots=True)
 class LexicalHit:
@@ -22,17 +31,68 @@ class LexicalHit:
     score: float
 
 
+class _Segment:
+    """An immutable BM25 index over a fixed list of items."""
+
+    def __init__(self, items: list[int], tokens: list[list[str]]) -> None:
+        self.items = np.asarray(items, dtype=np.int64)
+        self.row_of = {item: row for row, item in enumerate(items)}
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(tokens, show_progress=False)
+        data, indptr = self.bm25.scores["data"], self.bm25.scores["indptr"]
+        self.token_max = np.zeros(len(indptr) - 1, dtype=np.float32)
+        nonempty = np.diff(indptr) > 0
+        if data.size:
+            self.token_max[nonempty] = np.maximum.reduceat(data, indptr[:-1][nonempty])
+
+    def _query(self, query_tokens: list[str]) -> tuple[list[int], float] | None:
+        unique = list(dict.fromkeys(query_tokens))
+        ids = self.bm25.get_tokens_ids(unique) if unique else []
+        if not ids:
+            return None
+        upper = float(self.token_max[ids].sum())
+        if upper <= 0:
+            return None
+        return ids, (len(ids) / len(unique)) / upper
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray | None:
+        """Normalised scores of every row, or None if the query shares no term with the segment."""
+        q = self._query(query_tokens)
+        if q is None:
+            return None
+        ids, factor = q
+        return self.bm25.get_scores_from_ids(ids) * factor
+
+    def score_one(self, query_tokens: list[str], item_id: int) -> float:
+        """One item's normalised score, read straight from the sparse matrix (a binary search per term)."""
+        row = self.row_of.get(item_id)
+        q = self._query(query_tokens) if row is not None else None
+        if q is None:
+            return 0.0
+        ids, factor = q
+        scores = self.bm25.scores
+        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        total = 0.0
+        for t in ids:
+            lo, hi = int(indptr[t]), int(indptr[t + 1])
+            j = lo + int(np.searchsorted(indices[lo:hi], row))
+            if j < hi and indices[j] == row:
+                total += float(data[j])
+        return total * factor
+
+
 class LexicalIndex:
-    """BM25 over item token lists; thread-safe, rebuilt lazily after writes."""
+    """BM25 over item token lists; thread-safe; writes cost a small delta rebuild, not a full one."""
 
     def __init__(self) -> None:
         self._tokens: dict[int, list[str]] = {}
         self._lock = threading.RLock()
-        self._stale = True
-        self._bm25: bm25s.BM25 | None = None
-        self._doc_items = np.zeros(0, dtype=np.int64)
-        self._token_max = np.zeros(0, dtype=np.float32)
-        self._row_of: dict[int, int] = {}
+        self._main: _Segment | None = None
+        self._main_live = np.zeros(0, dtype=bool)
+        self._delta: _Segment | None = None
+        self._delta_ids: set[int] = set()
+        self._delta_stale = False
+        self._merge_due = True
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -41,102 +101,91 @@ class LexicalIndex:
         with self._lock:
             for item_id, tokens in items:
                 self._tokens[item_id] = list(tokens)
-            self._stale = True
+                self._retire_main_row(item_id)
+                self._delta_ids.add(item_id)
+            self._writes_done()
 
     def remove(self, item_ids: Iterable[int]) -> None:
         with self._lock:
             for i in item_ids:
                 self._tokens.pop(i, None)
-            self._stale = True
+                self._retire_main_row(i)
+                self._delta_ids.discard(i)
+            self._writes_done()
+
+    def _retire_main_row(self, item_id: int) -> None:
+        if self._main is not None and (row := self._main.row_of.get(item_id)) is not None:
+            self._main_live[row] = False
+
+    def _writes_done(self) -> None:
+        self._delta_stale = True
+        main_size = len(self._main.items) if self._main is not None else 0
+        if len(self._delta_ids) > max(MERGE_MIN, MERGE_FRACTION * main_size):
+            self._merge_due = True
 
     def _ensure_built(self) -> None:
-        if not self._stale:
-            return
-        items = [i for i, toks in self._tokens.items() if toks]
-        if not items:
-            self._bm25 = None
-        else:
-            bm25 = bm25s.BM25()
-            bm25.index([self._tokens[i] for i in items], show_progress=False)
-            self._bm25 = bm25
-            data = bm25.scores["data"]
-            indptr = bm25.scores["indptr"]
-            token_max = np.zeros(len(indptr) - 1, dtype=np.float32)
-            nonempty = np.diff(indptr) > 0
-            if data.size:
-                token_max[nonempty] = np.maximum.reduceat(data, indptr[:-1][nonempty])
-            self._token_max = token_max
-        self._doc_items = np.asarray(items, dtype=np.int64)
-        self._row_of = {item: row for row, item in enumerate(items)}
-        self._stale = False
+        if self._merge_due:
+            items = [i for i, toks in self._tokens.items() if toks]
+            self._main = _Segment(items, [self._tokens[i] for i in items]) if items else None
+            self._main_live = np.ones(len(items), dtype=bool)
+            self._delta, self._delta_ids = None, set()
+            self._merge_due = self._delta_stale = False
+        elif self._delta_stale:
+            items = [i for i in self._delta_ids if self._tokens.get(i)]
+            self._delta = _Segment(items, [self._tokens[i] for i in items]) if items else None
+            self._delta_stale = False
 
-    def _scores(self, query_tokens: list[str]) -> np.ndarray | None:
-        """Normalised scores of every indexed document, or None if the query shares no term with the corpus."""
-        if self._bm25 is None or not query_tokens:
-            return None
-        unique = list(dict.fromkeys(query_tokens))
-        ids = self._bm25.get_tokens_ids(unique)
-        if not ids:
-            return None
-        upper = float(self._token_max[ids].sum())
-        if upper <= 0:
-            return None
-        coverage = len(ids) / len(unique)
-        raw = self._bm25.get_scores_from_ids(ids)
-        return raw * (coverage / upper)
+    def _segment_scores(self) -> Iterable[tuple[_Segment, np.ndarray | None]]:
+        if self._main is not None:
+            yield self._main, self._main_live
+        if self._delta is not None:
+            yield self._delta, None
 
     def search(self, query_tokens: list[str], k: int, allowed: set[int] | None = None) -> list[LexicalHit]:
+        hits: list[LexicalHit] = []
         with self._lock:
             self._ensure_built()
-            scores = self._scores(query_tokens)
-            if scores is None:
+            if not query_tokens:
                 return []
-            items = self._doc_items
-            if allowed is not None:
-                mask = np.fromiter((i in allowed for i in items.tolist()), dtype=bool, count=len(items))
-                scores = np.where(mask, scores, 0.0)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        hits = [LexicalHit(int(items[r]), float(scores[r])) for r in top if scores[r] > 0]
-        return sorted(hits, key=lambda h: -h.score)
+            for segment, live in self._segment_scores():
+                scores = segment.scores(query_tokens)
+                if scores is None:
+                    continue
+                if live is not None:
+                    scores = np.where(live, scores, 0.0)
+                items = segment.items
+                if allowed is not None:
+                    mask = np.fromiter((i in allowed for i in items.tolist()), dtype=bool, count=len(items))
+                    scores = np.where(mask, scores, 0.0)
+                kk = min(k, len(scores))
+                top = np.argpartition(-scores, kk - 1)[:kk] if kk < len(scores) else np.arange(len(scores))
+                hits += [LexicalHit(int(items[r]), float(scores[r])) for r in top if scores[r] > 0]
+        return sorted(hits, key=lambda h: -h.score)[:k]
 
     def score_items(self, query_tokens: list[str], item_ids: Iterable[int]) -> dict[int, float]:
-        """Normalised score of the query against each listed item (0 for items without shared terms).
-
-        For a handful of items the score is read straight from the sparse score matrix (a binary search per
-        query term) instead of scoring the whole corpus.
-        """
+        """Normalised score of the query against each listed item (0 for items without shared terms)."""
         item_ids = list(item_ids)
         with self._lock:
             self._ensure_built()
-            if len(item_ids) <= 8 and self._bm25 is not None:
+            if len(item_ids) <= 8:
                 return {i: self._score_one(query_tokens, i) for i in item_ids}
-            scores = self._scores(query_tokens)
-            row_of = self._row_of
-            if scores is None:
-                return {i: 0.0 for i in item_ids}
-            return {i: float(scores[row_of[i]]) if i in row_of else 0.0 for i in item_ids}
+            out = dict.fromkeys(item_ids, 0.0)
+            for segment, live in self._segment_scores():
+                scores = segment.scores(query_tokens)
+                if scores is None:
+                    continue
+                for i in item_ids:
+                    row = segment.row_of.get(i)
+                    if row is not None and (live is None or live[row]):
+                        out[i] = float(scores[row])
+            return out
 
     def _score_one(self, query_tokens: list[str], item_id: int) -> float:
-        row = self._row_of.get(item_id)
-        if row is None or self._bm25 is None or not query_tokens:
+        if item_id in self._delta_ids:
+            return self._delta.score_one(query_tokens, item_id) if self._delta is not None else 0.0
+        if self._main is None or (row := self._main.row_of.get(item_id)) is None or not self._main_live[row]:
             return 0.0
-        unique = list(dict.fromkeys(query_tokens))
-        ids = self._bm25.get_tokens_ids(unique)
-        if not ids:
-            return 0.0
-        upper = float(self._token_max[ids].sum())
-        if upper <= 0:
-            return 0.0
-        scores = self._bm25.scores
-        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
-        total = 0.0
-        for t in ids:
-            lo, hi = int(indptr[t]), int(indptr[t + 1])
-            j = lo + int(np.searchsorted(indices[lo:hi], row))
-            if j < hi and indices[j] == row:
-                total += float(data[j])
-        return total * (len(ids) / len(unique)) / upper
+        return self._main.score_one(query_tokens, item_id)
 
     def matched_terms(self, query_tokens: list[str], item_id: int) -> list[str]:
         """Query terms that occur in the item, in query order, without repeats."""

@@ -30,7 +30,7 @@ from matcher.dbtypes import utcnow
 from matcher.errors import InvalidInput
 from matcher.notifications.email import send_digests
 from matcher.notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from matcher.notifications.service import ENDPOINT_DISABLED, match_pending
+from matcher.notifications.service import ENDPOINT_DISABLED, match_pending, queue_depth
 from matcher.notifications.url_guard import check_webhook_url
 from matcher.observability import DELIVERIES
 from matcher.runtime import Runtime
@@ -228,6 +228,7 @@ class DeliveryWorker:
     def run_once(self) -> int:
         """Catch up on unmatched rows, then send every due delivery once; returns how many were sent OK."""
         match_pending(self.rt)
+        queue_depth(self.rt)
         if self.rt.follower is not None:
             self.rt.follower.prune()
         sent = 0

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -26,7 +26,7 @@ from matcher.errors import NotFound
 from matcher.matching.engine import MatchQuery, TechnologyMatch
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import check_webhook_url
-from matcher.observability import NOTIFICATIONS
+from matcher.observability import NOTIFICATIONS, QUEUE_DEPTH
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
@@ -300,6 +300,21 @@ def rematch_technologies_of(s: Session, platform_ids: Sequence[int]) -> None:
             .where(Technology.best_platform_id.in_(list(platform_ids)), Technology.status == "open")  # type: ignore[union-attr]
             .values(needs_matching=True)
         )
+
+
+def queue_depth(rt: Runtime) -> dict[str, int]:
+    """Work waiting (for /readyz and the queue-depth gauge): pending webhook deliveries, unmatched rows."""
+    with rt.session() as s:
+        pending = s.exec(
+            select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "pending")
+        ).one()
+        unmatched = sum(
+            s.exec(select(func.count()).select_from(model).where(model.needs_matching == True)).one()  # type: ignore[attr-defined]  # noqa: E712
+            for model in (Platform, Technology)
+        )
+    QUEUE_DEPTH.labels("deliveries").set(pending)
+    QUEUE_DEPTH.labels("unmatched").set(unmatched)
+    return {"pending_deliveries": int(pending), "unmatched_rows": int(unmatched)}
 
 
 def match_pending(rt: Runtime, limit: int = 100) -> int:
