@@ -97,6 +97,8 @@ def serve(
     # Several processes: uvicorn starts each from the factory; their metrics are gathered through a shared
     # folder (Prometheus multiprocess mode), set before any worker imports prometheus_client.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pilotmatch-metrics-"))
+    # Numeric libraries spin-wait: N processes share the cores rather than each taking all of them.
+    os.environ.setdefault("PILOTMATCH_EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     uvicorn.run(
         "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
     )

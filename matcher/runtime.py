@@ -6,6 +6,7 @@ The API, the CLI and the scripts all open the same ``Runtime``, so there is one 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -35,6 +36,21 @@ MAX_ROW_BY_ROW = 500
 
 _EMBEDDERS: dict[tuple[str, int], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
+
+
+def limit_compute_threads(threads: int) -> None:
+    """Cap the threads every numeric library may use in this process (BLAS, OpenMP for FAISS).
+
+    These libraries spin-wait: several processes (or request threads) each running as many threads as there are
+    cores slow each other down by an order of magnitude (measured with ``scripts/load.py``: 18 requests/s with
+    two threads per process, 113 with one). ``pilotmatch serve --workers N`` sets cores / N.
+    """
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    threads = max(1, min(threads, os.cpu_count() or 1))
+    threadpool_limits(threads)
+    faiss.omp_set_num_threads(threads)
 
 
 def shared_embedder(name: str, threads: int) -> Embedder:
@@ -67,6 +83,7 @@ class Runtime:
         With ``rebuild`` the saved snapshots are discarded first, so every index is built from the database.
         """
         settings = settings or Settings()
+        limit_compute_threads(settings.embedding_threads)
         db = create_db_engine(settings.database_url)
         migrate(db)
         taxonomy = default_taxonomy()

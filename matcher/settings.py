@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     #: A built-in embedder name (``use-multilingual-v3``, ``multilingual-e5-small``, ``all-minilm-l6-v2``) or the
     #: path of any local sentence-transformers model directory.
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
-    #: Threads the embedder may use; more threads than cores makes BLAS slower, not faster.
+    #: Threads the embedder, BLAS and FAISS may use in one process; more threads than cores makes them slower,
+    #: not faster. With several processes on one machine use cores / processes (``serve --workers`` does).
     embedding_threads: int = Field(2, ge=1, le=64)
     admin_key: SecretStr | None = None
     log_format: str = Field("text", pattern="^(text|json)$")

@@ -115,9 +115,9 @@ def write(http: httpx.Client, base: str, rnd: random.Random, tally: Tally) -> tu
     pid = rnd.choice(live)
     if roll < 0.9:
         mark = marker()
-        r = http.patch(
-            f"{base}/v1/platforms/{pid}", json={"capabilities": profile(mark)["capabilities"]}, headers=AUTH
-        )
+        new = profile(mark)  # name and text both carry the marker
+        body = {"name": new["name"], "capabilities": new["capabilities"]}
+        r = http.patch(f"{base}/v1/platforms/{pid}", json=body, headers=AUTH)
         if r.status_code == 200:
             with tally.lock:
                 old = tally.platforms.get(pid)
@@ -133,9 +133,10 @@ def write(http: httpx.Client, base: str, rnd: random.Random, tally: Tally) -> tu
 
 
 def found(http: httpx.Client, base: str, mark: str) -> list[int]:
+    """Platforms whose profile contains the marker word (the lexical evidence names it)."""
     r = http.post(f"{base}/v1/match", json={"text": f"{mark} specimens", "limit": 10})
     r.raise_for_status()
-    return [m["platform_id"] for m in r.json()["matches"]]
+    return [m["platform_id"] for m in r.json()["matches"] if mark in m["evidence"]["terms"]]
 
 
 def verify(bases: list[str], tally: Tally) -> list[str]:
@@ -152,8 +153,9 @@ def verify(bases: list[str], tally: Tally) -> list[str]:
                 if pid not in found(http, base, mark):
                     problems.append(f"{base}: platform {pid} not matchable by its marker {mark}")
             for mark, pid in tally.old_markers.items():
-                if tally.platforms.get(pid) is not None and pid in found(http, base, mark)[:1]:
-                    problems.append(f"{base}: platform {pid} still first for its old marker {mark}")
+                if tally.platforms.get(pid) is not None and pid in found(http, base, mark):
+                    name = http.get(f"{base}/v1/platforms/{pid}").json().get("name")
+                    problems.append(f"{base}: platform {pid} ({name}) still found by its old marker {mark}")
     return problems
 
 
@@ -211,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             "PILOTMATCH_INDEX_DIR": str(settings.index_dir),
             "PILOTMATCH_ADMIN_KEY": ADMIN,
             "PILOTMATCH_RUN_WORKER_IN_PROCESS": "false",
+            # Three processes on this machine's cores: one compute thread each (see limit_compute_threads).
+            "PILOTMATCH_EMBEDDING_THREADS": os.environ.get("PILOTMATCH_EMBEDDING_THREADS", "1"),
         }
         ports = [free_port(), free_port()]
         bases = [f"http://127.0.0.1:{p}" for p in ports]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -140,15 +141,42 @@ def _minilm() -> SentenceTransformerEmbedder:
 BUILTIN_EMBEDDERS = ("use-multilingual-v3", "multilingual-e5-small", "all-minilm-l6-v2")
 
 
+class OneAtATime:
+    """An embedder that runs one call at a time per process.
+
+    Each model already uses every core it is given (BLAS or torch threads); several request threads embedding at
+    once would oversubscribe the cores, and these models slow down by an order of magnitude when threads spin
+    against each other. Taking turns keeps each call at its single-caller speed (a query takes about 2 ms).
+    """
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self.calibration = inner.calibration
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self.inner.embed_passages(texts)
+
+
 def load_embedder(name: str, threads: int = 2) -> Embedder:
     """Load a built-in embedder by name, or a sentence-transformers model from a local directory."""
+    return OneAtATime(_load(name, threads))
+
+
+def _load(name: str, threads: int) -> Embedder:
     if name == "use-multilingual-v3":
         return UseMultilingualEmbedder(threads)
     if name == "multilingual-e5-small":
         return E5SmallEmbedder(threads)
     if name == "all-minilm-l6-v2":
-        emb = _minilm()
-        return emb
+        return _minilm()
     path = Path(name).expanduser()
     if path.is_dir():
         return SentenceTransformerEmbedder(path, threads=threads)
