@@ -59,3 +59,22 @@ def test_an_updated_item_is_scored_by_its_new_tokens_only() -> None:
     assert index.score_items(["alpha"], [1]) == {1: 0.0}
     assert index.score_items(["epsilon"], [1])[1] > 0
     assert [h.item_id for h in index.search(["alpha", "gamma"], 5)] == [2]
+
+
+def test_a_restored_index_scores_like_the_one_it_was_saved_from() -> None:
+    import pickle
+
+    rnd = random.Random(3)
+    index = LexicalIndex()
+    docs = {i: _doc(rnd) for i in range(800)}
+    index.upsert_many(docs.items())
+    index.search([], 1)
+    index.upsert_many([(5, ["novel", "words"])])  # in the delta at save time
+    docs[5] = ["novel", "words"]
+    state = pickle.loads(pickle.dumps(index.snapshot_state()))
+    del docs[9]  # gone before the restart
+    restored = LexicalIndex.restored({i: list(t) for i, t in docs.items()}, state)
+    index.remove([9])
+    for query in (["novel"], rnd.sample(WORDS, 3), rnd.sample(WORDS, 5)):
+        assert restored.search(query, 10) == index.search(query, 10)
+    assert 9 not in {h.item_id for h in restored.search(WORDS, 800)}

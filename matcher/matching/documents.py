@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
+from matcher.matching.pickling import by_fields
 from matcher.matching.ranking import NeedFacts, PlatformFacts
 from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text, split_passages
 from matcher.platforms.models import Platform
@@ -14,6 +15,8 @@ from matcher.technologies.models import Technology
 @dataclass(frozen=True, slots=True)
 class PlatformDoc:
     """A platform as the match engine holds it in memory: passages to embed, tokens, facts and a display card."""
+
+    __reduce__ = by_fields
 
     id: int
     passages: tuple[str, ...]
@@ -26,6 +29,8 @@ class PlatformDoc:
 
 @dataclass(frozen=True, slots=True)
 class TechnologyDoc:
+    __reduce__ = by_fields
+
     id: int
     text: str
     tokens: tuple[str, ...]

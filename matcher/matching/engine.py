@@ -42,7 +42,8 @@ from matcher.technologies.models import Technology
 log = logging.getLogger("pilotmatch.engine")
 
 #: 2: documents pickled beside the FAISS index under a generation name; the manifest records the log position.
-SNAPSHOT_FORMAT = 2
+#: 3: the BM25 main segment is saved with the documents.
+SNAPSHOT_FORMAT = 3
 Progress = Callable[[int, int], None]
 
 
@@ -449,7 +450,8 @@ class MatchEngine:
                 generation = f"{time.time_ns():x}-{os.getpid():x}"
                 faiss_path, docs_path = self._files(c, generation)
                 c.dense.save(faiss_path)
-                _write_pickle(docs_path, c.docs)
+                c.lexical.search([], 1)  # a pending BM25 merge is done now, not at every start-up after
+                _write_pickle(docs_path, {"docs": c.docs, "lexical": c.lexical.snapshot_state()})
                 manifest = IndexManifest(
                     corpus=c.name,
                     model=self.embedder.model_id,
@@ -512,15 +514,24 @@ class MatchEngine:
         try:
             dense = DenseIndex.load(faiss_path, self.embedder.dim, self.settings.dense_nprobe)
             with docs_path.open("rb") as f:
-                docs = pickle.load(f)  # our own file, written by ``save`` (never user input)
-        except (OSError, ValueError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
+                saved = pickle.load(f)  # our own file, written by ``save`` (never user input)
+            docs, lexical_state = saved["docs"], saved["lexical"]
+        except (
+            OSError,
+            ValueError,
+            RuntimeError,
+            KeyError,
+            TypeError,
+            pickle.UnpicklingError,
+            EOFError,
+        ) as exc:
             log.warning("index=%s action=rebuild reason=unreadable error=%s", c.name, exc)
             return None
         stray = [i for i in dense.item_ids() if i not in docs]
         dense.remove(stray)
         c.dense = dense
         c.docs.update({i: d for i, d in docs.items() if i in dense})
-        c.lexical.upsert_many((i, list(d.tokens)) for i, d in c.docs.items())
+        c.lexical = LexicalIndex.restored({i: list(d.tokens) for i, d in c.docs.items()}, lexical_state)
         return manifest
 
     def load_snapshots(self) -> int | None:

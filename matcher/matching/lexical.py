@@ -97,6 +97,30 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._tokens)
 
+    def snapshot_state(self) -> tuple:
+        """What a snapshot keeps so start-up need not rebuild main (seconds at 100,000 profiles)."""
+        with self._lock:
+            return self._main, self._main_live.copy(), set(self._delta_ids)
+
+    @classmethod
+    def restored(cls, tokens: dict[int, list[str]], state: tuple) -> LexicalIndex:
+        """An index over ``tokens`` reusing a saved main segment: rows of items no longer present are retired,
+        and items that are not a live row of main go to the delta."""
+        index = cls()
+        main, live, delta = state
+        index._tokens = tokens
+        index._main, index._main_live = main, live
+        if main is not None:
+            for item, row in main.row_of.items():
+                if item not in tokens:
+                    live[row] = False
+        index._delta_ids = {i for i in delta if i in tokens} | {
+            i for i in tokens if main is None or (row := main.row_of.get(i)) is None or not live[row]
+        }
+        index._merge_due = main is None
+        index._writes_done()
+        return index
+
     def upsert_many(self, items: Iterable[tuple[int, list[str]]]) -> None:
         with self._lock:
             for item_id, tokens in items:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from matcher.matching.calibration import ScoreCalibration
 from matcher.matching.fusion import Relevance
+from matcher.matching.pickling import by_fields
 from matcher.settings import RankWeights
 from matcher.taxonomy import Taxonomy
 
@@ -22,6 +23,8 @@ from matcher.taxonomy import Taxonomy
 @dataclass(frozen=True, slots=True)
 class PlatformFacts:
     """What ranking needs to know about a platform (kept in memory beside the indexes)."""
+
+    __reduce__ = by_fields
 
     id: int
     tier: str
@@ -41,6 +44,8 @@ class PlatformFacts:
 
 @dataclass(frozen=True, slots=True)
 class NeedFacts:
+    __reduce__ = by_fields
+
     """What the technology (or ad-hoc query) asks for; empty means "no preference"."""
 
     directions: tuple[str, ...] = ()

@@ -17,6 +17,8 @@ from functools import cache
 import jieba
 import opencc
 
+from matcher.matching.pickling import by_fields
+
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*|[0-9]+[a-z]+[a-z0-9]*")
 _SENTENCE_END = re.compile(r"(?<=[。！？；;!?\n])|(?<=\.)\s+")
@@ -171,6 +173,8 @@ jieba.setLogLevel(logging.WARNING)
 @dataclass(frozen=True, slots=True)
 class LanguageMix:
     """Share of Chinese and of Latin-script content in a text; the two shares sum to 1 (or both are 0)."""
+
+    __reduce__ = by_fields
 
     zh: float
     en: float
