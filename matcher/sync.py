@@ -131,9 +131,10 @@ class ChangeFollower:
         """Apply everything in the log now (start-up); returns how many entries were read."""
         total = 0
         while True:
+            before = self.position
             n = self.poll_once()
             total += n
-            if n < POLL_BATCH:
+            if n < POLL_BATCH or self.position == before:  # done, or waiting at a young gap
                 return total
 
     def poll_once(self) -> int:
@@ -145,6 +146,7 @@ class ChangeFollower:
             self.head = max(self.head, log_position(s))
             oldest = s.exec(select(func.min(ChangeLog.id))).one()
         if not rows:
+            self._advanced_at = utcnow()  # caught up: nothing was missed, however long the log stays quiet
             return 0
         now = utcnow()
         if oldest is not None and self.position < oldest - 1 and now - self._advanced_at > LOG_RETENTION:
@@ -160,9 +162,9 @@ class ChangeFollower:
                 latest[(r.corpus, r.item_id)] = r.id  # type: ignore[assignment]
         for corpus, item_id in latest:
             self.apply(corpus, item_id)
+        self._applied.update(r.id for r in rows)  # type: ignore[misc]
         watermark = self.position
         for r in rows:
-            self._applied.add(r.id)  # type: ignore[arg-type]
             if r.id == watermark + 1 or (now - r.created_at).total_seconds() > GAP_WAIT_SECONDS:
                 watermark = r.id  # type: ignore[assignment]
             else:
@@ -202,6 +204,9 @@ class ChangeFollower:
                 with engine.write_lock:
                     if self._unchanged(model, item_id, row.updated_at):
                         engine.apply_technologies([doc], vectors)  # type: ignore[list-item]
+            else:
+                with engine.write_lock:
+                    engine.update_technology_facts(doc)  # type: ignore[arg-type]
 
     def _unchanged(self, model: type, item_id: int, updated_at: object) -> bool:
         """True if the row still is as it was when it was read (else a later log entry brings the newer state)."""

@@ -206,3 +206,21 @@ def test_follower_waits_at_a_gap_and_applies_a_late_commit(small_runtime: Runtim
     follower.poll_once()
     assert ids[0] not in rt.engine.platforms.docs
     assert follower.position == start + 2
+
+
+def test_follower_applies_a_technology_change_that_leaves_the_text_alone(small_runtime: Runtime) -> None:
+    """Another process changed only the TRL: no re-embedding, but this process's facts must follow."""
+    from matcher.sync import ChangeLog
+    from matcher.technologies.schemas import TechnologyCreate
+    from matcher.technologies.service import create_technology
+
+    rt = small_runtime
+    tech = create_technology(rt, TechnologyCreate(summary="质子交换膜电解槽电堆耐久性测试", trl=3))
+    rt.follower.poll_once()
+    with rt.db.begin() as conn:
+        conn.execute(text("UPDATE technology SET trl = 7 WHERE id = :id"), {"id": tech.id})
+    with rt.session() as s:
+        s.add(ChangeLog(corpus="technology", item_id=tech.id, origin="elsewhere"))
+        s.commit()
+    rt.follower.poll_once()
+    assert rt.engine.technologies.docs[tech.id].facts.trl == 7

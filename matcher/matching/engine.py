@@ -117,6 +117,8 @@ class _Corpus:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
     docs: dict = field(default_factory=dict)
     dirty: bool = False
+    #: The snapshot generation that matches memory (written or loaded by this process), if any.
+    generation: str = ""
 
 
 class MatchEngine:
@@ -237,6 +239,14 @@ class MatchEngine:
         for d in docs:
             c.docs[d.id] = d
         c.dirty = True
+
+    def update_technology_facts(self, doc: TechnologyDoc) -> None:
+        """A technology change that leaves its text alone (TRL, directions, status) needs no re-embedding."""
+        c = self.technologies
+        vectors = c.dense.vectors(doc.id)
+        if doc.id in c.docs and len(vectors):
+            c.docs[doc.id] = replace(doc, facts=self.complete_need(doc.facts, vectors[0], doc.text))
+            c.dirty = True
 
     def remove_technologies(self, ids: Iterable[int]) -> None:
         self._remove(self.technologies, list(ids))
@@ -432,11 +442,11 @@ class MatchEngine:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         position = self.log_position  # read first: the state written below includes at least this much
         for c in (self.platforms, self.technologies):
-            if not c.dirty:
-                # Unchanged since its last save, so the files on disk are current up to ``position`` too.
-                self._advance_manifest(c, position)
-                continue
             with self.write_lock:
+                if not c.dirty:
+                    # Unchanged since its last save, so the files on disk are current up to ``position`` too.
+                    self._advance_manifest(c, position)
+                    continue
                 threshold = self.settings.approximate_index_above
                 if not c.dense.approximate and threshold and c.dense.passage_count >= threshold:
                     started = time.perf_counter()
@@ -465,18 +475,24 @@ class MatchEngine:
                 )
                 _write_json(self._manifest_path(c), manifest.__dict__)
                 c.dirty = False
+                c.generation = generation
             self._drop_old_generations(c, keep=generation)
 
     def _advance_manifest(self, c: _Corpus, position: int) -> None:
+        """Only a generation this process wrote or loaded is known to match its memory."""
         manifest = IndexManifest.read(self._manifest_path(c))
-        if manifest is not None and manifest.log_position < position:
+        if manifest is not None and manifest.generation == c.generation and manifest.log_position < position:
             manifest.log_position = position
             _write_json(self._manifest_path(c), manifest.__dict__)
 
     def _drop_old_generations(self, c: _Corpus, keep: str) -> None:
         """Remove older generations' files, sparing the newest other one (a process may be reading it)."""
         files = sorted(
-            (p for p in self.index_dir.glob(f"{c.name}.*.*") if keep not in p.name and p.suffix != ".json"),
+            (
+                p
+                for p in self.index_dir.glob(f"{c.name}.*.*")
+                if keep not in p.name and ".manifest." not in p.name and p.suffix != ".tmp"
+            ),
             key=lambda p: p.stat().st_mtime,
             reverse=True,
         )
@@ -516,15 +532,7 @@ class MatchEngine:
             with docs_path.open("rb") as f:
                 saved = pickle.load(f)  # our own file, written by ``save`` (never user input)
             docs, lexical_state = saved["docs"], saved["lexical"]
-        except (
-            OSError,
-            ValueError,
-            RuntimeError,
-            KeyError,
-            TypeError,
-            pickle.UnpicklingError,
-            EOFError,
-        ) as exc:
+        except Exception as exc:
             log.warning("index=%s action=rebuild reason=unreadable error=%s", c.name, exc)
             return None
         stray = [i for i in dense.item_ids() if i not in docs]
@@ -532,6 +540,7 @@ class MatchEngine:
         c.dense = dense
         c.docs.update({i: d for i, d in docs.items() if i in dense})
         c.lexical = LexicalIndex.restored({i: list(d.tokens) for i, d in c.docs.items()}, lexical_state)
+        c.generation = manifest.generation if not stray else ""
         return manifest
 
     def load_snapshots(self) -> int | None:
@@ -610,13 +619,13 @@ class MatchEngine:
 
 
 def _write_pickle(path: Path, data: object) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.{threading.get_ident()}.tmp")
     with tmp.open("wb") as f:
         pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)
 
 
 def _write_json(path: Path, data: object) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     tmp.replace(path)

@@ -144,7 +144,9 @@ def edit(platform_id: int, ctx: WebDep, form: CheckedForm) -> Response:
     ):
         if name in errors and errors[name] != ctx.t("error.whole_number"):
             errors[name] = ctx.t(key)
-    shown = values | {"equipment": forms.text(form, "equipment"), "tier": own.tier}
+    shown = values | {"equipment": forms.text(form, "equipment")}
+    if not admin:
+        shown["tier"] = own.tier
     return ctx.render("operator/edit.html", 422, p=own, values=shown, errors=errors, saved=False)
 
 
