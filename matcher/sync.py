@@ -175,38 +175,35 @@ class ChangeFollower:
         return len(rows)
 
     def apply(self, corpus: str, item_id: int) -> None:
+        """Bring one item of this process's engine in step with its row (the row is the truth)."""
         engine = self.rt.engine
-        model = Platform if corpus == PLATFORM else Technology
+        if corpus == PLATFORM:
+            model, name, indexed = Platform, "platforms", lambda r: r.active
+            docs, embed = engine.platform_docs, engine.embed_platform_docs
+            put, facts, remove = engine.apply_platforms, engine.update_platform_facts, engine.remove_platforms
+        else:
+            model, name, indexed = Technology, "technologies", lambda r: r.status != "closed"
+            docs, embed = engine.technology_docs, engine.embed_technology_docs
+            put, facts, remove = (
+                engine.apply_technologies,
+                engine.update_technology_facts,
+                engine.remove_technologies,
+            )
         with self.rt.session() as s:
             row = s.get(model, item_id)
-        if corpus == PLATFORM:
-            if row is None or not row.active:
-                with engine.write_lock:
-                    engine.remove_platforms([item_id])
-                return
-            doc = with_id(engine.platform_docs([row])[0], item_id)
-            if engine.needs_reembedding(doc, "platforms"):  # type: ignore[arg-type]
-                vectors = engine.embed_platform_docs([doc])  # type: ignore[list-item]
-                with engine.write_lock:
-                    if self._unchanged(model, item_id, row.updated_at):
-                        engine.apply_platforms([doc], vectors)  # type: ignore[list-item]
-            else:
-                with engine.write_lock:
-                    engine.update_platform_facts(doc)  # type: ignore[arg-type]
+        if row is None or not indexed(row):
+            with engine.write_lock:
+                remove([item_id])
+            return
+        doc = with_id(docs([row])[0], item_id)  # type: ignore[list-item]
+        if engine.needs_reembedding(doc, name):
+            vectors = embed([doc])  # type: ignore[list-item]  # outside the lock: the slow part
+            with engine.write_lock:
+                if self._unchanged(model, item_id, row.updated_at):
+                    put([doc], vectors)  # type: ignore[list-item]
         else:
-            if row is None or row.status == "closed":
-                with engine.write_lock:
-                    engine.remove_technologies([item_id])
-                return
-            doc = with_id(engine.technology_docs([row])[0], item_id)
-            if engine.needs_reembedding(doc, "technologies"):  # type: ignore[arg-type]
-                vectors = engine.embed_technology_docs([doc])  # type: ignore[list-item]
-                with engine.write_lock:
-                    if self._unchanged(model, item_id, row.updated_at):
-                        engine.apply_technologies([doc], vectors)  # type: ignore[list-item]
-            else:
-                with engine.write_lock:
-                    engine.update_technology_facts(doc)  # type: ignore[arg-type]
+            with engine.write_lock:
+                facts(doc)  # type: ignore[arg-type]
 
     def _unchanged(self, model: type, item_id: int, updated_at: object) -> bool:
         """True if the row still is as it was when it was read (else a later log entry brings the newer state)."""
