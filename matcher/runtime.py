@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from sqlmodel import Session, select
 from matcher.db import create_db_engine, migrate
 from matcher.matching.embedders import Embedder, load_embedder
 from matcher.matching.engine import MatchEngine
+from matcher.matching.lexicon import shared_lexicon
 from matcher.matching.text import warm_up_tokenizer
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
@@ -89,9 +91,9 @@ class Runtime:
         taxonomy = default_taxonomy()
         warm_up_tokenizer()
         embedder = shared_embedder(settings.embedding_model, settings.embedding_threads)
-        rt = cls(
-            settings=settings, db=db, taxonomy=taxonomy, engine=MatchEngine(settings, taxonomy, embedder)
-        )
+        lexicon = shared_lexicon(Path(settings.index_dir).resolve())
+        engine = MatchEngine(settings, taxonomy, embedder, lexicon=lexicon)
+        rt = cls(settings=settings, db=db, taxonomy=taxonomy, engine=engine)
         from matcher.sync import ChangeFollower
 
         rt.follower = ChangeFollower(rt, settings.sync_poll_seconds)

@@ -49,7 +49,7 @@ class FusionSettings(BaseModel):
     """How the dense and lexical channels are fused into one relevance in [0, 1]."""
 
     #: How far BM25 evidence may lift relevance when query and profile share Chinese / share English.
-    lexical_weight_zh: float = Field(0.35, ge=0.0, le=2.0)
+    lexical_weight_zh: float = Field(0.6, ge=0.0, le=2.0)
     lexical_weight_en: float = Field(0.8, ge=0.0, le=2.0)
     #: 0 lets BM25 lift any profile; 1 lets it lift a profile only in proportion to its dense relevance.
     lexical_gate: float = Field(0.0, ge=0.0, le=2.0)
@@ -57,6 +57,10 @@ class FusionSettings(BaseModel):
     cross_language_weight: float = Field(0.5, ge=0.0, le=2.0)
     #: Normalised BM25 score at which lexical relevance reaches 1 - 1/e (it saturates smoothly above).
     lexical_saturation: float = Field(0.2, gt=0.0, le=1.0)
+    #: How far the query's terms, translated through the bilingual lexicon, may lift a profile written in the
+    #: other language, and the score at which that evidence reaches 1 - 1/e.
+    translated_weight: float = Field(0.7, ge=0.0, le=2.0)
+    translated_saturation: float = Field(0.35, gt=0.0, le=1.0)
     #: Dense relevance is ``sigmoid(slope * (cosine - midpoint))``; each built-in embedder has measured values,
     #: these override them (for a custom model, measure with ``scripts/evaluate.py``).
     dense_midpoint: float | None = Field(None, ge=-1.0, le=1.0)

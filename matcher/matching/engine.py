@@ -25,14 +25,15 @@ import numpy as np
 
 from matcher.errors import NotFound
 from matcher.matching.calibration import load_calibration
-from matcher.matching.dense import DenseIndex
-from matcher.matching.directions import DirectionInferrer, InferredDirection
+from matcher.matching.dense import DenseHit, DenseIndex
+from matcher.matching.directions import DirectionInferrer, vote_directions
 from matcher.matching.documents import PlatformDoc, TechnologyDoc, platform_doc, technology_doc
 from matcher.matching.embedders import Embedder
-from matcher.matching.fusion import ChannelScores, Fusion, LanguageAwareFusion
+from matcher.matching.fusion import ChannelScores, Fusion, LanguageAwareFusion, Relevance
 from matcher.matching.lexical import LexicalIndex
+from matcher.matching.lexicon import BilingualLexicon
 from matcher.matching.ranking import NeedFacts, Ranker
-from matcher.matching.text import language_mix, lexical_tokens, normalize_text
+from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text, surface_forms
 from matcher.observability import MATCH_SECONDS
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
@@ -43,7 +44,8 @@ log = logging.getLogger("pilotmatch.engine")
 
 #: 2: documents pickled beside the FAISS index under a generation name; the manifest records the log position.
 #: 3: the BM25 main segment is saved with the documents.
-SNAPSHOT_FORMAT = 3
+#: 4: English tokens are stemmed and glossary terms are single tokens.
+SNAPSHOT_FORMAT = 4
 Progress = Callable[[int, int], None]
 
 
@@ -56,6 +58,20 @@ class MatchQuery:
     area: str | None = None
     tiers: tuple[str, ...] = ()
     limit: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTerms:
+    """What the lexical channels need of a query: its tokens, their translations and its language mix."""
+
+    tokens: list[str]
+    translated: list[tuple[str, ...]]
+    lang: LanguageMix
+
+    @classmethod
+    def of(cls, text: str, lexicon: BilingualLexicon) -> QueryTerms:
+        tokens = lexical_tokens(text)
+        return cls(tokens, lexicon.translate(tokens), language_mix(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +141,18 @@ class MatchEngine:
     """Embeds, indexes and ranks. Thread-safe; writes are applied after the database commit that causes them."""
 
     def __init__(
-        self, settings: Settings, taxonomy: Taxonomy, embedder: Embedder, fusion: Fusion | None = None
+        self,
+        settings: Settings,
+        taxonomy: Taxonomy,
+        embedder: Embedder,
+        fusion: Fusion | None = None,
+        lexicon: BilingualLexicon | None = None,
     ) -> None:
         self.settings = settings
         self.taxonomy = taxonomy
         self.embedder = embedder
+        #: Translates query terms so BM25 also sees profiles written in the other language.
+        self.lexicon = lexicon if lexicon is not None else BilingualLexicon()
         self.fusion: Fusion = fusion or LanguageAwareFusion(settings.fusion, embedder.calibration)
         self.ranker = Ranker(settings.rank, taxonomy, calibration=load_calibration(embedder.model_id))
         self.directions = DirectionInferrer(taxonomy, embedder)
@@ -197,15 +220,13 @@ class MatchEngine:
             doc, facts=replace(doc.facts, inferred=tuple((d.code, d.confidence) for d in inferred))
         )
 
-    def infer_directions(self, vector: np.ndarray, text: str) -> list[InferredDirection]:
-        return self.directions.infer(vector, text)
-
     def complete_need(self, need: NeedFacts, vector: np.ndarray, text: str) -> NeedFacts:
         """The need with inferred directions filled in when the user chose none (explicit choices win)."""
         if need.directions or need.inferred:
             return need
-        inferred = tuple((d.code, d.confidence) for d in self.infer_directions(vector, text))
-        return replace(need, inferred=inferred)
+        text = normalize_text(text)
+        fused = self._fused(vector, QueryTerms.of(text, self.lexicon), None, self.settings.candidate_pool)
+        return replace(need, inferred=self._inferred_from(fused, vector, text))
 
     def apply_platforms(self, docs: Sequence[PlatformDoc], vectors: Sequence[np.ndarray]) -> None:
         """Add or replace platforms in the indexes (active ones only; call ``remove_platforms`` for the rest)."""
@@ -272,51 +293,29 @@ class MatchEngine:
         return self.match_vector(qvec, text, query)
 
     def match_vector(self, qvec: np.ndarray, text: str, query: MatchQuery) -> list[PlatformMatch]:
-        """Rank platforms for an embedded query. Without explicit directions (and none inferred by the caller),
-        the query's directions are inferred here."""
-        query = replace(query, need=self.complete_need(query.need, qvec, text))
-        c = self.platforms
-        docs = c.docs
+        """Rank platforms for an embedded query (see ``match_with_need``)."""
+        return self.match_with_need(qvec, text, query)[0]
+
+    def match_with_need(
+        self, qvec: np.ndarray, text: str, query: MatchQuery
+    ) -> tuple[list[PlatformMatch], NeedFacts]:
+        """Rank platforms for an embedded query; also return the need ranked for. Without explicit directions
+        (and none inferred by the caller), the query's directions are inferred from the same candidates."""
+        terms = QueryTerms.of(text, self.lexicon)
         allowed = self._allowed(query)
         pool = max(self.settings.candidate_pool, query.limit * 3)
-        qtokens = lexical_tokens(text)
-        qlang = language_mix(text)
-        with MATCH_SECONDS.labels("dense").time():
-            dense_hits = {h.item_id: h for h in c.dense.search(qvec, pool, allowed)}
-        with MATCH_SECONDS.labels("lexical").time():
-            lexical_hits = c.lexical.search(qtokens, pool, allowed)
-        lexical = {h.item_id: h.score for h in lexical_hits}
-        missing_dense = [i for i in lexical if i not in dense_hits]
-        if missing_dense:
-            dense_hits.update(c.dense.score_items(qvec, missing_dense))
-        if self.settings.passage_aggregation == "top2mean":
-            dense_hits = c.dense.score_items(qvec, list(dense_hits), top=2)
-        missing_lex = [i for i in dense_hits if i not in lexical]
-        if missing_lex and lexical_hits:
-            lexical.update(c.lexical.score_items(qtokens, missing_lex))
-        dense_rank = {i: r for r, i in enumerate(sorted(dense_hits, key=lambda i: -dense_hits[i].score))}
-        lexical_rank = {h.item_id: r for r, h in enumerate(lexical_hits)}
-        fused = []
-        for pid, hit in dense_hits.items():
-            doc = docs.get(pid)
-            if doc is None or (allowed is not None and pid not in allowed):
-                continue
-            overlap_zh, overlap_en = qlang.overlap(doc.lang)
-            scores = ChannelScores(
-                dense=hit.score,
-                lexical=lexical.get(pid, 0.0),
-                overlap_zh=overlap_zh,
-                overlap_en=overlap_en,
-                dense_rank=dense_rank.get(pid),
-                lexical_rank=lexical_rank.get(pid),
-            )
-            fused.append((self.fusion.fuse(scores), doc, hit))
+        fused = self._fused(qvec, terms, allowed, pool)
+        need = query.need
+        if not (need.directions or need.inferred):
+            # Inference must not depend on filters: an area filter would otherwise decide the directions.
+            basis = fused if allowed is None else self._fused(qvec, terms, None, self.settings.candidate_pool)
+            need = replace(need, inferred=self._inferred_from(basis, qvec, text))
         scored = []
         for relevance, doc, hit in self._within_reach(fused, query.limit):
-            result = self.ranker.score(query.need, doc.facts, relevance)
+            result = self.ranker.score(need, doc.facts, relevance)
             scored.append((result, doc, hit))
         scored.sort(key=lambda x: (-x[0].raw, x[1].id))
-        return [
+        matches = [
             PlatformMatch(
                 platform_id=doc.id,
                 score=result.score,
@@ -324,11 +323,69 @@ class MatchEngine:
                 card=doc.card,
                 evidence=Evidence(
                     passage=doc.passages[min(hit.passage, len(doc.passages) - 1)],
-                    terms=c.lexical.matched_terms(qtokens, doc.id),
+                    terms=self._evidence_terms(text, terms.tokens, terms.translated, doc),
                 ),
             )
             for result, doc, hit in scored[: query.limit]
         ]
+        return matches, need
+
+    def _fused(
+        self, qvec: np.ndarray, terms: QueryTerms, allowed: set[int] | None, pool: int
+    ) -> list[tuple[Relevance, PlatformDoc, DenseHit]]:
+        """Candidates from every channel (each contributes its best ``pool``), with their fused relevance."""
+        c = self.platforms
+        docs = c.docs
+        with MATCH_SECONDS.labels("dense").time():
+            dense_hits = {h.item_id: h for h in c.dense.search(qvec, pool, allowed)}
+        with MATCH_SECONDS.labels("lexical").time():
+            lexical_hits = c.lexical.search(terms.tokens, pool, allowed)
+            translated_hits = c.lexical.search(terms.translated, pool, allowed) if terms.translated else []
+        lexical = {h.item_id: h.score for h in lexical_hits}
+        translated = {h.item_id: h.score for h in translated_hits}
+        missing_dense = [i for i in lexical.keys() | translated.keys() if i not in dense_hits]
+        if missing_dense:
+            dense_hits.update(c.dense.score_items(qvec, missing_dense))
+        if self.settings.passage_aggregation == "top2mean":
+            dense_hits = c.dense.score_items(qvec, list(dense_hits), top=2)
+        missing_lex = [i for i in dense_hits if i not in lexical]
+        if missing_lex and lexical_hits:
+            lexical.update(c.lexical.score_items(terms.tokens, missing_lex))
+        missing_tr = [i for i in dense_hits if i not in translated]
+        if missing_tr and translated_hits:
+            translated.update(c.lexical.score_items(terms.translated, missing_tr))
+        dense_rank = {i: r for r, i in enumerate(sorted(dense_hits, key=lambda i: -dense_hits[i].score))}
+        lexical_rank = {h.item_id: r for r, h in enumerate(lexical_hits)}
+        translated_rank = {h.item_id: r for r, h in enumerate(translated_hits)}
+        fused = []
+        for pid, hit in dense_hits.items():
+            doc = docs.get(pid)
+            if doc is None or (allowed is not None and pid not in allowed):
+                continue
+            overlap_zh, overlap_en = terms.lang.overlap(doc.lang)
+            scores = ChannelScores(
+                dense=hit.score,
+                lexical=lexical.get(pid, 0.0),
+                overlap_zh=overlap_zh,
+                overlap_en=overlap_en,
+                dense_rank=dense_rank.get(pid),
+                lexical_rank=lexical_rank.get(pid),
+                translated=translated.get(pid, 0.0),
+                translated_rank=translated_rank.get(pid),
+            )
+            fused.append((self.fusion.fuse(scores), doc, hit))
+        return fused
+
+    def _inferred_from(
+        self, fused: list[tuple[Relevance, PlatformDoc, DenseHit]], qvec: np.ndarray, text: str
+    ) -> tuple[tuple[str, float], ...]:
+        """A query's likely directions: those of the most relevant platforms (listed or inferred), or, when too
+        few have any (a new registry), the directions whose taxonomy descriptions the text is most similar to."""
+        neighbours = [(rel.total, doc.facts.direction_weights()) for rel, doc, _ in fused]
+        inferred = vote_directions(neighbours)
+        if not inferred:
+            inferred = self.directions.infer(qvec, text)
+        return tuple((d.code, d.confidence) for d in inferred)
 
     def _within_reach(self, fused: list, limit: int) -> list:
         """Drop candidates whose relevance is so low that no factor could lift them into the top ``limit``.
@@ -352,20 +409,51 @@ class MatchEngine:
         if doc is None or hit is None:
             return None
         need = self.complete_need(need, qvec, text)
-        qtokens = lexical_tokens(text)
-        overlap_zh, overlap_en = language_mix(text).overlap(doc.lang)
-        lexical = self.platforms.lexical.score_items(qtokens, [platform_id])[platform_id]
-        relevance = self.fusion.fuse(ChannelScores(hit.score, lexical, overlap_zh, overlap_en))
-        result = self.ranker.score(need, doc.facts, relevance)
+        terms = QueryTerms.of(text, self.lexicon)
+        scores = self._pair_scores(hit.score, terms.tokens, terms.translated, terms.lang, doc)
+        result = self.ranker.score(need, doc.facts, self.fusion.fuse(scores))
         return PlatformMatch(
             platform_id=platform_id,
             score=result.score,
             explanation=result.explanation,
             card=doc.card,
             evidence=Evidence(
-                doc.passages[hit.passage], self.platforms.lexical.matched_terms(qtokens, platform_id)
+                doc.passages[hit.passage], self._evidence_terms(text, terms.tokens, terms.translated, doc)
             ),
         )
+
+    def _pair_scores(
+        self,
+        dense: float,
+        qtokens: list[str],
+        qtranslated: list[tuple[str, ...]],
+        qlang: LanguageMix,
+        doc: PlatformDoc,
+    ) -> ChannelScores:
+        """Every channel's opinion of one (query, platform) pair, outside a ranked search."""
+        lexical = self.platforms.lexical
+        overlap_zh, overlap_en = qlang.overlap(doc.lang)
+        return ChannelScores(
+            dense=dense,
+            lexical=lexical.score_items(qtokens, [doc.id])[doc.id],
+            overlap_zh=overlap_zh,
+            overlap_en=overlap_en,
+            translated=lexical.score_items(qtranslated, [doc.id])[doc.id] if qtranslated else 0.0,
+        )
+
+    def _evidence_terms(
+        self, text: str, qtokens: list[str], qtranslated: list[tuple[str, ...]], doc: PlatformDoc
+    ) -> list[str]:
+        """The query's terms found in the profile, as the query wrote them, then its translated terms found
+        there, as the profile writes them ("electrolyser" for 电解槽)."""
+        lexical = self.platforms.lexical
+        own = surface_forms(text)
+        terms = [own.get(t, t) for t in lexical.matched_terms(qtokens, doc.id)]
+        found = lexical.matched_terms(qtranslated, doc.id) if qtranslated else []
+        if found:
+            theirs = surface_forms("\n".join(doc.passages))
+            terms += [theirs.get(t, t) for t in found]
+        return list(dict.fromkeys(terms))
 
     def _allowed(self, query: MatchQuery) -> set[int] | None:
         if query.area is None and not query.tiers:
@@ -398,9 +486,9 @@ class MatchEngine:
                 continue
             sims = pvecs @ tvec[0]
             best = int(np.argmax(sims))
-            lex = self.platforms.lexical.score_items(list(tdoc.tokens), [platform_id])[platform_id]
-            overlap_zh, overlap_en = tdoc.lang.overlap(pdoc.lang)
-            scores = ChannelScores(float(sims[best]), lex, overlap_zh, overlap_en)
+            ttokens = list(tdoc.tokens)
+            ttranslated = self.lexicon.translate(ttokens)
+            scores = self._pair_scores(float(sims[best]), ttokens, ttranslated, tdoc.lang, pdoc)
             scored = self.ranker.score(tdoc.facts, pdoc.facts, self.fusion.fuse(scores))
             results.append(
                 TechnologyMatch(
@@ -410,7 +498,7 @@ class MatchEngine:
                     card=tdoc.card,
                     evidence=Evidence(
                         passage=pdoc.passages[best],
-                        terms=self.platforms.lexical.matched_terms(list(tdoc.tokens), platform_id),
+                        terms=self._evidence_terms(tdoc.text, ttokens, ttranslated, pdoc),
                     ),
                 )
             )

@@ -29,6 +29,9 @@ class ChannelScores:
     overlap_en: float  # share of the pair that is English on both sides, in [0, 1]
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    #: Normalised BM25 of the query's terms translated into the other language (see ``lexicon``), in [0, 1].
+    translated: float = 0.0
+    translated_rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,9 @@ class LanguageAwareFusion:
         # as zero: a cross-language profile is neither lifted by words nor held back by their absence.
         w = self.s
         evidence = (w.lexical_weight_zh * s.overlap_zh + w.lexical_weight_en * s.overlap_en) * lexical
-        evidence += w.cross_language_weight * cross * d
+        # Across languages: the query's translated terms found in the profile, plus the imputed share.
+        translated = 1.0 - math.exp(-max(0.0, s.translated) / w.translated_saturation)
+        evidence += cross * (w.translated_weight * translated + w.cross_language_weight * d)
         # The gate lets words lift a profile only as far as its meaning already fits (d ** gate), so a profile
         # that merely shares a few common words with the query cannot overtake one that fits in meaning.
         return Relevance(semantic=d, lexical=min(evidence, 1.0) * (1.0 - d) * d**w.lexical_gate)
@@ -104,8 +109,17 @@ class LexicalOnlyFusion(LanguageAwareFusion):
         return Relevance(semantic=0.0, lexical=self.lexical_relevance(s.lexical))
 
 
+class TranslatedOnlyFusion(LanguageAwareFusion):
+    """BM25 of the query's terms translated through the bilingual lexicon, alone."""
+
+    name = "translated"
+
+    def fuse(self, s: ChannelScores) -> Relevance:
+        return Relevance(semantic=0.0, lexical=self.lexical_relevance(s.translated))
+
+
 class ReciprocalRankFusion:
-    """Plain RRF over the two channels' ranks (k=60), scaled to [0, 1]. Kept for comparison: it ignores language
+    """Plain RRF over the channels' ranks (k=60), scaled to [0, 1]. Kept for comparison: it ignores language
     and, as measured, pulls cross-language results down."""
 
     name = "rrf"
@@ -114,10 +128,14 @@ class ReciprocalRankFusion:
         self.k = k
 
     def fuse(self, s: ChannelScores) -> Relevance:
-        best = 2.0 / (self.k + 1)
-        dense = 1.0 / (self.k + s.dense_rank + 1) if s.dense_rank is not None else 0.0
-        lexical = 1.0 / (self.k + s.lexical_rank + 1) if s.lexical_rank is not None else 0.0
-        return Relevance(semantic=dense / best, lexical=lexical / best)
+        best = 3.0 / (self.k + 1)
+
+        def rr(rank: int | None) -> float:
+            return 1.0 / (self.k + rank + 1) if rank is not None else 0.0
+
+        return Relevance(
+            semantic=rr(s.dense_rank) / best, lexical=(rr(s.lexical_rank) + rr(s.translated_rank)) / best
+        )
 
 
 def make_fusion(name: str, settings: FusionSettings, calibration: tuple[float, float] = (0.5, 6.0)) -> Fusion:
@@ -125,6 +143,7 @@ def make_fusion(name: str, settings: FusionSettings, calibration: tuple[float, f
         "language-aware": LanguageAwareFusion(settings, calibration),
         "dense": DenseOnlyFusion(settings, calibration),
         "lexical": LexicalOnlyFusion(settings, calibration),
+        "translated": TranslatedOnlyFusion(settings, calibration),
         "rrf": ReciprocalRankFusion(),
     }
     if name not in fusions:

@@ -6,7 +6,9 @@ row in main (if any) and puts its tokens in the delta, which is rebuilt on the n
 When the delta outgrows ``MERGE_FRACTION`` of main, the next search rebuilds main from every item's tokens (kept
 here, never re-tokenised) and empties the delta. Each segment scores with its own statistics.
 
-Scores are normalised by the query's upper bound (the sum over the query's known terms of their best score in any
+A query is a list of terms, each a token or a group of alternative tokens (the translations of one source term;
+the best-scoring alternative counts, so a term with four translations weighs no more than one with one). Scores
+are normalised by the query's upper bound (the sum over the query's known terms of their best score in any
 document of the segment), times the share of query terms the segment knows, so a normalised score means "share of
 the query's term weight matched" and is comparable across queries and segments.
 """
@@ -14,7 +16,7 @@ the query's term weight matched" and is comparable across queries and segments.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import bm25s
@@ -23,6 +25,10 @@ import numpy as np
 #: The delta is merged into main when it holds more than this share of main's items (and at least MERGE_MIN).
 MERGE_FRACTION = 0.1
 MERGE_MIN = 256
+
+
+#: A lexical query: plain tokens, or groups of alternatives of which the best match counts (a translated term).
+Terms = Sequence[str | tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,40 +51,75 @@ class _Segment:
         if data.size:
             self.token_max[nonempty] = np.maximum.reduceat(data, indptr[:-1][nonempty])
 
-    def _query(self, query_tokens: list[str]) -> tuple[list[int], float] | None:
-        unique = list(dict.fromkeys(query_tokens))
-        ids = self.bm25.get_tokens_ids(unique) if unique else []
-        if not ids:
+    def _query(self, query: Terms) -> tuple[list[np.ndarray], float] | None:
+        """The query's groups as token-id arrays (unknown tokens dropped), and the normalising factor."""
+        groups = _groups(query)
+        vocab = self.bm25.vocab_dict
+        known = []
+        for group in groups:
+            ids = [vocab[t] for t in group if t in vocab]
+            if ids:
+                known.append(np.asarray(ids, dtype=np.int64))
+        if not known:
             return None
-        upper = float(self.token_max[ids].sum())
+        upper = float(sum(self.token_max[ids].max() for ids in known))
         if upper <= 0:
             return None
-        return ids, (len(ids) / len(unique)) / upper
+        return known, (len(known) / len(groups)) / upper
 
-    def scores(self, query_tokens: list[str]) -> np.ndarray | None:
-        """Normalised scores of every row, or None if the query shares no term with the segment."""
-        q = self._query(query_tokens)
+    def scores(self, query: Terms) -> np.ndarray | None:
+        """Normalised scores of every row, or None if the query shares no term with the segment.
+
+        Computed from the postings of the query's terms (cost grows with matches, not with the segment): a group
+        of alternatives adds its best-scoring alternative per row.
+        """
+        q = self._query(query)
         if q is None:
             return None
-        ids, factor = q
-        return self.bm25.get_scores_from_ids(ids) * factor
+        known, factor = q
+        data, indices, indptr = self._csc()
+        total = np.zeros(len(self.items), dtype=np.float32)
+        best = np.zeros(len(self.items), dtype=np.float32)
+        for ids in known:
+            if len(ids) == 1:
+                lo, hi = indptr[ids[0]], indptr[ids[0] + 1]
+                total[indices[lo:hi]] += data[lo:hi]
+                continue
+            rows = np.concatenate([indices[indptr[t] : indptr[t + 1]] for t in ids])
+            vals = np.concatenate([data[indptr[t] : indptr[t + 1]] for t in ids])
+            np.maximum.at(best, rows, vals)
+            touched = np.unique(rows)
+            total[touched] += best[touched]
+            best[touched] = 0.0
+        return total * factor
 
-    def score_one(self, query_tokens: list[str], item_id: int) -> float:
+    def _csc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scores = self.bm25.scores
+        return scores["data"], scores["indices"], scores["indptr"]
+
+    def score_one(self, query: Terms, item_id: int) -> float:
         """One item's normalised score, read straight from the sparse matrix (a binary search per term)."""
         row = self.row_of.get(item_id)
-        q = self._query(query_tokens) if row is not None else None
+        q = self._query(query) if row is not None else None
         if q is None:
             return 0.0
-        ids, factor = q
-        scores = self.bm25.scores
-        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        known, factor = q
+        data, indices, indptr = self._csc()
         total = 0.0
-        for t in ids:
-            lo, hi = int(indptr[t]), int(indptr[t + 1])
-            j = lo + int(np.searchsorted(indices[lo:hi], row))
-            if j < hi and indices[j] == row:
-                total += float(data[j])
+        for ids in known:
+            best = 0.0
+            for t in ids:
+                lo, hi = int(indptr[t]), int(indptr[t + 1])
+                j = lo + int(np.searchsorted(indices[lo:hi], row))
+                if j < hi and indices[j] == row:
+                    best = max(best, float(data[j]))
+            total += best
         return total * factor
+
+
+def _groups(query: Terms) -> list[tuple[str, ...]]:
+    """A query as distinct groups of alternative tokens (a plain token is a group of one)."""
+    return list(dict.fromkeys((t,) if isinstance(t, str) else tuple(t) for t in query if t))
 
 
 class LexicalIndex:
@@ -165,7 +206,7 @@ class LexicalIndex:
         if self._delta is not None:
             yield self._delta, None
 
-    def search(self, query_tokens: list[str], k: int, allowed: set[int] | None = None) -> list[LexicalHit]:
+    def search(self, query_tokens: Terms, k: int, allowed: set[int] | None = None) -> list[LexicalHit]:
         hits: list[LexicalHit] = []
         with self._lock:
             self._ensure_built()
@@ -186,7 +227,7 @@ class LexicalIndex:
                 hits += [LexicalHit(int(items[r]), float(scores[r])) for r in top if scores[r] > 0]
         return sorted(hits, key=lambda h: -h.score)[:k]
 
-    def score_items(self, query_tokens: list[str], item_ids: Iterable[int]) -> dict[int, float]:
+    def score_items(self, query_tokens: Terms, item_ids: Iterable[int]) -> dict[int, float]:
         """Normalised score of the query against each listed item (0 for items without shared terms)."""
         item_ids = list(item_ids)
         with self._lock:
@@ -204,14 +245,14 @@ class LexicalIndex:
                         out[i] = float(scores[row])
             return out
 
-    def _score_one(self, query_tokens: list[str], item_id: int) -> float:
+    def _score_one(self, query_tokens: Terms, item_id: int) -> float:
         if item_id in self._delta_ids:
             return self._delta.score_one(query_tokens, item_id) if self._delta is not None else 0.0
         if self._main is None or (row := self._main.row_of.get(item_id)) is None or not self._main_live[row]:
             return 0.0
         return self._main.score_one(query_tokens, item_id)
 
-    def matched_terms(self, query_tokens: list[str], item_id: int) -> list[str]:
-        """Query terms that occur in the item, in query order, without repeats."""
+    def matched_terms(self, query_tokens: Terms, item_id: int) -> list[str]:
+        """Query terms (or, for a group, its alternatives) that occur in the item, in query order, no repeats."""
         doc = set(self._tokens.get(item_id, ()))
-        return [t for t in dict.fromkeys(query_tokens) if t in doc]
+        return list(dict.fromkeys(t for group in _groups(query_tokens) for t in group if t in doc))

@@ -24,9 +24,8 @@ def run_match(rt: Runtime, text: str, query: MatchQuery, vector=None) -> MatchOu
     """Embed (unless a stored vector is given), infer directions if none were chosen, and rank."""
     text = normalize_text(text)
     vector = rt.engine.embedder.embed_queries([text])[0] if vector is None else vector
-    need = rt.engine.complete_need(query.need, vector, text)
-    matches = rt.engine.match_vector(
-        vector, text, MatchQuery(text, need, query.area, query.tiers, query.limit)
+    matches, need = rt.engine.match_with_need(
+        vector, text, MatchQuery(text, query.need, query.area, query.tiers, query.limit)
     )
     return MatchOutcome(matches, list(need.inferred) if not need.directions else [])
 

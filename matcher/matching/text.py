@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 
 import jieba
 import opencc
+import Stemmer
 
 from matcher.matching.pickling import by_fields
 
@@ -219,9 +222,21 @@ def language_mix(text: str) -> LanguageMix:
 
 @cache
 def _jieba() -> jieba.Tokenizer:
+    """jieba, taught the glossary's Chinese terms (电解槽, 质子交换膜, ...) so each is one token on both sides and
+    the cross-language lexicon can find it."""
     tok = jieba.Tokenizer()
     tok.initialize()
+    for term in glossary_terms():
+        tok.add_word(term)
     return tok
+
+
+@cache
+def glossary_terms() -> tuple[str, ...]:
+    """The Chinese terms of ``matcher/data/glossary.tsv``."""
+    text = resources.files("matcher").joinpath("data/glossary.tsv").read_text(encoding="utf-8")
+    terms = (line.partition("\t")[0].strip() for line in text.splitlines() if not line.startswith("#"))
+    return tuple(t for t in terms if t and _CJK.search(t))
 
 
 def warm_up_tokenizer() -> None:
@@ -229,8 +244,37 @@ def warm_up_tokenizer() -> None:
     _jieba()
 
 
+_local = threading.local()
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    """PyStemmer objects are not thread-safe (they keep a cache), so each thread gets its own."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
+def english_stem(word: str) -> str:
+    """Snowball (Porter 2) stem of a lower-case English word: "electrolysers" and "electrolyser" meet."""
+    return _stemmer().stemWord(word)
+
+
+def is_stop_word(word: str) -> bool:
+    return word in _STOP_EN or word in _STOP_ZH
+
+
+def surface_forms(text: str) -> dict[str, str]:
+    """Each English stem in ``text`` mapped to the first word it came from, to show matched terms as written."""
+    stem = _stemmer().stemWord
+    forms: dict[str, str] = {}
+    for w in _LATIN_WORD.findall(normalize_text(text).lower()):
+        forms.setdefault(stem(w), w)
+    return forms
+
+
 def lexical_tokens(text: str) -> list[str]:
-    """Tokens for BM25: jieba search-mode words for Chinese runs, lower-cased words for English.
+    """Tokens for BM25: jieba search-mode words for Chinese runs, stemmed lower-case words for English.
 
     Single CJK characters and stop words are dropped; digits-only tokens are dropped (quantities differ between
     a profile and a summary without saying anything about fit).
@@ -238,6 +282,7 @@ def lexical_tokens(text: str) -> list[str]:
     text = normalize_text(text).lower()
     tokens: list[str] = []
     append = tokens.append
+    stem = _stemmer().stemWord
     for word in _jieba().cut_for_search(text, HMM=False):
         if not word or word.isspace():
             continue
@@ -246,11 +291,11 @@ def lexical_tokens(text: str) -> list[str]:
                 append(word)
         elif word.isascii() and word.isalnum():
             if len(word) >= 2 and word not in _STOP_EN and not word.isdigit():
-                append(word)
+                append(stem(word))
         else:
             for w in _LATIN_WORD.findall(word):
                 if len(w) >= 2 and w not in _STOP_EN:
-                    append(w)
+                    append(stem(w))
     return tokens
 
 

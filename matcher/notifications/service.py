@@ -145,8 +145,9 @@ def notify_for_technology(rt: Runtime, technology_id: int) -> int:
         from matcher.technologies.service import need_of, technology_text
 
         text = technology_text(tech)
-        need = rt.engine.complete_need(need_of(tech), vec, text)
-        matches = rt.engine.match_vector(vec, text, MatchQuery(text, need, limit=CANDIDATE_PLATFORMS))
+        matches, need = rt.engine.match_with_need(
+            vec, text, MatchQuery(text, need_of(tech), limit=CANDIDATE_PLATFORMS)
+        )
         best = BestMatch(
             technology_id,
             matches[0].score if matches else None,

@@ -1,0 +1,73 @@
+"""The bilingual lexicon that lets BM25 match across languages, and English stemming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from matcher.matching.lexical import LexicalIndex
+from matcher.matching.lexicon import build_lexicon, load_lexicon
+from matcher.matching.text import glossary_terms, lexical_tokens, surface_forms
+
+
+def test_english_words_are_stemmed_so_inflections_meet() -> None:
+    assert lexical_tokens("electrolysers")[0] == lexical_tokens("electrolyser")[0]
+    assert lexical_tokens("Batteries recycling") == lexical_tokens("battery recycled")
+    assert surface_forms("PEM Electrolysers")[lexical_tokens("electrolysers")[0]] == "electrolysers"
+
+
+def test_glossary_terms_are_single_tokens() -> None:
+    assert "质子交换膜" in glossary_terms()
+    assert "质子交换膜" in lexical_tokens("质子交换膜电解槽中试")
+
+
+def test_build_lexicon_translates_phrases_longest_first_and_both_ways() -> None:
+    lexicon = build_lexicon("燃料电池\tfuel cell\n电池\tbattery; cell\n催化剂\tcatalyst\n")
+    groups = lexicon.translate(lexical_tokens("fuel cell catalyst"))
+    assert groups == [("燃料电池",), ("催化剂",)]
+    assert lexicon.translate(["催化剂"]) == [(lexical_tokens("catalyst")[0],)]
+    assert lexicon.translate(lexical_tokens("zebra")) == []
+
+
+def test_cedict_senses_are_read_and_cross_references_skipped() -> None:
+    lines = [
+        "催化劑 催化剂 [cui1 hua4 ji4] /catalyst/",
+        "晶圓 晶圆 [jing1 yuan2] /wafer (silicon medium for integrated circuit)/",
+        "這 这 [zhe4] /this/",
+        "閘 闸 [zha2] /see 閘門|闸门/",
+        "電解槽 电解槽 [dian4 jie3 cao2] /see 電解池|电解池[dian4 jie3 chi2]/",
+    ]
+    lexicon = build_lexicon("", lines)
+    assert lexicon.translate(lexical_tokens("wafers")) == [("晶圆",)]
+    assert "电解槽" not in lexicon.zh_to_en  # only a cross-reference
+    assert "这" not in lexicon.zh_to_en  # single characters are not tokens
+
+
+def test_the_shipped_lexicon_covers_the_domain_and_is_cached(tmp_path: Path) -> None:
+    lexicon = load_lexicon(tmp_path)
+    assert len(lexicon) > 100_000  # CC-CEDICT is installed with the package
+    assert list(tmp_path.glob("lexicon.*.pickle"))
+    again = load_lexicon(tmp_path)
+    assert again.zh_to_en == lexicon.zh_to_en
+    assert ("电解槽",) in lexicon.translate(lexical_tokens("PEM electrolyser"))
+    assert ("抗体",) in lexicon.translate(lexical_tokens("antibody"))
+
+
+def test_a_group_of_alternatives_counts_once() -> None:
+    index = LexicalIndex()
+    index.upsert_many([(1, ["电解槽", "中试"]), (2, ["燃料电池", "中试"]), (3, ["钢铁"])])
+    one = index.score_items([("电解槽", "电解池", "电解")], [1, 2, 3])
+    assert one[1] > 0 and one[2] == 0 and one[3] == 0
+    # The best alternative counts: a group is worth as much as its best-matching token alone.
+    assert abs(one[1] - index.score_items(["电解槽"], [1])[1]) < 1e-6
+    assert index.search([("电解槽", "燃料电池")], 3)[0].item_id in (1, 2)
+    assert index.matched_terms([("电解池", "电解槽"), "中试"], 1) == ["电解槽", "中试"]
+
+
+def test_english_query_gets_evidence_from_a_chinese_profile_in_its_words(client: TestClient) -> None:
+    text = "Our alkaline water electrolysis electrodes need a pilot electrolyser test for green hydrogen."
+    matches = client.post("/v1/match", json={"text": text, "limit": 5}).json()["matches"]
+    chinese = [m for m in matches if "电解" in m["name"]]
+    assert chinese, [m["name"] for m in matches]
+    assert any(t.startswith("电解") or t in ("绿氢", "碱性电解") for t in chinese[0]["evidence"]["terms"])
