@@ -366,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         lex_ms = timed(
             lambda: engine.platforms.lexical.search(lexical_tokens(random.choice(queries)), k), 200
         )
+        translated_ms = timed(
+            lambda: engine.platforms.lexical.search(
+                engine.lexicon.translate(lexical_tokens(random.choice(queries))), k
+            ),
+            200,
+        )
         passages_total = engine.platforms.dense.passage_count
         # Recall is measured on queries like the corpus: the benchmark queries plus profile texts.
         probe = [normalize_text(p.capabilities[:200]) for p in random.Random(3).sample(items, 192)]
@@ -404,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     line("dense search alone (exact)", exact_ms)
     line(f"dense search alone ({'IVF' if approximate else 'exact'})", ann_ms)
     line("lexical search alone", lex_ms)
+    line("translated lexical search alone", translated_ms)
     print(
         f"dense index after restart: {'approximate (IVF)' if approximate else 'exact'}, "
         f"recall@10 against exact search {recall:.3f} on {len(probe_vecs)} queries"

@@ -310,24 +310,27 @@ class MatchEngine:
             # Inference must not depend on filters: an area filter would otherwise decide the directions.
             basis = fused if allowed is None else self._fused(qvec, terms, None, self.settings.candidate_pool)
             need = replace(need, inferred=self._inferred_from(basis, qvec, text))
-        scored = []
-        for relevance, doc, hit in self._within_reach(fused, query.limit):
-            result = self.ranker.score(need, doc.facts, relevance)
-            scored.append((result, doc, hit))
-        scored.sort(key=lambda x: (-x[0].raw, x[1].id))
-        matches = [
-            PlatformMatch(
-                platform_id=doc.id,
-                score=result.score,
-                explanation=result.explanation,
-                card=doc.card,
-                evidence=Evidence(
-                    passage=doc.passages[min(hit.passage, len(doc.passages) - 1)],
-                    terms=self._evidence_terms(text, terms.tokens, terms.translated, doc),
-                ),
-            )
-            for result, doc, hit in scored[: query.limit]
+        ranked = [
+            (self.ranker.raw(need, doc.facts, relevance), relevance, doc, hit)
+            for relevance, doc, hit in self._within_reach(fused, query.limit)
         ]
+        ranked.sort(key=lambda x: (-x[0], x[2].id))
+        own_words = surface_forms(text)
+        matches = []
+        for _, relevance, doc, hit in ranked[: query.limit]:
+            result = self.ranker.score(need, doc.facts, relevance)
+            matches.append(
+                PlatformMatch(
+                    platform_id=doc.id,
+                    score=result.score,
+                    explanation=result.explanation,
+                    card=doc.card,
+                    evidence=Evidence(
+                        passage=doc.passages[min(hit.passage, len(doc.passages) - 1)],
+                        terms=self._evidence_terms(own_words, terms.tokens, terms.translated, doc),
+                    ),
+                )
+            )
         return matches, need
 
     def _fused(
@@ -418,7 +421,8 @@ class MatchEngine:
             explanation=result.explanation,
             card=doc.card,
             evidence=Evidence(
-                doc.passages[hit.passage], self._evidence_terms(text, terms.tokens, terms.translated, doc)
+                doc.passages[hit.passage],
+                self._evidence_terms(surface_forms(text), terms.tokens, terms.translated, doc),
             ),
         )
 
@@ -442,18 +446,21 @@ class MatchEngine:
         )
 
     def _evidence_terms(
-        self, text: str, qtokens: list[str], qtranslated: list[tuple[str, ...]], doc: PlatformDoc
+        self,
+        own_words: dict[str, str],
+        qtokens: list[str],
+        qtranslated: list[tuple[str, ...]],
+        doc: PlatformDoc,
     ) -> list[str]:
-        """The query's terms found in the profile, as the query wrote them, then its translated terms found
-        there, as the profile writes them ("electrolyser" for 电解槽)."""
+        """The query's terms found in the profile, as the query wrote them (``own_words``: its stems' surface
+        forms), then its translated terms found there, as the profile writes them ("electrolyser" for 电解槽)."""
         lexical = self.platforms.lexical
-        own = surface_forms(text)
-        terms = [own.get(t, t) for t in lexical.matched_terms(qtokens, doc.id)]
+        terms = [own_words.get(t, t) for t in lexical.matched_terms(qtokens, doc.id)]
         found = lexical.matched_terms(qtranslated, doc.id) if qtranslated else []
-        if found:
+        if any(t.isascii() for t in found):
             theirs = surface_forms("\n".join(doc.passages))
-            terms += [theirs.get(t, t) for t in found]
-        return list(dict.fromkeys(terms))
+            found = [theirs.get(t, t) for t in found]
+        return list(dict.fromkeys(terms + found))
 
     def _allowed(self, query: MatchQuery) -> set[int] | None:
         if query.area is None and not query.tiers:
@@ -498,7 +505,7 @@ class MatchEngine:
                     card=tdoc.card,
                     evidence=Evidence(
                         passage=pdoc.passages[best],
-                        terms=self._evidence_terms(tdoc.text, ttokens, ttranslated, pdoc),
+                        terms=self._evidence_terms(surface_forms(tdoc.text), ttokens, ttranslated, pdoc),
                     ),
                 )
             )

@@ -216,6 +216,18 @@ class Ranker:
         #: Most any pair can gain from, or lose to, the non-relevance factors (signals lie in [-1, 1]).
         self.max_bonus = sum(getattr(weights, f.name) for f in self.factors)
         self.max_penalty = sum(getattr(weights, f.name) for f in self.factors if f.name in _CAN_SUBTRACT)
+        #: Factors with a weight, for ``raw`` (a factor weighted 0 adds exactly 0).
+        self._weighted = [(f, getattr(weights, f.name)) for f in self.factors if getattr(weights, f.name)]
+
+    def raw(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> float:
+        """The raw score alone, exactly as ``score`` sums it, for sorting many candidates cheaply (the
+        explanation and calibration are then worked out only for the ones shown)."""
+        w = self.weights.relevance
+        ctx = PairContext(need, platform, relevance, self.taxonomy)
+        total = round(w * relevance.semantic, 6) + round(w * relevance.lexical, 6)
+        for factor, weight in self._weighted:
+            total += round(weight * factor.signal(ctx), 6)
+        return total
 
     def score(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> Scored:
         w = self.weights
