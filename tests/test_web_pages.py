@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -90,6 +92,13 @@ def test_language_choice_is_remembered(client: TestClient) -> None:
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "/\\evil", None, ""])
 def test_redirect_targets_stay_on_site(target: str | None) -> None:
     assert safe_next(target) == "/"
+
+
+def test_a_stale_page_link_says_so_and_offers_the_first_page(client: TestClient) -> None:
+    r = client.get("/platforms", params={"area": "raw_materials", "cursor": "not-a-cursor"})
+    assert r.status_code == 422
+    assert 'role="alert"' in r.text and "翻页链接已失效" in r.text
+    assert 'href="/platforms?area=raw_materials"' in r.text
 
 
 def test_highlight_escapes_text_and_terms() -> None:
@@ -255,7 +264,7 @@ def test_operator_signs_in_edits_own_profile_only(small_client: TestClient, smal
 
 
 def test_operator_reads_the_inbox_and_marks_an_item_read(
-    small_client: TestClient, small_runtime: Runtime
+    small_client: TestClient, small_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tech = create_technology(
         small_runtime,
@@ -275,6 +284,19 @@ def test_operator_reads_the_inbox_and_marks_an_item_read(
     )
     assert r.status_code == 200 and r.text.lstrip().startswith("<li") and "unread" not in r.text
     assert tech.id is not None
+    # The sign-in expires meanwhile: htmx is told to load the sign-in page, not to swap it into the list item.
+    import api.web.session as web_session
+
+    later = time.time() + web_session.SIGN_IN_SECONDS + 60
+    monkeypatch.setattr(web_session, "time", SimpleNamespace(time=lambda: later))
+    r = small_client.post(
+        f"/platforms/{hydrogen.id}/inbox/{note_id}/read",
+        data={"csrf_token": csrf_of(inbox.text)},
+        headers=HTML | {"HX-Request": "true"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 204, r.status_code
+    assert r.headers["HX-Redirect"].startswith("/operator/sign-in")
 
 
 # ---- coverage -------------------------------------------------------------------------------------------------

@@ -125,8 +125,12 @@ class WebContext:
         )
         return self.finish(HTMLResponse(html, status_code=status_code))
 
-    def redirect(self, url: str) -> RedirectResponse:
-        return self.finish(RedirectResponse(url, status_code=303))  # type: ignore[return-value]
+    def redirect(self, url: str) -> Response:
+        """303 to ``url``; to an htmx request, an ``HX-Redirect`` instead, so the browser goes there rather than
+        htmx swapping the next page (say, the sign-in form after a session expired) into part of this one."""
+        if self.request.headers.get("HX-Request") == "true":
+            return self.finish(Response(status_code=204, headers={"HX-Redirect": url}))
+        return self.finish(RedirectResponse(url, status_code=303))
 
     def finish(self, response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
