@@ -233,6 +233,10 @@ def tune_rank(ev: Evaluator, items: list[DevItem], fusion: FusionSettings, base:
     return current
 
 
+#: One dev item in this many is also asked with every platform labelled for it removed (a need with no fit).
+NO_FIT_EVERY = 3
+
+
 def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
     """Fit the score calibration on the full ranking's top ``depth`` results of every dev query (summaries and
     short queries alike), print a reliability table and store the fit in ``matcher/data/calibration.json``."""
@@ -240,37 +244,56 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
 
     engine = ev.rt.engine
     engine.fusion = LanguageAwareFusion(engine.settings.fusion, ev.cal)
-    engine.ranker = Ranker(engine.settings.rank, engine.taxonomy)  # raw scores
-    raw, grades, query_of = [], [], []
-    for n, it in enumerate(items):
+    engine.ranker = Ranker(engine.settings.rank, engine.taxonomy)  # no calibration: scores are raw
+    bases = sorted({it.id.split(":")[0] for it in items})
+    # Every dev query has a fitting platform, but real needs sometimes have none (the gaps the coverage report
+    # exists to show). Without such queries the fit would learn "a query's first result usually fits" and hide
+    # every gap, so one base item in NO_FIT_EVERY is also asked against the platforms minus all labelled for it.
+    no_fit = {b for i, b in enumerate(bases) if i % NO_FIT_EVERY == 0}
+    raw, best, grades, base_of, fits = [], [], [], [], []
+    for it in items:
+        base = it.id.split(":")[0]
         vec = ev.vectors.get(it.id)
         if vec is None:
             vec = ev.vectors[it.id] = engine.embedder.embed_queries([it.text])[0]
-        for m in engine.match_vector(vec, it.text, MatchQuery(it.text, need=it.need, limit=depth)):
-            raw.append(m.score)  # the ranker above has no calibration, so this is the raw score
-            grades.append(it.relevant.get(ev.ext[m.platform_id], 0))
-            query_of.append(n)
+        query = MatchQuery(it.text, need=it.need, limit=depth + len(it.relevant))
+        results = engine.match_vector(vec, it.text, query)
+        variants = [(results[:depth], True)]
+        if base in no_fit:
+            variants.append(([m for m in results if ev.ext[m.platform_id] not in it.relevant][:depth], False))
+        for shown, has_fit in variants:
+            for m in shown:
+                raw.append(m.score)
+                best.append(shown[0].score)
+                grades.append(it.relevant.get(ev.ext[m.platform_id], 0) if has_fit else 0)
+                base_of.append(base)
+                fits.append(has_fit)
     # Reliability on pairs the fit has not seen: fit on half the dev items (summary and title together), read
-    # the table on the other half.
-    bases = sorted({it.id.split(":")[0] for it in items})
+    # the table on the other half, and the other way round.
     fold = {b: i % 2 for i, b in enumerate(bases)}
-    half = [fold[items[i].id.split(":")[0]] for i in query_of]
-    train = fit_calibration(
-        [r for r, h in zip(raw, half, strict=True) if h == 0],
-        [g for g, h in zip(grades, half, strict=True) if h == 0],
-    )
-    held = [(r, g) for r, g, h in zip(raw, grades, half, strict=True) if h == 1]
-    cal = fit_calibration(raw, grades)
+    half = [fold[b] for b in base_of]
+    held: list[tuple[float, int, bool, bool]] = []  # (calibrated score, grade, first result, query has a fit)
+    for k in (0, 1):
+        train = [i for i, h in enumerate(half) if h != k]
+        fit = fit_calibration([raw[i] for i in train], [best[i] for i in train], [grades[i] for i in train])
+        held += [
+            (fit(raw[i], best[i]), grades[i], raw[i] == best[i], fits[i])
+            for i, h in enumerate(half)
+            if h == k
+        ]
+    cal = fit_calibration(raw, best, grades)
+    brier = sum((p - g / 2) ** 2 for p, g, _, _ in held) / len(held)
     print(
-        f"calibration for {engine.embedder.model_id}: isotonic, {len(cal.xs)} knots, "
-        f"fitted on {len(raw)} (query, platform) pairs; reliability below on held-out queries (2-fold)"
+        f"calibration for {engine.embedder.model_id}: logistic on (raw, raw - best): intercept {cal.intercept}, "
+        f"raw {cal.raw_weight}, gap {cal.gap_weight}; fitted on {len(raw)} (query, platform) pairs "
+        f"({len(no_fit)} of {len(bases)} items also asked with no fitting platform); reliability below on "
+        f"held-out queries (2-fold), Brier {brier:.4f}"
     )
     print(
         f"{'calibrated score':<18}{'pairs':>7}{'mean score':>12}{'observed grade/2':>18}{'share relevant':>16}"
     )
     bins: dict[int, list[tuple[float, int]]] = defaultdict(list)
-    for r, g in held:
-        p = train(r)
+    for p, g, _, _ in held:
         bins[min(int(p * 10), 9)].append((p, g))
     for b in range(10):
         rows = bins.get(b, [])
@@ -282,13 +305,25 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
         print(
             f"{b / 10:.1f}-{(b + 1) / 10:.1f}{'':<11}{len(rows):>7}{mean_p:>12.3f}{observed:>18.3f}{share:>16.3f}"
         )
+    firsts = [p for p, g, first, _ in held if first and g > 0]
+    gaps = [p for p, _, first, has_fit in held if first and not has_fit]
+    good, possible = engine.settings.good_fit_score, engine.settings.possible_fit_score
+    print(
+        f"first results that are relevant ({len(firsts)}): {sum(p >= good for p in firsts) / len(firsts):.0%} "
+        f"read 'good' (>= {good}), {sum(p < possible for p in firsts) / len(firsts):.0%} read 'weak' "
+        f"(< {possible}); first results of queries with no fitting platform ({len(gaps)}): "
+        f"{sum(p < possible for p in gaps) / len(gaps):.0%} read 'weak' (counted as unmet demand)"
+    )
     path = ROOT / "matcher" / "data" / "calibration.json"
     stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     stored[engine.embedder.model_id] = {
-        "xs": list(cal.xs),
-        "ys": list(cal.ys),
+        "intercept": cal.intercept,
+        "raw_weight": cal.raw_weight,
+        "gap_weight": cal.gap_weight,
         "pairs": len(raw),
-        "fitted_on": "eval/dev (summaries and titles), top 20 of the full ranking, soft targets grade/2",
+        "brier_held_out": round(brier, 4),
+        "fitted_on": "eval/dev (summaries and titles), top 20 of the full ranking, soft targets grade/2; "
+        f"1 item in {NO_FIT_EVERY} also without its labelled platforms",
     }
     path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"stored in {path.relative_to(ROOT)}")

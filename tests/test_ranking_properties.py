@@ -180,3 +180,33 @@ def test_calibration_is_monotonic_in_relevance(
     s_high = CALIBRATED.score(need, platform, Relevance(high, 0.0))
     assert s_high.score >= s_low.score - 1e-9
     assert s_high.raw >= s_low.raw - 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(need=needs, platform=platforms(), low=st.floats(0, 1), high=st.floats(0, 1), best=st.floats(0, 1.3))
+def test_within_one_query_calibration_keeps_the_order(
+    need: NeedFacts, platform: PlatformFacts, low: float, high: float, best: float
+) -> None:
+    """Calibration reads a raw score against the query's best; for a fixed best, it never reorders."""
+    low, high = sorted((low, high))
+    s_low = CALIBRATED.score(need, platform, Relevance(low, 0.0), best)
+    s_high = CALIBRATED.score(need, platform, Relevance(high, 0.0), best)
+    assert s_high.score >= s_low.score - 1e-9
+    assert 0.0 <= s_low.score <= 1.0
+
+
+def test_calibration_fit_learns_the_gap_and_stays_monotonic() -> None:
+    from matcher.matching.calibration import fit_calibration
+
+    # Two kinds of query: long ones whose scores are all high, short ones whose scores are all low; in both,
+    # only the first result fits. A good calibration sees the first result as a fit in both.
+    raw, best, grades = [], [], []
+    for top in (0.9, 0.5) * 50:
+        for k in range(10):
+            raw.append(top - 0.05 * k)
+            best.append(top)
+            grades.append(2 if k == 0 else 0)
+    cal = fit_calibration(raw, best, grades)
+    assert cal.raw_weight >= 0 and cal.gap_weight > 0
+    assert cal(0.5, 0.5) > 0.5 > cal(0.85, 0.9)  # a short query's first result beats a long one's second
+    assert cal(0.4, 0.5) < cal(0.5, 0.5)

@@ -314,9 +314,9 @@ def test_coverage_report_counts_from_the_database(client: TestClient, demo_runti
     below = {t.id for t in techs if t.status == "open" and (t.best_score or 0) < report["threshold"]}
     assert {u["technology_id"] for u in report["unmet_demand"]} == below
     assert report["totals"]["unmet_demand"] == len(below) > 0
-    # The brain-computer interface has no platform that fits: a known gap of the demo data.
-    gap = next(u for u in report["unmet_demand"] if "脑机接口" in (u["title"] or ""))
-    assert gap["provinces"] == ["shanghai", "beijing"]
+    # The atomic-oxygen coating for satellites has no platform that fits: a known gap of the demo data.
+    gap = next(u for u in report["unmet_demand"] if "Atomic-oxygen" in (u["title"] or ""))
+    assert gap["directions"]
     stricter = client.get("/v1/reports/coverage", params={"threshold": 0.9}).json()
     assert stricter["totals"]["unmet_demand"] > report["totals"]["unmet_demand"]
     bad = client.get("/v1/reports/coverage", params={"threshold": 2})
@@ -339,9 +339,11 @@ def test_coverage_csv_has_the_same_figures(client: TestClient) -> None:
 
 def test_coverage_page_shows_the_gap_and_links_its_cell(client: TestClient) -> None:
     page = client.get("/coverage", headers=HTML)
-    assert page.status_code == 200 and "柔性脑机接口" in page.text
-    cell = client.get("/coverage/cell?direction=integrated_circuits&province=shanghai", headers=HTML)
-    assert cell.status_code == 200 and "柔性脑机接口" in cell.text
+    assert page.status_code == 200 and "Atomic-oxygen resistant coating" in page.text
+    gap = next(u for u in client.get("/v1/reports/coverage").json()["unmet_demand"] if "Atomic" in u["title"])
+    province = (gap["provinces"] or ["unspecified"])[0]
+    cell = client.get(f"/coverage/cell?direction={gap['directions'][0]}&province={province}", headers=HTML)
+    assert cell.status_code == 200 and "Atomic-oxygen resistant coating" in cell.text
     assert client.get("/coverage/cell?direction=nope&province=shanghai", headers=HTML).status_code == 404
 
 

@@ -38,6 +38,9 @@ class TechnologyDoc:
     facts: NeedFacts
     card: dict
     content_hash: str
+    #: The technology's best raw score against the platforms when it was last indexed (None: not yet known);
+    #: calibration reads a reverse-direction pair against it. A better platform added later raises it in use.
+    best_raw: float | None = None
 
 
 def _hash(*parts: str) -> str:

@@ -226,7 +226,7 @@ class MatchEngine:
             return need
         text = normalize_text(text)
         fused = self._fused(vector, QueryTerms.of(text, self.lexicon), None, self.settings.candidate_pool)
-        return replace(need, inferred=self._inferred_from(fused, vector, text))
+        return self._need_and_best(need, vector, text, fused)[0]
 
     def apply_platforms(self, docs: Sequence[PlatformDoc], vectors: Sequence[np.ndarray]) -> None:
         """Add or replace platforms in the indexes (active ones only; call ``remove_platforms`` for the rest)."""
@@ -251,8 +251,7 @@ class MatchEngine:
 
     def apply_technologies(self, docs: Sequence[TechnologyDoc], vectors: Sequence[np.ndarray]) -> None:
         docs = [
-            replace(d, facts=self.complete_need(d.facts, v[0], d.text)) if len(v) else d
-            for d, v in zip(docs, vectors, strict=True)
+            self._completed_technology(d, v[0]) if len(v) else d for d, v in zip(docs, vectors, strict=True)
         ]
         c = self.technologies
         c.dense.upsert_many((d.id, v) for d, v in zip(docs, vectors, strict=True))
@@ -266,7 +265,7 @@ class MatchEngine:
         c = self.technologies
         vectors = c.dense.vectors(doc.id)
         if doc.id in c.docs and len(vectors):
-            c.docs[doc.id] = replace(doc, facts=self.complete_need(doc.facts, vectors[0], doc.text))
+            c.docs[doc.id] = self._completed_technology(doc, vectors[0])
             c.dirty = True
 
     def remove_technologies(self, ids: Iterable[int]) -> None:
@@ -305,11 +304,10 @@ class MatchEngine:
         allowed = self._allowed(query)
         pool = max(self.settings.candidate_pool, query.limit * 3)
         fused = self._fused(qvec, terms, allowed, pool)
-        need = query.need
-        if not (need.directions or need.inferred):
-            # Inference must not depend on filters: an area filter would otherwise decide the directions.
-            basis = fused if allowed is None else self._fused(qvec, terms, None, self.settings.candidate_pool)
-            need = replace(need, inferred=self._inferred_from(basis, qvec, text))
+        # Inferred directions and the best score (which calibration reads scores against) must not depend on
+        # filters: an area filter would otherwise decide the directions and make its best look like a fit.
+        basis = fused if allowed is None else self._fused(qvec, terms, None, self.settings.candidate_pool)
+        need, best = self._need_and_best(query.need, qvec, text, basis)
         ranked = [
             (self.ranker.raw(need, doc.facts, relevance), relevance, doc, hit)
             for relevance, doc, hit in self._within_reach(fused, query.limit)
@@ -318,7 +316,7 @@ class MatchEngine:
         own_words = surface_forms(text)
         matches = []
         for _, relevance, doc, hit in ranked[: query.limit]:
-            result = self.ranker.score(need, doc.facts, relevance)
+            result = self.ranker.score(need, doc.facts, relevance, best)
             matches.append(
                 PlatformMatch(
                     platform_id=doc.id,
@@ -379,16 +377,42 @@ class MatchEngine:
             fused.append((self.fusion.fuse(scores), doc, hit))
         return fused
 
+    def _need_and_best(
+        self,
+        need: NeedFacts,
+        qvec: np.ndarray,
+        text: str,
+        fused: list[tuple[Relevance, PlatformDoc, DenseHit]],
+    ) -> tuple[NeedFacts, float | None]:
+        """The need with directions inferred (unless the user chose some or they were inferred already) and
+        the best raw score among the unfiltered candidates ``fused``."""
+        if not (need.directions or need.inferred):
+            need = replace(need, inferred=self._inferred_from(fused, qvec, text))
+        reach = self._within_reach(list(fused), 1)
+        best = max((self.ranker.raw(need, doc.facts, rel) for rel, doc, _ in reach), default=None)
+        return need, best
+
+    def _completed_technology(self, doc: TechnologyDoc, vector: np.ndarray) -> TechnologyDoc:
+        """A technology with its inferred directions and its best raw score against the platforms now indexed
+        (the reverse direction scores it against a platform as its forward match would)."""
+        terms = QueryTerms.of(doc.text, self.lexicon)
+        fused = self._fused(vector, terms, None, self.settings.candidate_pool)
+        need, best = self._need_and_best(doc.facts, vector, doc.text, fused)
+        return replace(doc, facts=need, best_raw=best)
+
     def _inferred_from(
         self, fused: list[tuple[Relevance, PlatformDoc, DenseHit]], qvec: np.ndarray, text: str
     ) -> tuple[tuple[str, float], ...]:
         """A query's likely directions: those of the most relevant platforms (listed or inferred), or, when too
         few have any (a new registry), the directions whose taxonomy descriptions the text is most similar to."""
         neighbours = [(rel.total, doc.facts.direction_weights()) for rel, doc, _ in fused]
-        inferred = vote_directions(neighbours)
-        if not inferred:
-            inferred = self.directions.infer(qvec, text)
-        return tuple((d.code, d.confidence) for d in inferred)
+        voted = vote_directions(neighbours)
+        if not voted:
+            return tuple((d.code, d.confidence) for d in self.directions.infer(qvec, text))
+        # Neighbours that fit only loosely (a need no platform serves) vouch less for their directions, so a
+        # wrong guess cannot lift their whole sector above a platform that fits.
+        nearest = max(total for total, weights in neighbours if weights)
+        return tuple((d.code, round(d.confidence * min(1.0, nearest), 4)) for d in voted)
 
     def _within_reach(self, fused: list, limit: int) -> list:
         """Drop candidates whose relevance is so low that no factor could lift them into the top ``limit``.
@@ -411,10 +435,11 @@ class MatchEngine:
         hit = self.platforms.dense.score_items(qvec, [platform_id]).get(platform_id)
         if doc is None or hit is None:
             return None
-        need = self.complete_need(need, qvec, text)
         terms = QueryTerms.of(text, self.lexicon)
+        fused = self._fused(qvec, terms, None, self.settings.candidate_pool)
+        need, best = self._need_and_best(need, qvec, text, fused)
         scores = self._pair_scores(hit.score, terms.tokens, terms.translated, terms.lang, doc)
-        result = self.ranker.score(need, doc.facts, self.fusion.fuse(scores))
+        result = self.ranker.score(need, doc.facts, self.fusion.fuse(scores), best)
         return PlatformMatch(
             platform_id=platform_id,
             score=result.score,
@@ -496,7 +521,7 @@ class MatchEngine:
             ttokens = list(tdoc.tokens)
             ttranslated = self.lexicon.translate(ttokens)
             scores = self._pair_scores(float(sims[best]), ttokens, ttranslated, tdoc.lang, pdoc)
-            scored = self.ranker.score(tdoc.facts, pdoc.facts, self.fusion.fuse(scores))
+            scored = self.ranker.score(tdoc.facts, pdoc.facts, self.fusion.fuse(scores), tdoc.best_raw)
             results.append(
                 TechnologyMatch(
                     technology_id=tid,

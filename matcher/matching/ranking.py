@@ -124,17 +124,25 @@ class Tier:
         return tax.tier_rank(ctx.platform.tier) / tax.max_tier_rank * _unit(ctx.relevance.total)
 
 
+def _as_fit(signal: float, ctx: PairContext) -> float:
+    """A preference met counts in proportion to relevance (a platform in the wanted province that does not do
+    the work is no better a fit for it); a preference missed counts in full."""
+    return signal * _unit(ctx.relevance.total) if signal > 0 else signal
+
+
 class Region:
+    """1 (scaled by relevance) when the platform is in a province the technology prefers."""
+
     name = "region"
 
     def signal(self, ctx: PairContext) -> float:
         if not ctx.need.provinces or ctx.platform.province is None:
             return 0.0
-        return 1.0 if ctx.platform.province in ctx.need.provinces else 0.0
+        return _as_fit(1.0, ctx) if ctx.platform.province in ctx.need.provinces else 0.0
 
 
 class TrlFit:
-    """+1 inside the platform's TRL range; -1/3 per level outside it (at most -1)."""
+    """+1 (scaled by relevance) inside the platform's TRL range; -1/3 per level outside it (at most -1)."""
 
     name = "trl_fit"
 
@@ -145,13 +153,13 @@ class TrlFit:
         lo = p.trl_min if p.trl_min is not None else 1
         hi = p.trl_max if p.trl_max is not None else 9
         if lo <= trl <= hi:
-            return 1.0
+            return _as_fit(1.0, ctx)
         distance = lo - trl if trl < lo else trl - hi
         return -min(distance, 3) / 3
 
 
 class ServiceTypes:
-    """Share of the wanted service types the platform offers."""
+    """Share of the wanted service types the platform offers (scaled by relevance)."""
 
     name = "service_types"
 
@@ -159,7 +167,7 @@ class ServiceTypes:
         wanted = ctx.need.service_types
         if not wanted:
             return 0.0
-        return len(set(wanted) & set(ctx.platform.service_types)) / len(set(wanted))
+        return _as_fit(len(set(wanted) & set(ctx.platform.service_types)) / len(set(wanted)), ctx)
 
 
 class Capacity:
@@ -195,7 +203,7 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
 class Scored:
     score: float
     explanation: dict[str, float] = field(default_factory=dict)
-    #: The score before calibration; ranking sorts by it (calibration can flatten, never reorder).
+    #: The score before calibration; ranking sorts by it (calibration never reorders one query's results).
     raw: float = 0.0
 
 
@@ -229,7 +237,11 @@ class Ranker:
             total += round(weight * factor.signal(ctx), 6)
         return total
 
-    def score(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> Scored:
+    def score(
+        self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance, best: float | None = None
+    ) -> Scored:
+        """The explained score; ``best`` is the query's best raw score, which calibration reads the raw score
+        against (None: this pair is the best known)."""
         w = self.weights
         ctx = PairContext(need, platform, relevance, self.taxonomy)
         explanation = {
@@ -241,5 +253,5 @@ class Ranker:
         raw = sum(explanation.values())
         if self.calibration.fitted:
             # A monotonic map: order is unchanged, and the explanation still adds up to the score.
-            explanation["calibration"] = round(self.calibration(raw) - raw, 6)
+            explanation["calibration"] = round(self.calibration(raw, best) - raw, 6)
         return Scored(score=round(sum(explanation.values()), 6), explanation=explanation, raw=raw)
