@@ -96,6 +96,34 @@ def test_rows_changed_while_the_service_was_down_are_caught_up(small_runtime: Ru
         rt.close()
 
 
+def test_a_reconciled_start_keeps_what_was_inferred_for_technologies(small_runtime: Runtime) -> None:
+    """The row-by-row start-up path reuses a technology's inferred directions and best score from the
+    snapshot (its text is unchanged), as the log-replay path does."""
+    from matcher.technologies.schemas import TechnologyCreate
+    from matcher.technologies.service import create_technology
+
+    settings = small_runtime.settings
+    tech = create_technology(
+        small_runtime,
+        TechnologyCreate(summary="质子交换膜电解槽电堆的耐久性验证", contact="a@example.edu.cn"),
+    )
+    before = small_runtime.engine.technologies.docs[tech.id]  # type: ignore[index]
+    assert before.facts.inferred and before.best_raw is not None
+    small_runtime.engine.save()
+    with small_runtime.db.begin() as conn:  # a change the log never saw: start-up must reconcile
+        conn.execute(text("UPDATE platform SET tier = 'national' WHERE id = (SELECT MIN(id) FROM platform)"))
+        conn.execute(text("DELETE FROM change_log"))
+    small_runtime.close()
+    rt = Runtime.open(settings)
+    try:
+        after = rt.engine.technologies.docs[tech.id]  # type: ignore[index]
+        assert rt.engine.load_stats["technologies_reused"] == 1  # type: ignore[attr-defined]
+        assert after.facts.inferred == before.facts.inferred
+        assert after.best_raw == before.best_raw
+    finally:
+        rt.close()
+
+
 def test_reindex_rebuilds_everything(small_runtime: Runtime) -> None:
     stats = small_runtime.reindex()
     assert stats["platforms_embedded"] == len(SAMPLE_PLATFORMS)

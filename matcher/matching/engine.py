@@ -400,6 +400,14 @@ class MatchEngine:
         need, best = self._need_and_best(doc.facts, vector, doc.text, fused)
         return replace(doc, facts=need, best_raw=best)
 
+    def _reused_technology(self, doc: TechnologyDoc, old: TechnologyDoc | None) -> TechnologyDoc:
+        """A technology whose text is unchanged since the snapshot keeps what was inferred for it then (its
+        facts other than directions come fresh from the database); one without any is completed now."""
+        if old is not None and (doc.facts.directions or old.facts.inferred):
+            return replace(doc, facts=replace(doc.facts, inferred=old.facts.inferred), best_raw=old.best_raw)
+        vectors = self.technologies.dense.vectors(doc.id)
+        return self._completed_technology(doc, vectors[0]) if len(vectors) else doc
+
     def _inferred_from(
         self, fused: list[tuple[Relevance, PlatformDoc, DenseHit]], qvec: np.ndarray, text: str
     ) -> tuple[tuple[str, float], ...]:
@@ -715,6 +723,8 @@ class MatchEngine:
                 for d in fresh:
                     if c is self.platforms:
                         d = self.with_inferred_directions(d, c.dense.vectors(d.id))  # type: ignore[arg-type]
+                    else:
+                        d = self._reused_technology(d, c.docs.get(d.id))  # type: ignore[arg-type]
                     c.docs[d.id] = d
                 if changed:
                     if c is self.platforms:
