@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, text
 from sqlmodel import Field, Session, SQLModel, delete, select
@@ -43,10 +43,21 @@ class ChangeLog(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
+def database_now(session: Session) -> datetime:
+    """The database server's clock (PostgreSQL), or this host's for SQLite (one host by construction).
+
+    Entries are stamped and aged by one clock, so the gap rule holds when writers and followers run on hosts
+    whose clocks disagree."""
+    if session.get_bind().dialect.name == "postgresql":
+        stamp = session.execute(text("SELECT statement_timestamp()")).scalar_one()
+        return stamp.astimezone(UTC)
+    return utcnow()
+
+
 def record_changes(session: Session, origin: str, corpus: str, item_ids: list[int]) -> None:
     """Add change-log entries to the caller's transaction (commit them together with the write)."""
     if item_ids:
-        now = utcnow()
+        now = database_now(session)
         session.execute(  # one multi-row INSERT: bulk imports write thousands of entries
             insert(ChangeLog),
             [{"corpus": corpus, "item_id": i, "origin": origin, "created_at": now} for i in item_ids],
@@ -107,7 +118,7 @@ class ChangeFollower:
             self.head = log_position(s)
             settled = s.exec(
                 select(func.coalesce(func.max(ChangeLog.id), 0)).where(
-                    ChangeLog.created_at < utcnow() - timedelta(seconds=GAP_WAIT_SECONDS)
+                    ChangeLog.created_at < database_now(s) - timedelta(seconds=GAP_WAIT_SECONDS)
                 )
             ).one()
         self._set_position(int(settled))
@@ -145,6 +156,7 @@ class ChangeFollower:
             ).all()
             self.head = max(self.head, log_position(s))
             oldest = s.exec(select(func.min(ChangeLog.id))).one()
+            db_now = database_now(s)
         if not rows:
             self._advanced_at = utcnow()  # caught up: nothing was missed, however long the log stays quiet
             return 0
@@ -165,7 +177,7 @@ class ChangeFollower:
         self._applied.update(r.id for r in rows)  # type: ignore[misc]
         watermark = self.position
         for r in rows:
-            if r.id == watermark + 1 or (now - r.created_at).total_seconds() > GAP_WAIT_SECONDS:
+            if r.id == watermark + 1 or (db_now - r.created_at).total_seconds() > GAP_WAIT_SECONDS:
                 watermark = r.id  # type: ignore[assignment]
             else:
                 break  # a younger gap: wait for it
@@ -219,7 +231,7 @@ class ChangeFollower:
 
     def prune(self, keep: timedelta = LOG_RETENTION) -> None:
         with self.rt.session() as s:
-            s.exec(delete(ChangeLog).where(ChangeLog.created_at < utcnow() - keep))  # type: ignore[arg-type]
+            s.exec(delete(ChangeLog).where(ChangeLog.created_at < database_now(s) - keep))  # type: ignore[arg-type]
             s.commit()
 
     def run(self) -> None:

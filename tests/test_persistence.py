@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -234,6 +235,30 @@ def test_follower_waits_at_a_gap_and_applies_a_late_commit(small_runtime: Runtim
     follower.poll_once()
     assert ids[0] not in rt.engine.platforms.docs
     assert follower.position == start + 2
+
+
+def test_a_follower_host_whose_clock_runs_ahead_still_waits_at_a_gap(
+    small_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries are stamped and aged by the database's clock, so a skewed host clock cannot age a gap early."""
+    import matcher.sync as sync
+
+    rt = small_runtime
+    if rt.db.dialect.name != "postgresql":
+        pytest.skip("SQLite is one host: its clock is the database's")
+    follower = rt.follower
+    follower.poll_once()
+    start = follower.position
+    with rt.session() as s:
+        pid = s.exec(select(Platform.id).order_by(Platform.id)).first()
+        sync.record_changes(s, "elsewhere", "platform", [pid])  # type: ignore[list-item]
+        s.commit()
+    with rt.db.begin() as conn:  # leave a gap before that entry, as a slow transaction would
+        conn.execute(text("UPDATE change_log SET id = id + 1 WHERE id = :id"), {"id": start + 1})
+    ahead = sync.utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(sync, "utcnow", lambda: ahead)
+    follower.poll_once()
+    assert follower.position == start  # the gap is seconds old by the database's clock
 
 
 def test_follower_applies_a_technology_change_that_leaves_the_text_alone(small_runtime: Runtime) -> None:
