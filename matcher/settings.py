@@ -24,7 +24,7 @@ class RankWeights(BaseModel):
     """
 
     relevance: float = Field(0.80, ge=0.0, le=1.0)
-    sector_fit: float = Field(0.10, ge=0.0, le=0.5)
+    sector_fit: float = Field(0.14, ge=0.0, le=0.5)
     trl_fit: float = Field(0.02, ge=0.0, le=0.5)
     service_types: float = Field(0.05, ge=0.0, le=0.5)
     region: float = Field(0.02, ge=0.0, le=0.5)
@@ -52,9 +52,9 @@ class FusionSettings(BaseModel):
     lexical_weight_zh: float = Field(0.6, ge=0.0, le=2.0)
     lexical_weight_en: float = Field(0.8, ge=0.0, le=2.0)
     #: 0 lets BM25 lift any profile; 1 lets it lift a profile only in proportion to its dense relevance.
-    lexical_gate: float = Field(0.0, ge=0.0, le=2.0)
+    lexical_gate: float = Field(0.25, ge=0.0, le=2.0)
     #: Lift given to a cross-language pair in proportion to its own dense relevance (BM25 sees nothing there).
-    cross_language_weight: float = Field(0.5, ge=0.0, le=2.0)
+    cross_language_weight: float = Field(0.3, ge=0.0, le=2.0)
     #: Normalised BM25 score at which lexical relevance reaches 1 - 1/e (it saturates smoothly above).
     lexical_saturation: float = Field(0.2, gt=0.0, le=1.0)
     #: How far the query's terms, translated through the bilingual lexicon, may lift a profile written in the

@@ -307,12 +307,18 @@ class MatchEngine:
         # Inferred directions and the best score (which calibration reads scores against) must not depend on
         # filters: an area filter would otherwise decide the directions and make its best look like a fit.
         basis = fused if allowed is None else self._fused(qvec, terms, None, self.settings.candidate_pool)
-        need, best = self._need_and_best(query.need, qvec, text, basis)
+        need = query.need
+        if not (need.directions or need.inferred):
+            need = replace(need, inferred=self._inferred_from(basis, qvec, text))
         ranked = [
             (self.ranker.raw(need, doc.facts, relevance), relevance, doc, hit)
             for relevance, doc, hit in self._within_reach(fused, query.limit)
         ]
         ranked.sort(key=lambda x: (-x[0], x[2].id))
+        if allowed is None:
+            best = ranked[0][0] if ranked else None
+        else:
+            best = self._need_and_best(need, qvec, text, basis)[1]
         own_words = surface_forms(text)
         matches = []
         for _, relevance, doc, hit in ranked[: query.limit]:
@@ -339,9 +345,14 @@ class MatchEngine:
         docs = c.docs
         with MATCH_SECONDS.labels("dense").time():
             dense_hits = {h.item_id: h for h in c.dense.search(qvec, pool, allowed)}
+        # The word channels add candidates the dense channel missed; half its pool each is plenty (every extra
+        # candidate costs a dense lookup and a ranking).
+        word_pool = max(pool // 2, 10)
         with MATCH_SECONDS.labels("lexical").time():
-            lexical_hits = c.lexical.search(terms.tokens, pool, allowed)
-            translated_hits = c.lexical.search(terms.translated, pool, allowed) if terms.translated else []
+            lexical_hits = c.lexical.search(terms.tokens, word_pool, allowed)
+            translated_hits = (
+                c.lexical.search(terms.translated, word_pool, allowed) if terms.translated else []
+            )
         lexical = {h.item_id: h.score for h in lexical_hits}
         translated = {h.item_id: h.score for h in translated_hits}
         missing_dense = [i for i in lexical.keys() | translated.keys() if i not in dense_hits]
