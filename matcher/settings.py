@@ -107,8 +107,9 @@ class Settings(BaseSettings):
     #: Calibrated scores at or above these read as a "good" / "possible" fit (see the README's reliability table).
     good_fit_score: float = Field(0.6, ge=0.0, le=1.0)
     possible_fit_score: float = Field(0.3, ge=0.0, le=1.0)
-    #: The coverage report counts an open technology as unmet demand when its best match scores below this.
-    unmet_demand_score: float = Field(0.3, ge=0.0, le=1.0)
+    #: The coverage report counts an open technology as unmet demand when its best match scores below this:
+    #: 0.5 reads "its best platform is more likely not a fit than a fit" on the calibrated scale.
+    unmet_demand_score: float = Field(0.5, ge=0.0, le=1.0)
     #: Defaults for platforms that set none: notify of technologies that rank in a platform's best
     #: ``notify_top_k`` with a calibrated score of at least ``notify_min_score``.
     notify_top_k: int = Field(5, ge=1, le=100)
