@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from matcher.db import create_db_engine, migrate
 from matcher.matching.embedders import Embedder, load_embedder
 from matcher.matching.engine import MatchEngine
-from matcher.matching.lexicon import shared_lexicon
+from matcher.matching.lexicon import load_lexicon
 from matcher.matching.text import warm_up_tokenizer
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
@@ -91,7 +91,7 @@ class Runtime:
         taxonomy = default_taxonomy()
         warm_up_tokenizer()
         embedder = shared_embedder(settings.embedding_model, settings.embedding_threads)
-        lexicon = shared_lexicon(Path(settings.index_dir).resolve())
+        lexicon = load_lexicon(Path(settings.index_dir))
         engine = MatchEngine(settings, taxonomy, embedder, lexicon=lexicon)
         rt = cls(settings=settings, db=db, taxonomy=taxonomy, engine=engine)
         from matcher.sync import ChangeFollower

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from matcher.matching.lexical import LexicalIndex
@@ -44,12 +45,19 @@ def test_cedict_senses_are_read_and_cross_references_skipped() -> None:
     assert "这" not in lexicon.zh_to_en  # single characters are not tokens
 
 
-def test_the_shipped_lexicon_covers_the_domain_and_is_cached(tmp_path: Path) -> None:
+def test_the_shipped_lexicon_covers_the_domain_and_is_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matcher.matching.lexicon as lexicon_module
+
+    monkeypatch.setattr(lexicon_module, "_BUILT", {})  # a new process: nothing built yet
     lexicon = load_lexicon(tmp_path)
     assert len(lexicon) > 100_000  # CC-CEDICT is installed with the package
     assert list(tmp_path.glob("lexicon.*.pickle"))
+    assert load_lexicon(tmp_path) is lexicon  # the same process reuses it
+    monkeypatch.setattr(lexicon_module, "_BUILT", {})  # the next process reads the pickle
     again = load_lexicon(tmp_path)
-    assert again.zh_to_en == lexicon.zh_to_en
+    assert again is not lexicon and again.zh_to_en == lexicon.zh_to_en
     assert ("电解槽",) in lexicon.translate(lexical_tokens("PEM electrolyser"))
     assert ("抗体",) in lexicon.translate(lexical_tokens("antibody"))
 

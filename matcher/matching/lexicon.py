@@ -25,7 +25,6 @@ import pickle
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -175,22 +174,30 @@ def build_lexicon(glossary: str, cedict_lines: Sequence[str] = ()) -> BilingualL
     )
 
 
+#: Lexicons built in this process, by source hash (every runtime of a process shares one).
+_BUILT: dict[str, BilingualLexicon] = {}
+
+
 def load_lexicon(cache_dir: Path | None = None) -> BilingualLexicon:
-    """The glossary plus CC-CEDICT (when its package is installed), cached under ``cache_dir``."""
+    """The glossary plus CC-CEDICT (when its package is installed): from this process's memory, else from the
+    pickle under ``cache_dir``, else built (and then written there for the next process)."""
     glossary = _glossary_text()
     cedict = _cedict_path()
     cedict_bytes = cedict.read_bytes() if cedict is not None and cedict.exists() else b""
     key = hashlib.sha256(glossary.encode() + b"\x00" + cedict_bytes).hexdigest()[:16]
     cache = cache_dir / f"lexicon.{key}.pickle" if cache_dir is not None else None
-    if cache is not None and cache.exists():
+    lexicon = _BUILT.get(key)
+    if lexicon is None and cache is not None and cache.exists():
         try:
             with cache.open("rb") as f:
-                return pickle.load(f)
+                lexicon = _BUILT[key] = pickle.load(f)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             log.warning("event=lexicon_cache_unreadable path=%s action=rebuild", cache)
+    if lexicon is not None:
+        return lexicon
     if not cedict_bytes:
         log.warning("event=no_cedict action=glossary_only")
-    lexicon = build_lexicon(glossary, cedict_bytes.decode("utf-8").splitlines())
+    lexicon = _BUILT[key] = build_lexicon(glossary, cedict_bytes.decode("utf-8").splitlines())
     if cache is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -203,9 +210,3 @@ def load_lexicon(cache_dir: Path | None = None) -> BilingualLexicon:
         except OSError as exc:
             log.warning("event=lexicon_cache_not_written path=%s error=%s", cache, exc)
     return lexicon
-
-
-@cache
-def shared_lexicon(cache_dir: Path) -> BilingualLexicon:
-    """One lexicon per process and cache directory (it is read-only once built)."""
-    return load_lexicon(cache_dir)
