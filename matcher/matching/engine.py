@@ -380,6 +380,8 @@ class MatchEngine:
                 lexical=lexical.get(pid, 0.0),
                 overlap_zh=overlap_zh,
                 overlap_en=overlap_en,
+                query_zh=terms.lang.zh,
+                query_en=terms.lang.en,
                 dense_rank=dense_rank.get(pid),
                 lexical_rank=lexical_rank.get(pid),
                 translated=translated.get(pid, 0.0),
@@ -486,6 +488,8 @@ class MatchEngine:
             lexical=lexical.score_items(qtokens, [doc.id])[doc.id],
             overlap_zh=overlap_zh,
             overlap_en=overlap_en,
+            query_zh=qlang.zh,
+            query_en=qlang.en,
             translated=lexical.score_items(qtranslated, [doc.id])[doc.id] if qtranslated else 0.0,
         )
 

@@ -2,11 +2,12 @@
 
 The lexical channel is strong when query and profile share a language and blind across languages, so the default
 fusion (``LanguageAwareFusion``) lets lexical evidence only *add* to semantic relevance ("noisy-or"):
-``rel = d + (w_zh * o_zh * l + w_en * o_en * l + w_x * (1 - o_zh - o_en) * d) * (1 - d)``: BM25 evidence counts as
-far as query and profile share a language (``o_zh``, ``o_en``), with a weight per language, and is imputed from
-the dense channel where they do not. A cross-language
-profile is therefore judged purely semantically and never pulled down by a lexical zero; a same-language profile
-that also shares the query's terms moves up. ``ReciprocalRankFusion`` and the single channels are kept as
+``rel = d + ((w_zh * q_zh + w_en * q_en) * l + (1 - o_zh - o_en) * (w_t * t + w_x * d)) * (1 - d) * d^g``: BM25
+evidence ``l`` counts with a weight per query language (``q_zh``, ``q_en``); as far as query and profile do not
+share a language (``o_zh``, ``o_en``), the translated terms' BM25 ``t`` counts and a share is imputed from the
+dense channel. A cross-language
+profile is therefore never pulled down by words it cannot share; a profile that shares the query's terms, in its
+own words or in translation, moves up. ``ReciprocalRankFusion`` and the single channels are kept as
 swappable alternatives for ``scripts/evaluate.py``.
 """
 
@@ -32,6 +33,9 @@ class ChannelScores:
     #: Normalised BM25 of the query's terms translated into the other language (see ``lexicon``), in [0, 1].
     translated: float = 0.0
     translated_rank: int | None = None
+    #: Share of the query that is Chinese / English (what BM25's matches can be in).
+    query_zh: float = 0.0
+    query_en: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,10 @@ class LanguageAwareFusion:
         # languages differ it sees nothing, so its evidence is imputed from the dense channel instead of counted
         # as zero: a cross-language profile is neither lifted by words nor held back by their absence.
         w = self.s
-        evidence = (w.lexical_weight_zh * s.overlap_zh + w.lexical_weight_en * s.overlap_en) * lexical
+        # Words match only where both texts have them, so BM25's match counts by the query's language: the English
+        # name of a Chinese profile that matches an English query is full evidence, not discounted by the
+        # profile being mostly Chinese.
+        evidence = (w.lexical_weight_zh * s.query_zh + w.lexical_weight_en * s.query_en) * lexical
         # Across languages: the query's translated terms found in the profile, plus the imputed share.
         translated = 1.0 - math.exp(-max(0.0, s.translated) / w.translated_saturation)
         evidence += cross * (w.translated_weight * translated + w.cross_language_weight * d)
