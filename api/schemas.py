@@ -49,7 +49,10 @@ class MatchRequest(BaseModel):
 
 class EvidenceOut(BaseModel):
     passage: str = Field(description="The profile passage that matched best, in the profile's own words.")
-    terms: list[str] = Field(description="Query terms found in the profile.")
+    terms: list[str] = Field(
+        description="Query terms found in the profile (as the query wrote them), then the query's terms found there in "
+        "translation (as the profile writes them)."
+    )
 
 
 def fit_label(score: float, settings: Settings) -> Literal["good", "possible", "weak"]:
