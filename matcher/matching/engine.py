@@ -70,8 +70,12 @@ class QueryTerms:
 
     @classmethod
     def of(cls, text: str, lexicon: BilingualLexicon) -> QueryTerms:
-        tokens = lexical_tokens(text)
-        return cls(tokens, lexicon.translate(tokens), language_mix(text))
+        return cls.of_tokens(lexical_tokens(text), language_mix(text), lexicon)
+
+    @classmethod
+    def of_tokens(cls, tokens: list[str], lang: LanguageMix, lexicon: BilingualLexicon) -> QueryTerms:
+        """For a text already tokenised (a stored technology)."""
+        return cls(tokens, lexicon.translate(tokens), lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +335,7 @@ class MatchEngine:
                     card=doc.card,
                     evidence=Evidence(
                         passage=doc.passages[min(hit.passage, len(doc.passages) - 1)],
-                        terms=self._evidence_terms(own_words, terms.tokens, terms.translated, doc),
+                        terms=self._evidence_terms(own_words, terms, doc),
                     ),
                 )
             )
@@ -459,7 +463,7 @@ class MatchEngine:
         terms = QueryTerms.of(text, self.lexicon)
         fused = self._fused(qvec, terms, None, self.settings.candidate_pool)
         need, best = self._need_and_best(need, qvec, text, fused)
-        scores = self._pair_scores(hit.score, terms.tokens, terms.translated, terms.lang, doc)
+        scores = self._pair_scores(hit.score, terms, doc)
         result = self.ranker.score(need, doc.facts, self.fusion.fuse(scores), best)
         return PlatformMatch(
             platform_id=platform_id,
@@ -468,47 +472,34 @@ class MatchEngine:
             card=doc.card,
             evidence=Evidence(
                 doc.passages[hit.passage],
-                self._evidence_terms(surface_forms(text), terms.tokens, terms.translated, doc),
+                self._evidence_terms(surface_forms(text), terms, doc),
             ),
         )
 
-    def _pair_scores(
-        self,
-        dense: float,
-        qtokens: list[str],
-        qtranslated: list[tuple[str, ...]],
-        qlang: LanguageMix,
-        doc: PlatformDoc,
-    ) -> ChannelScores:
+    def _pair_scores(self, dense: float, terms: QueryTerms, doc: PlatformDoc) -> ChannelScores:
         """Every channel's opinion of one (query, platform) pair, outside a ranked search."""
         lexical = self.platforms.lexical
-        overlap_zh, overlap_en = qlang.overlap(doc.lang)
+        overlap_zh, overlap_en = terms.lang.overlap(doc.lang)
         return ChannelScores(
             dense=dense,
-            lexical=lexical.score_items(qtokens, [doc.id])[doc.id],
+            lexical=lexical.score_items(terms.tokens, [doc.id])[doc.id],
             overlap_zh=overlap_zh,
             overlap_en=overlap_en,
-            query_zh=qlang.zh,
-            query_en=qlang.en,
-            translated=lexical.score_items(qtranslated, [doc.id])[doc.id] if qtranslated else 0.0,
+            query_zh=terms.lang.zh,
+            query_en=terms.lang.en,
+            translated=lexical.score_items(terms.translated, [doc.id])[doc.id] if terms.translated else 0.0,
         )
 
-    def _evidence_terms(
-        self,
-        own_words: dict[str, str],
-        qtokens: list[str],
-        qtranslated: list[tuple[str, ...]],
-        doc: PlatformDoc,
-    ) -> list[str]:
+    def _evidence_terms(self, own_words: dict[str, str], terms: QueryTerms, doc: PlatformDoc) -> list[str]:
         """The query's terms found in the profile, as the query wrote them (``own_words``: its stems' surface
         forms), then its translated terms found there, as the profile writes them ("electrolyser" for 电解槽)."""
         lexical = self.platforms.lexical
-        terms = [own_words.get(t, t) for t in lexical.matched_terms(qtokens, doc.id)]
-        found = lexical.matched_terms(qtranslated, doc.id) if qtranslated else []
+        shared = [own_words.get(t, t) for t in lexical.matched_terms(terms.tokens, doc.id)]
+        found = lexical.matched_terms(terms.translated, doc.id) if terms.translated else []
         if any(t.isascii() for t in found):
             theirs = surface_forms("\n".join(doc.passages))
             found = [theirs.get(t, t) for t in found]
-        return list(dict.fromkeys(terms + found))
+        return list(dict.fromkeys(shared + found))
 
     def _allowed(self, query: MatchQuery) -> set[int] | None:
         if query.area is None and not query.tiers:
@@ -541,9 +532,8 @@ class MatchEngine:
                 continue
             sims = pvecs @ tvec[0]
             best = int(np.argmax(sims))
-            ttokens = list(tdoc.tokens)
-            ttranslated = self.lexicon.translate(ttokens)
-            scores = self._pair_scores(float(sims[best]), ttokens, ttranslated, tdoc.lang, pdoc)
+            terms = QueryTerms.of_tokens(list(tdoc.tokens), tdoc.lang, self.lexicon)
+            scores = self._pair_scores(float(sims[best]), terms, pdoc)
             scored = self.ranker.score(tdoc.facts, pdoc.facts, self.fusion.fuse(scores), tdoc.best_raw)
             results.append(
                 TechnologyMatch(
@@ -553,7 +543,7 @@ class MatchEngine:
                     card=tdoc.card,
                     evidence=Evidence(
                         passage=pdoc.passages[best],
-                        terms=self._evidence_terms(surface_forms(tdoc.text), ttokens, ttranslated, pdoc),
+                        terms=self._evidence_terms(surface_forms(tdoc.text), terms, pdoc),
                     ),
                 )
             )

@@ -25,6 +25,7 @@ import pickle
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -174,6 +175,19 @@ def build_lexicon(glossary: str, cedict_lines: Sequence[str] = ()) -> BilingualL
     )
 
 
+def _sources() -> tuple[str, bytes]:
+    """The glossary text and the CC-CEDICT file's bytes (empty when its package is not installed)."""
+    cedict = _cedict_path()
+    return _glossary_text(), cedict.read_bytes() if cedict is not None and cedict.exists() else b""
+
+
+@cache
+def _source_key() -> str:
+    """A hash of both sources, read once per process (the dictionary is 9 MB; runtimes come and go in tests)."""
+    glossary, cedict_bytes = _sources()
+    return hashlib.sha256(glossary.encode() + b"\x00" + cedict_bytes).hexdigest()[:16]
+
+
 #: Lexicons built in this process, by source hash (every runtime of a process shares one).
 _BUILT: dict[str, BilingualLexicon] = {}
 
@@ -181,10 +195,7 @@ _BUILT: dict[str, BilingualLexicon] = {}
 def load_lexicon(cache_dir: Path | None = None) -> BilingualLexicon:
     """The glossary plus CC-CEDICT (when its package is installed): from this process's memory, else from the
     pickle under ``cache_dir``, else built (and then written there for the next process)."""
-    glossary = _glossary_text()
-    cedict = _cedict_path()
-    cedict_bytes = cedict.read_bytes() if cedict is not None and cedict.exists() else b""
-    key = hashlib.sha256(glossary.encode() + b"\x00" + cedict_bytes).hexdigest()[:16]
+    key = _source_key()
     cache = cache_dir / f"lexicon.{key}.pickle" if cache_dir is not None else None
     lexicon = _BUILT.get(key)
     if lexicon is None and cache is not None and cache.exists():
@@ -195,6 +206,7 @@ def load_lexicon(cache_dir: Path | None = None) -> BilingualLexicon:
             log.warning("event=lexicon_cache_unreadable path=%s action=rebuild", cache)
     if lexicon is not None:
         return lexicon
+    glossary, cedict_bytes = _sources()
     if not cedict_bytes:
         log.warning("event=no_cedict action=glossary_only")
     lexicon = _BUILT[key] = build_lexicon(glossary, cedict_bytes.decode("utf-8").splitlines())
