@@ -40,11 +40,15 @@ def test_notification_is_delivered_after_kill_9(tmp_path: Path) -> None:
             json={"summary": "低铱催化剂涂层膜，需要PEM电解槽电堆耐久性验证。"},
             headers=AUTH,
             timeout=30,
-        ).json()
+        )
+        assert tech.status_code == 201, tech.text
+        tech = tech.json()
         deadline = time.monotonic() + 20
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert receiver.requests, "the in-process worker did not deliver"
+        assert receiver.requests, (
+            "the in-process worker did not deliver: " + (tmp_path / "serve.log").read_text()[-6000:]
+        )
         os.kill(server.pid, signal.SIGKILL)  # mid-delivery: no chance to record the attempt
         server.wait(timeout=10)
 

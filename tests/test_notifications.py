@@ -247,6 +247,64 @@ def test_stored_but_unmatched_rows_are_caught_up_after_a_crash(
     )
 
 
+def test_a_row_committed_before_it_is_indexed_is_matched_later_not_dropped(
+    client: TestClient, rt: Runtime
+) -> None:
+    """The worker can see a technology's commit before the writer (or this process's follower) has indexed it. It
+    must leave the flag set then; clearing it would lose the notification for good (a flaky CI run caught this)."""
+    from matcher.matching.documents import with_id
+    from matcher.technologies.models import Technology
+
+    pid = _pid(client, "s-hydrogen")
+    row = Technology(**HYDROGEN_TECH, needs_matching=True)
+    with rt.session() as s:  # committed as create_technology does, but not yet in the engine
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+    DeliveryWorker(rt).run_once()
+    with rt.session() as s:
+        assert s.get(Technology, row.id).needs_matching
+    assert client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"] == []
+
+    doc = with_id(rt.engine.technology_docs([row])[0], row.id)
+    rt.engine.apply_technologies([doc], rt.engine.embed_technology_docs([doc]))
+    DeliveryWorker(rt).run_once()
+    with rt.session() as s:
+        assert not s.get(Technology, row.id).needs_matching
+    inbox = client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]
+    assert [n["technology_id"] for n in inbox] == [row.id]
+
+
+def test_a_platform_committed_before_it_is_indexed_hears_of_technologies_later(
+    client: TestClient, rt: Runtime
+) -> None:
+    """The same for the platform side: an active platform not yet indexed keeps its flag until it is."""
+    from matcher.matching.documents import with_id
+    from matcher.platforms.models import Platform
+
+    tech = client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH).json()
+    row = Platform(
+        name="PEM电解槽耐久性测试中心",
+        tier="provincial",
+        area="emerging_future",
+        capabilities="PEM电解槽电堆耐久性测试、低铱膜电极验证。",
+        needs_matching=True,
+    )
+    with rt.session() as s:
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+    DeliveryWorker(rt).run_once()
+    with rt.session() as s:
+        assert s.get(Platform, row.id).needs_matching
+
+    docs, vectors = rt.engine.prepare_platforms([row])
+    rt.engine.apply_platforms([with_id(docs[0], row.id)], vectors)
+    DeliveryWorker(rt).run_once()
+    inbox = client.get(f"/v1/platforms/{row.id}/notifications", headers=AUTH).json()["items"]
+    assert [n["technology_id"] for n in inbox] == [tech["id"]]
+
+
 def test_webhook_targets_are_checked(tmp_path: Path) -> None:
     strict = Runtime.open(make_settings(tmp_path / "strict"))
     try:

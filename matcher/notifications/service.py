@@ -138,6 +138,12 @@ def notify_for_technology(rt: Runtime, technology_id: int) -> int:
         tech = s.get(Technology, technology_id)
         if tech is None or not tech.needs_matching:
             return 0
+    if tech.status != "closed" and technology_id not in rt.engine.technologies.docs:
+        # Committed but not in this process's index yet: the writer is between its commit and its index update,
+        # or this process's follower has not read the change log that far. Claiming the row now would clear the
+        # flag with no match run; leave it for the next pass, which will see the vector.
+        log.debug("event=matching_deferred technology=%s", technology_id)
+        return 0
     vec = rt.engine.technology_vector(technology_id)
     notes: list[dict] = []
     best = BestMatch(technology_id, None, None, list(tech.directions or ()))
@@ -186,6 +192,8 @@ def notify_for_platforms(rt: Runtime, platform_ids: list[int]) -> int:
         platforms = s.exec(
             select(Platform).where(Platform.id.in_(platform_ids), Platform.needs_matching == True)  # type: ignore[union-attr]  # noqa: E712
         ).all()
+    # As for technologies: an active platform this process has not indexed yet is left flagged for a later pass.
+    platforms = [p for p in platforms if not p.active or p.id in rt.engine.platforms.docs]
     notes: list[dict] = []
     better: list[BestMatch] = []
     for platform in platforms:
