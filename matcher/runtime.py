@@ -55,12 +55,12 @@ def limit_compute_threads(threads: int) -> None:
     faiss.omp_set_num_threads(threads)
 
 
-def shared_embedder(name: str, threads: int) -> Embedder:
+def shared_embedder(name: str, threads: int, cache_dir: Path | None = None) -> Embedder:
     """Load each embedder once per process (tests and scripts open several runtimes on one model)."""
     with _EMBEDDERS_LOCK:
         key = (name, threads)
         if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = load_embedder(name, threads)
+            _EMBEDDERS[key] = load_embedder(name, threads, cache_dir)
         return _EMBEDDERS[key]
 
 
@@ -90,9 +90,11 @@ class Runtime:
         migrate(db)
         taxonomy = default_taxonomy()
         warm_up_tokenizer()
-        embedder = shared_embedder(settings.embedding_model, settings.embedding_threads)
+        threads, cache = settings.embedding_threads, settings.model_cache_dir
+        embedder = shared_embedder(settings.embedding_model, threads, cache)
+        english = shared_embedder(settings.english_model, threads, cache) if settings.english_model else None
         lexicon = load_lexicon(Path(settings.index_dir))
-        engine = MatchEngine(settings, taxonomy, embedder, lexicon=lexicon)
+        engine = MatchEngine(settings, taxonomy, embedder, lexicon=lexicon, english=english)
         rt = cls(settings=settings, db=db, taxonomy=taxonomy, engine=engine)
         from matcher.sync import ChangeFollower
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
+DEFAULT_ENGLISH_MODEL = "all-minilm-l6-v2"
 
 
 class RankWeights(BaseModel):
@@ -65,6 +66,11 @@ class FusionSettings(BaseModel):
     #: these override them (for a custom model, measure with ``scripts/evaluate.py``).
     dense_midpoint: float | None = Field(None, ge=-1.0, le=1.0)
     dense_slope: float | None = Field(None, gt=0.0, le=500.0)
+    #: Where query and profile are both English, this share of dense relevance comes from the English model
+    #: (``english_model``) instead of the multilingual one; its cosine maps through its own logistic.
+    english_weight: float = Field(0.5, ge=0.0, le=1.0)
+    english_midpoint: float = Field(0.45, ge=-1.0, le=1.0)
+    english_slope: float = Field(6.0, gt=0.0, le=500.0)
 
 
 class Settings(BaseSettings):
@@ -83,6 +89,12 @@ class Settings(BaseSettings):
     #: A built-in embedder name (``use-multilingual-v3``, ``multilingual-e5-small``, ``all-minilm-l6-v2``) or the
     #: path of any local sentence-transformers model directory.
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    #: A second, English-only embedder for texts that are mostly English (a built-in name or a local
+    #: sentence-transformers directory); empty turns the English channel off. Multilingual models trade English
+    #: precision for reach across languages: on English-English pairs MiniLM is far stronger than USE.
+    english_model: str = DEFAULT_ENGLISH_MODEL
+    #: Where models converted on first use are kept (MiniLM's ONNX graph); default ``~/.cache/pilotmatch``.
+    model_cache_dir: Path | None = None
     #: Threads the embedder, BLAS and FAISS may use in one process; more threads than cores makes them slower,
     #: not faster. With several processes on one machine use cores / processes (``serve --workers`` does).
     embedding_threads: int = Field(2, ge=1, le=64)

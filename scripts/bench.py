@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 from matcher.importing import import_platforms  # noqa: E402
-from matcher.matching.text import lexical_tokens, normalize_text  # noqa: E402
+from matcher.matching.text import is_mostly_english, lexical_tokens, normalize_text  # noqa: E402
 from matcher.platforms.schemas import PlatformCreate  # noqa: E402
 from matcher.runtime import Runtime  # noqa: E402
 from matcher.settings import Settings  # noqa: E402
@@ -328,17 +328,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         rt = Runtime.open(settings)
         engine = rt.engine
-        print(f"model: {engine.embedder.model_id} (dim {engine.embedder.dim}), platforms: {len(items)}")
+        print(f"models: {engine.model_key} (dim {engine.embedder.dim}), platforms: {len(items)}")
 
-        # The floor: the embedder alone on exactly the passages an import embeds (a sample of them).
+        # The floor: the embedders alone (the multilingual one on every passage, the English one on the mostly
+        # English ones, as an import runs them) on exactly the passages an import embeds (a sample of them).
         from matcher.platforms.models import Platform
 
         sample = items[: args.floor_sample]
         docs = engine.platform_docs(Platform(id=i + 1, **p.model_dump()) for i, p in enumerate(sample))
         passages = [p for d in docs for p in d.passages]
         t = time.perf_counter()
-        for i in range(0, len(passages), 256):
-            engine.embedder.embed_passages(passages[i : i + 256])
+        engine.embed_platform_docs(docs)
         embed_seconds = time.perf_counter() - t
         embed_rate = len(sample) / embed_seconds
         print(
@@ -361,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
             lexical_tokens(queries[0]), 10
         )  # builds BM25, as the first match would
         embed_ms = timed(lambda: engine.embedder.embed_queries([random.choice(queries)]), 200)
+        english_queries = [q for q in queries if is_mostly_english(q)]
+        english_ms = (
+            timed(lambda: engine.english.embed_queries([random.choice(english_queries)]), 200)  # type: ignore[union-attr]
+            if engine.english is not None
+            else []
+        )
         k = settings.candidate_pool
         exact_ms = timed(lambda: engine.platforms.dense.search(random.choice(qvecs), k), 200)
         lex_ms = timed(
@@ -407,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     line("/v1/match over HTTP", http_ms)
     line("query embedding alone", embed_ms)
+    if english_ms:
+        line("English query embedding alone", english_ms)
     line("dense search alone (exact)", exact_ms)
     line(f"dense search alone ({'IVF' if approximate else 'exact'})", ann_ms)
     line("lexical search alone", lex_ms)

@@ -108,12 +108,16 @@ def aggregate(per_item: list[tuple[DevItem, dict[str, float]]]) -> dict[str, dic
 class Evaluator:
     """A runtime over the demo platforms for one embedding model, able to rank with any fusion/weights."""
 
-    def __init__(self, model: str, workdir: Path) -> None:
+    def __init__(self, model: str, workdir: Path, *, english: bool = False) -> None:
+        """``english`` adds the English channel (``Settings.english_model``), as the service runs; the
+        single-model rows compare models alone."""
         settings = Settings(
             database_url=f"sqlite:///{workdir / model.replace('/', '_')}.db",
             index_dir=workdir / f"idx-{model.replace('/', '_')}",
             embedding_model=model,
+            english_model=Settings().english_model if english else "",
         )
+        workdir.mkdir(parents=True, exist_ok=True)
         self.rt = Runtime.open(settings)
         import_platforms(self.rt, demo_platforms())
         with self.rt.session() as s:
@@ -130,7 +134,7 @@ class Evaluator:
         engine.fusion = fusion
         engine.ranker = Ranker(weights or _relevance_only(), engine.taxonomy)
         if item.id not in self.vectors:
-            self.vectors[item.id] = engine.embedder.embed_queries([item.text])[0]
+            self.vectors[item.id] = engine.embed_query(item.text)
         need = item.need if weights is not None else NeedFacts()
         results = engine.match_vector(
             self.vectors[item.id], item.text, MatchQuery(item.text, need=need, limit=10)
@@ -255,7 +259,7 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
         base = it.id.split(":")[0]
         vec = ev.vectors.get(it.id)
         if vec is None:
-            vec = ev.vectors[it.id] = engine.embedder.embed_queries([it.text])[0]
+            vec = ev.vectors[it.id] = engine.embed_query(it.text)
         query = MatchQuery(it.text, need=it.need, limit=depth + len(it.relevant))
         results = engine.match_vector(vec, it.text, query)
         variants = [(results[:depth], True)]
@@ -284,7 +288,7 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
     cal = fit_calibration(raw, best, grades)
     brier = sum((p - g / 2) ** 2 for p, g, _, _ in held) / len(held)
     print(
-        f"calibration for {engine.embedder.model_id}: logistic on (raw, raw - best): intercept {cal.intercept}, "
+        f"calibration for {engine.model_key}: logistic on (raw, raw - best): intercept {cal.intercept}, "
         f"raw {cal.raw_weight}, gap {cal.gap_weight}; fitted on {len(raw)} (query, platform) pairs "
         f"({len(no_fit)} of {len(bases)} items also asked with no fitting platform); reliability below on "
         f"held-out queries (2-fold), Brier {brier:.4f}"
@@ -316,7 +320,7 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
     )
     path = ROOT / "matcher" / "data" / "calibration.json"
     stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    stored[engine.embedder.model_id] = {
+    stored[engine.model_key] = {
         "intercept": cal.intercept,
         "raw_weight": cal.raw_weight,
         "gap_weight": cal.gap_weight,
@@ -347,13 +351,13 @@ def direction_accuracy(ev: Evaluator, dev_folder: Path) -> dict[str, tuple[int, 
                 sets["technologies"].append((text, set(raw["directions"])))
     out = {}
     for name, rows in sets.items():
-        vectors = engine.embedder.embed_queries([t for t, _ in rows])
+        vectors = [engine.embed_query(t) for t, _ in rows]
         top1 = top3 = 0
         for (text, labels), vec in zip(rows, vectors, strict=True):
             if name == "technologies":  # as the service infers them: from the most relevant platforms
                 got = [code for code, _ in engine.complete_need(NeedFacts(), vec, text).inferred]
             else:  # a platform's own profile: from the taxonomy's descriptions
-                got = [d.code for d in engine.directions.infer(vec, text)]
+                got = [d.code for d in engine.directions.infer(engine.split(vec)[0], text)]
             top1 += bool(got) and got[0] in labels
             top3 += bool(set(got[:3]) & labels)
         out[name] = (len(rows), top1 / len(rows), top3 / len(rows))
@@ -445,12 +449,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         if args.calibrate:
-            ev = Evaluator(args.models[0], Path(tmp))
+            ev = Evaluator(args.models[0], Path(tmp), english=True)
             calibrate(ev, items)
             ev.rt.close()
             return 0
         evaluators = {m: Evaluator(m, Path(tmp)) for m in args.models}
-        primary = evaluators[args.models[0]]
+        # The fusion and full-ranking rows run as the service does: the first model plus the English channel.
+        primary = Evaluator(args.models[0], Path(tmp) / "service", english=True)
         fusion_settings = tune(primary, items, settings.fusion) if args.tune else settings.fusion
         rows.append(
             (
@@ -486,9 +491,9 @@ def main(argv: list[str] | None = None) -> int:
             tune_rank(primary, items, fusion_settings, settings.rank) if args.tune else settings.rank
         )
         full = primary.evaluate(items, full_fusion, rank_weights)
-        rows.append((f"full ranking ({args.models[0]})", full))
+        rows.append((f"full ranking ({args.models[0]} + English)", full))
         directions = direction_accuracy(primary, args.dev_set)
-        for ev in evaluators.values():
+        for ev in [*evaluators.values(), primary]:
             ev.rt.close()
     print_table(rows)
     for name, (n, a1, a3) in directions.items():

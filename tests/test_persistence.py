@@ -27,13 +27,20 @@ def _top(rt: Runtime) -> list[tuple[int, float]]:
     return [(m.platform_id, m.score) for m in rt.engine.match(QUERY)]
 
 
+ENGLISH = MatchQuery(text="Scale-up of monoclonal antibody cell culture and purification", limit=3)
+
+
 def test_data_and_results_survive_a_restart(small_runtime: Runtime) -> None:
     settings = small_runtime.settings
     before = _top(small_runtime)
+    english = [(m.platform_id, m.score) for m in small_runtime.engine.match(ENGLISH)]
     small_runtime.close()
     rt = Runtime.open(settings)
     try:
         assert _top(rt) == before
+        # The English channel's vectors come back from the snapshot too (the same scores, nothing re-embedded).
+        assert [(m.platform_id, m.score) for m in rt.engine.match(ENGLISH)] == english
+        assert rt.engine.platforms.english is not None and len(rt.engine.platforms.english) >= 1
         assert rt.engine.load_stats["platforms_reused"] == 3  # type: ignore[attr-defined]
         assert rt.engine.load_stats["platforms_embedded"] == 0  # type: ignore[attr-defined]
     finally:
@@ -54,7 +61,9 @@ def test_deleted_index_files_are_rebuilt_from_the_database(small_runtime: Runtim
         assert (Path(settings.index_dir) / f"platforms.{manifest['generation']}.faiss").exists()
         assert (Path(settings.index_dir) / f"platforms.{manifest['generation']}.docs.pickle").exists()
         assert (
-            manifest["model"] == "use-multilingual-v3" and manifest["count"] == 3 and manifest["dim"] == 512
+            manifest["model"] == "use-multilingual-v3+all-minilm-l6-v2"
+            and manifest["count"] == 3
+            and manifest["dim"] == 512
         )
         assert manifest["built_at"]
     finally:
@@ -75,6 +84,14 @@ def test_index_built_with_another_model_is_rebuilt_not_used(
     try:
         assert rt.engine.load_stats["platforms_embedded"] == 3  # type: ignore[attr-defined]
         assert "model-mismatch" in caplog.text
+        assert json.loads(manifest_path.read_text())["model"] == "use-multilingual-v3+all-minilm-l6-v2"
+    finally:
+        rt.close()
+    # Turning the English channel off changes the vectors a snapshot must hold: rebuilt, never half-used.
+    rt = Runtime.open(settings.model_copy(update={"english_model": ""}))
+    try:
+        assert rt.engine.load_stats["platforms_embedded"] == 3  # type: ignore[attr-defined]
+        assert rt.engine.platforms.english is None
         assert json.loads(manifest_path.read_text())["model"] == "use-multilingual-v3"
     finally:
         rt.close()

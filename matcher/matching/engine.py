@@ -33,7 +33,14 @@ from matcher.matching.fusion import ChannelScores, Fusion, LanguageAwareFusion, 
 from matcher.matching.lexical import LexicalIndex
 from matcher.matching.lexicon import BilingualLexicon
 from matcher.matching.ranking import NeedFacts, Ranker
-from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text, surface_forms
+from matcher.matching.text import (
+    LanguageMix,
+    is_mostly_english,
+    language_mix,
+    lexical_tokens,
+    normalize_text,
+    surface_forms,
+)
 from matcher.observability import MATCH_SECONDS
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
@@ -134,6 +141,9 @@ class _Corpus:
 
     name: str
     dense: DenseIndex
+    #: The English model's vectors of the items with any mostly-English passage (zero rows for their other
+    #: passages, so passage numbers line up with ``dense``); None when the English channel is off.
+    english: DenseIndex | None = None
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
     docs: dict = field(default_factory=dict)
     dirty: bool = False
@@ -151,18 +161,23 @@ class MatchEngine:
         embedder: Embedder,
         fusion: Fusion | None = None,
         lexicon: BilingualLexicon | None = None,
+        english: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.taxonomy = taxonomy
         self.embedder = embedder
+        #: An English-only model for mostly-English texts (see ``split``); None turns that channel off.
+        self.english = english
+        #: Names every model the vectors come from: documents' content hashes, snapshots and calibration.
+        self.model_key = embedder.model_id + (f"+{english.model_id}" if english is not None else "")
         #: Translates query terms so BM25 also sees profiles written in the other language.
         self.lexicon = lexicon if lexicon is not None else BilingualLexicon()
         self.fusion: Fusion = fusion or LanguageAwareFusion(settings.fusion, embedder.calibration)
-        self.ranker = Ranker(settings.rank, taxonomy, calibration=load_calibration(embedder.model_id))
+        self.ranker = Ranker(settings.rank, taxonomy, calibration=load_calibration(self.model_key))
         self.directions = DirectionInferrer(taxonomy, embedder)
         self.index_dir = Path(settings.index_dir)
-        self.platforms = _Corpus("platforms", DenseIndex(embedder.dim, nprobe=settings.dense_nprobe))
-        self.technologies = _Corpus("technologies", DenseIndex(embedder.dim, nprobe=settings.dense_nprobe))
+        self.platforms = _Corpus("platforms", *self._empty_indexes())
+        self.technologies = _Corpus("technologies", *self._empty_indexes())
         #: The change-log position the indexes include (kept by the runtime's follower; written into snapshots).
         self.log_position = 0
         self.write_lock = threading.RLock()
@@ -170,9 +185,62 @@ class MatchEngine:
         #: What the last ``load`` did (reused / embedded / removed per corpus), for logs and health checks.
         self.load_stats: dict[str, int] = {}
 
+    def _empty_indexes(self) -> tuple[DenseIndex, DenseIndex | None]:
+        nprobe = self.settings.dense_nprobe
+        english = DenseIndex(self.english.dim, nprobe=nprobe) if self.english is not None else None
+        return DenseIndex(self.embedder.dim, nprobe=nprobe), english
+
+    # ---- vectors -------------------------------------------------------------------------------------------
+    def embed_query(self, text: str) -> np.ndarray:
+        """A normalised query's vector: the multilingual model's, followed by the English model's when the
+        English channel is on (zeros unless the text is mostly English). ``split`` takes it apart."""
+        with MATCH_SECONDS.labels("embed").time():
+            main = self.embedder.embed_queries([text])[0]
+        if self.english is None:
+            return main
+        with MATCH_SECONDS.labels("embed_english").time():
+            return np.concatenate([main, self._english_rows([text], self.english.embed_queries)[0]])
+
+    def split(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(multilingual part, English part or None). A vector of the multilingual model alone is accepted too,
+        so callers holding only that (older snapshots, tests) still match, without the English channel."""
+        dim = self.embedder.dim
+        english = vector[dim:] if len(vector) > dim else None
+        return vector[:dim], english if english is not None and english.any() else None
+
+    def _english_rows(self, texts: list[str], fn: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """The English model's vectors of the mostly-English texts; zero rows for the others (never embedded:
+        an English-only model puts all Chinese text in one corner, which would read as similarity)."""
+        assert self.english is not None
+        rows = np.zeros((len(texts), self.english.dim), dtype=np.float32)
+        chosen = [i for i, t in enumerate(texts) if is_mostly_english(t)]
+        for start in range(0, len(chosen), 256):
+            part = chosen[start : start + 256]
+            rows[part] = fn([texts[i] for i in part])
+        return rows
+
+    def _store_vectors(self, c: _Corpus, items: Sequence[tuple[int, np.ndarray]]) -> None:
+        """Put each item's rows (as ``embed_*_docs`` made them) into the corpus's dense indexes."""
+        dim = self.embedder.dim
+        c.dense.upsert_many((i, v[:, :dim]) for i, v in items)
+        if c.english is not None:
+            english = [(i, v[:, dim:]) for i, v in items if v.shape[1] > dim and v[:, dim:].any()]
+            c.english.remove([i for i, v in items if i in c.english])
+            c.english.upsert_many(english)
+
+    def _vectors(self, c: _Corpus, item_id: int) -> np.ndarray:
+        """An item's stored rows in the ``embed_*_docs`` layout (the English part is zeros where absent)."""
+        main = c.dense.vectors(item_id)
+        if c.english is None or len(main) == 0:
+            return main
+        english = c.english.vectors(item_id)
+        if len(english) != len(main):
+            english = np.zeros((len(main), c.english.dim), dtype=np.float32)
+        return np.hstack([main, english])
+
     # ---- documents -----------------------------------------------------------------------------------------
     def platform_docs(self, rows: Iterable[Platform]) -> list[PlatformDoc]:
-        return [platform_doc(p, self.settings.passage_chars, self.embedder.model_id) for p in rows]
+        return [platform_doc(p, self.settings.passage_chars, self.model_key) for p in rows]
 
     def prepare_platforms(
         self, rows: Sequence[Platform], progress: Progress | None = None
@@ -182,14 +250,17 @@ class MatchEngine:
         return docs, self.embed_platform_docs(docs, progress)
 
     def technology_docs(self, rows: Iterable[Technology]) -> list[TechnologyDoc]:
-        return [technology_doc(t, self.embedder.model_id) for t in rows]
+        return [technology_doc(t, self.model_key) for t in rows]
 
     def embed_platform_docs(
         self, docs: Sequence[PlatformDoc], progress: Progress | None = None, batch: int = 256
     ) -> list[np.ndarray]:
-        """Passage vectors per doc, embedded in large batches (embedding is the floor of every import)."""
+        """Passage vectors per doc, embedded in large batches (embedding is the floor of every import); with the
+        English channel on, each row is followed by the English model's vector of that passage."""
         flat = [p for d in docs for p in d.passages]
         vecs = self._embed_batched(flat, self.embedder.embed_passages, progress, batch)
+        if self.english is not None:
+            vecs = np.hstack([vecs, self._english_rows(flat, self.english.embed_passages)])
         out, start = [], 0
         for d in docs:
             out.append(vecs[start : start + len(d.passages)])
@@ -199,7 +270,10 @@ class MatchEngine:
     def embed_technology_docs(
         self, docs: Sequence[TechnologyDoc], progress: Progress | None = None, batch: int = 256
     ) -> list[np.ndarray]:
-        vecs = self._embed_batched([d.text for d in docs], self.embedder.embed_queries, progress, batch)
+        texts = [d.text for d in docs]
+        vecs = self._embed_batched(texts, self.embedder.embed_queries, progress, batch)
+        if self.english is not None:
+            vecs = np.hstack([vecs, self._english_rows(texts, self.english.embed_queries)])
         return [vecs[i : i + 1] for i in range(len(docs))]
 
     def _embed_batched(
@@ -219,7 +293,7 @@ class MatchEngine:
         """A profile that lists no directions gets inferred ones (for sector fit and priority)."""
         if doc.facts.directions or len(vectors) == 0:
             return doc
-        inferred = self.directions.infer_passages(vectors, "\n".join(doc.passages))
+        inferred = self.directions.infer_passages(vectors[:, : self.embedder.dim], "\n".join(doc.passages))
         return replace(
             doc, facts=replace(doc.facts, inferred=tuple((d.code, d.confidence) for d in inferred))
         )
@@ -236,7 +310,7 @@ class MatchEngine:
         """Add or replace platforms in the indexes (active ones only; call ``remove_platforms`` for the rest)."""
         docs = [self.with_inferred_directions(d, v) for d, v in zip(docs, vectors, strict=True)]
         c = self.platforms
-        c.dense.upsert_many((d.id, v) for d, v in zip(docs, vectors, strict=True))
+        self._store_vectors(c, [(d.id, v) for d, v in zip(docs, vectors, strict=True)])
         c.lexical.upsert_many((d.id, list(d.tokens)) for d in docs)
         for d in docs:
             c.docs[d.id] = d
@@ -258,7 +332,7 @@ class MatchEngine:
             self._completed_technology(d, v[0]) if len(v) else d for d, v in zip(docs, vectors, strict=True)
         ]
         c = self.technologies
-        c.dense.upsert_many((d.id, v) for d, v in zip(docs, vectors, strict=True))
+        self._store_vectors(c, [(d.id, v) for d, v in zip(docs, vectors, strict=True)])
         c.lexical.upsert_many((d.id, list(d.tokens)) for d in docs)
         for d in docs:
             c.docs[d.id] = d
@@ -267,7 +341,7 @@ class MatchEngine:
     def update_technology_facts(self, doc: TechnologyDoc) -> None:
         """A technology change that leaves its text alone (TRL, directions, status) needs no re-embedding."""
         c = self.technologies
-        vectors = c.dense.vectors(doc.id)
+        vectors = self._vectors(c, doc.id)
         if doc.id in c.docs and len(vectors):
             c.docs[doc.id] = self._completed_technology(doc, vectors[0])
             c.dirty = True
@@ -277,6 +351,8 @@ class MatchEngine:
 
     def _remove(self, c: _Corpus, ids: list[int]) -> None:
         c.dense.remove(ids)
+        if c.english is not None:
+            c.english.remove(ids)
         c.lexical.remove(ids)
         for i in ids:
             c.docs.pop(i, None)
@@ -291,9 +367,7 @@ class MatchEngine:
     def match(self, query: MatchQuery) -> list[PlatformMatch]:
         """Rank active platforms for a technology description."""
         text = normalize_text(query.text)
-        with MATCH_SECONDS.labels("embed").time():
-            qvec = self.embedder.embed_queries([text])[0]
-        return self.match_vector(qvec, text, query)
+        return self.match_vector(self.embed_query(text), text, query)
 
     def match_vector(self, qvec: np.ndarray, text: str, query: MatchQuery) -> list[PlatformMatch]:
         """Rank platforms for an embedded query (see ``match_with_need``)."""
@@ -313,7 +387,7 @@ class MatchEngine:
         basis = fused if allowed is None else self._fused(qvec, terms, None, self.settings.candidate_pool)
         need = query.need
         if not (need.directions or need.inferred):
-            need = replace(need, inferred=self._inferred_from(basis, qvec, text))
+            need = replace(need, inferred=self._inferred_from(basis, self.split(qvec)[0], text))
         ranked = [
             (self.ranker.raw(need, doc.facts, relevance), relevance, doc, hit)
             for relevance, doc, hit in self._within_reach(fused, query.limit)
@@ -347,6 +421,7 @@ class MatchEngine:
         """Candidates from every channel (each contributes its best ``pool``), with their fused relevance."""
         c = self.platforms
         docs = c.docs
+        qvec, qenglish = self.split(qvec)
         with MATCH_SECONDS.labels("dense").time():
             dense_hits = {h.item_id: h for h in c.dense.search(qvec, pool, allowed)}
         # The word channels add candidates the dense channel missed; half its pool each is plenty (every extra
@@ -373,6 +448,7 @@ class MatchEngine:
         dense_rank = {i: r for r, i in enumerate(sorted(dense_hits, key=lambda i: -dense_hits[i].score))}
         lexical_rank = {h.item_id: r for r, h in enumerate(lexical_hits)}
         translated_rank = {h.item_id: r for r, h in enumerate(translated_hits)}
+        english = self._english_scores(c, qenglish, dense_hits)
         fused = []
         for pid, hit in dense_hits.items():
             doc = docs.get(pid)
@@ -390,9 +466,22 @@ class MatchEngine:
                 lexical_rank=lexical_rank.get(pid),
                 translated=translated.get(pid, 0.0),
                 translated_rank=translated_rank.get(pid),
+                english=english.get(pid),
             )
             fused.append((self.fusion.fuse(scores), doc, hit))
         return fused
+
+    @staticmethod
+    def _english_scores(c: _Corpus, query: np.ndarray | None, items: Iterable[int]) -> dict[int, float]:
+        """The English model's best-passage cosine for the candidates that have English passages (only those
+        passages count: the others are zero rows)."""
+        if query is None or c.english is None:
+            return {}
+        with MATCH_SECONDS.labels("dense_english").time():
+            return {
+                i: h.score
+                for i, h in c.english.score_items(query, [i for i in items if i in c.english]).items()
+            }
 
     def _need_and_best(
         self,
@@ -404,7 +493,7 @@ class MatchEngine:
         """The need with directions inferred (unless the user chose some or they were inferred already) and
         the best raw score among the unfiltered candidates ``fused``."""
         if not (need.directions or need.inferred):
-            need = replace(need, inferred=self._inferred_from(fused, qvec, text))
+            need = replace(need, inferred=self._inferred_from(fused, self.split(qvec)[0], text))
         reach = self._within_reach(list(fused), 1)
         best = max((self.ranker.raw(need, doc.facts, rel) for rel, doc, _ in reach), default=None)
         return need, best
@@ -422,7 +511,7 @@ class MatchEngine:
         facts other than directions come fresh from the database); one without any is completed now."""
         if old is not None and (doc.facts.directions or old.facts.inferred):
             return replace(doc, facts=replace(doc.facts, inferred=old.facts.inferred), best_raw=old.best_raw)
-        vectors = self.technologies.dense.vectors(doc.id)
+        vectors = self._vectors(self.technologies, doc.id)
         return self._completed_technology(doc, vectors[0]) if len(vectors) else doc
 
     def _inferred_from(
@@ -457,13 +546,15 @@ class MatchEngine:
     ) -> PlatformMatch | None:
         """The match of one platform for a query, exactly as ``match`` would score it (None if not indexed)."""
         doc = self.platforms.docs.get(platform_id)
-        hit = self.platforms.dense.score_items(qvec, [platform_id]).get(platform_id)
+        main, english = self.split(qvec)
+        hit = self.platforms.dense.score_items(main, [platform_id]).get(platform_id)
         if doc is None or hit is None:
             return None
         terms = QueryTerms.of(text, self.lexicon)
         fused = self._fused(qvec, terms, None, self.settings.candidate_pool)
         need, best = self._need_and_best(need, qvec, text, fused)
-        scores = self._pair_scores(hit.score, terms, doc)
+        pair_english = self._english_scores(self.platforms, english, [platform_id]).get(platform_id)
+        scores = self._pair_scores(hit.score, terms, doc, pair_english)
         result = self.ranker.score(need, doc.facts, self.fusion.fuse(scores), best)
         return PlatformMatch(
             platform_id=platform_id,
@@ -476,7 +567,9 @@ class MatchEngine:
             ),
         )
 
-    def _pair_scores(self, dense: float, terms: QueryTerms, doc: PlatformDoc) -> ChannelScores:
+    def _pair_scores(
+        self, dense: float, terms: QueryTerms, doc: PlatformDoc, english: float | None = None
+    ) -> ChannelScores:
         """Every channel's opinion of one (query, platform) pair, outside a ranked search."""
         lexical = self.platforms.lexical
         overlap_zh, overlap_en = terms.lang.overlap(doc.lang)
@@ -488,6 +581,7 @@ class MatchEngine:
             query_zh=terms.lang.zh,
             query_en=terms.lang.en,
             translated=lexical.score_items(terms.translated, [doc.id])[doc.id] if terms.translated else 0.0,
+            english=english,
         )
 
     def _evidence_terms(self, own_words: dict[str, str], terms: QueryTerms, doc: PlatformDoc) -> list[str]:
@@ -518,6 +612,7 @@ class MatchEngine:
             raise NotFound(f"Platform {platform_id} is not active or does not exist.")
         t = self.technologies
         pvecs = self.platforms.dense.vectors(platform_id)
+        penglish = self.platforms.english.vectors(platform_id) if self.platforms.english is not None else None
         pool = max(self.settings.candidate_pool, limit * 3)
         candidates: set[int] = set()
         for v in pvecs:
@@ -533,7 +628,7 @@ class MatchEngine:
             sims = pvecs @ tvec[0]
             best = int(np.argmax(sims))
             terms = QueryTerms.of_tokens(list(tdoc.tokens), tdoc.lang, self.lexicon)
-            scores = self._pair_scores(float(sims[best]), terms, pdoc)
+            scores = self._pair_scores(float(sims[best]), terms, pdoc, self._english_pair(penglish, tid))
             scored = self.ranker.score(tdoc.facts, pdoc.facts, self.fusion.fuse(scores), tdoc.best_raw)
             results.append(
                 TechnologyMatch(
@@ -550,8 +645,16 @@ class MatchEngine:
         results.sort(key=lambda m: (-m.score, m.technology_id))
         return results[:limit]
 
+    def _english_pair(self, platform_rows: np.ndarray | None, technology_id: int) -> float | None:
+        """The English model's cosine of a technology and a platform's best English passage, if both have one."""
+        t = self.technologies.english
+        if platform_rows is None or len(platform_rows) == 0 or t is None or technology_id not in t:
+            return None
+        return float(np.max(platform_rows @ t.vectors(technology_id)[0]))
+
     def technology_vector(self, technology_id: int) -> np.ndarray | None:
-        v = self.technologies.dense.vectors(technology_id)
+        """A stored technology's query vector (the layout of ``embed_query``)."""
+        v = self._vectors(self.technologies, technology_id)
         return v[0] if len(v) else None
 
     # ---- snapshots -----------------------------------------------------------------------------------------
@@ -563,6 +666,9 @@ class MatchEngine:
             self.index_dir / f"{c.name}.{generation}.faiss",
             self.index_dir / f"{c.name}.{generation}.docs.pickle",
         )
+
+    def _english_file(self, c: _Corpus, generation: str) -> Path:
+        return self.index_dir / f"{c.name}.{generation}.english.faiss"
 
     def save(self) -> None:
         """Write each changed corpus to ``index_dir``: the FAISS index and the documents under a new generation
@@ -593,11 +699,13 @@ class MatchEngine:
                 generation = f"{time.time_ns():x}-{os.getpid():x}"
                 faiss_path, docs_path = self._files(c, generation)
                 c.dense.save(faiss_path)
+                if c.english is not None:
+                    c.english.save(self._english_file(c, generation))
                 c.lexical.search([], 1)  # a pending BM25 merge is done now, not at every start-up after
                 _write_pickle(docs_path, {"docs": c.docs, "lexical": c.lexical.snapshot_state()})
                 manifest = IndexManifest(
                     corpus=c.name,
-                    model=self.embedder.model_id,
+                    model=self.model_key,
                     dim=self.embedder.dim,
                     count=len(c.dense),
                     passages=c.dense.passage_count,
@@ -641,7 +749,7 @@ class MatchEngine:
     def _read_snapshot(self, c: _Corpus) -> IndexManifest | None:
         """Load a corpus snapshot (index, documents, tokens) if this model built it; None means rebuild."""
         c.docs.clear()
-        c.dense = DenseIndex(self.embedder.dim, nprobe=self.settings.dense_nprobe)
+        c.dense, c.english = self._empty_indexes()
         c.lexical = LexicalIndex()
         manifest = IndexManifest.read(self._manifest_path(c))
         if manifest is None:
@@ -649,19 +757,24 @@ class MatchEngine:
             return None
         if (
             manifest.format != SNAPSHOT_FORMAT
-            or manifest.model != self.embedder.model_id
+            or manifest.model != self.model_key
             or manifest.dim != self.embedder.dim
         ):
             log.warning(
                 "index=%s action=rebuild reason=model-mismatch built_with=%s current=%s",
                 c.name,
                 manifest.model,
-                self.embedder.model_id,
+                self.model_key,
             )
             return None
         faiss_path, docs_path = self._files(c, manifest.generation)
         try:
             dense = DenseIndex.load(faiss_path, self.embedder.dim, self.settings.dense_nprobe)
+            english = (
+                DenseIndex.load(self._english_file(c, manifest.generation), self.english.dim)
+                if self.english is not None
+                else None
+            )
             with docs_path.open("rb") as f:
                 saved = pickle.load(f)  # our own file, written by ``save`` (never user input)
             docs, lexical_state = saved["docs"], saved["lexical"]
@@ -670,7 +783,9 @@ class MatchEngine:
             return None
         stray = [i for i in dense.item_ids() if i not in docs]
         dense.remove(stray)
-        c.dense = dense
+        if english is not None:
+            english.remove([i for i in english.item_ids() if i not in docs])
+        c.dense, c.english = dense, english
         c.docs.update({i: d for i, d in docs.items() if i in dense})
         c.lexical = LexicalIndex.restored({i: list(d.tokens) for i, d in c.docs.items()}, lexical_state)
         c.generation = manifest.generation if not stray else ""

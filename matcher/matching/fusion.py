@@ -2,7 +2,9 @@
 
 The lexical channel is strong when query and profile share a language and blind across languages, so the default
 fusion (``LanguageAwareFusion``) lets lexical evidence only *add* to semantic relevance ("noisy-or"):
-``rel = d + ((w_zh * q_zh + w_en * q_en) * l + (1 - o_zh - o_en) * (w_t * t + w_x * d)) * (1 - d) * d^g``: BM25
+``rel = d + ((w_zh * q_zh + w_en * q_en) * l + (1 - o_zh - o_en) * (w_t * t + w_x * d)) * (1 - d) * d^g``, where
+``d`` is the multilingual model's relevance, blended with an English-only model's on the English-English share
+``o_en`` of the pair (``w_e * o_en``, ``english_weight``) when that channel is on. BM25
 evidence ``l`` counts with a weight per query language (``q_zh``, ``q_en``); as far as query and profile do not
 share a language (``o_zh``, ``o_en``), the translated terms' BM25 ``t`` counts and a share is imputed from the
 dense channel. A cross-language
@@ -36,6 +38,8 @@ class ChannelScores:
     #: Share of the query that is Chinese / English (what BM25's matches can be in).
     query_zh: float = 0.0
     query_en: float = 0.0
+    #: The English model's best-passage cosine, where query and profile both have mostly-English text.
+    english: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +82,17 @@ class LanguageAwareFusion:
     def lexical_relevance(self, lexical: float) -> float:
         return 1.0 - math.exp(-max(0.0, lexical) / self.s.lexical_saturation)
 
+    def english_relevance(self, cosine: float) -> float:
+        return 1.0 / (1.0 + math.exp(-self.s.english_slope * (cosine - self.s.english_midpoint)))
+
     def fuse(self, s: ChannelScores) -> Relevance:
-        d = self.dense_relevance(s.dense)
+        multilingual = self.dense_relevance(s.dense)
+        d = multilingual
+        if s.english is not None and s.overlap_en > 0:
+            # Where both sides are English, an English-only model reads them better than a multilingual one
+            # (measured: en→en NDCG@10 0.78 for MiniLM alone against 0.54 for USE); it takes over that share.
+            share = self.s.english_weight * s.overlap_en
+            d = (1.0 - share) * multilingual + share * self.english_relevance(s.english)
         lexical = self.lexical_relevance(s.lexical)
         cross = max(0.0, 1.0 - s.overlap_zh - s.overlap_en)
         # BM25 is trusted per language (English word matches carry more than jieba words), and where the
@@ -92,7 +105,7 @@ class LanguageAwareFusion:
         evidence = (w.lexical_weight_zh * s.query_zh + w.lexical_weight_en * s.query_en) * lexical
         # Across languages: the query's translated terms found in the profile, plus the imputed share.
         translated = 1.0 - math.exp(-max(0.0, s.translated) / w.translated_saturation)
-        evidence += cross * (w.translated_weight * translated + w.cross_language_weight * d)
+        evidence += cross * (w.translated_weight * translated + w.cross_language_weight * multilingual)
         # The gate lets words lift a profile only as far as its meaning already fits (d ** gate), so a profile
         # that merely shares a few common words with the query cannot overtake one that fits in meaning.
         return Relevance(semantic=d, lexical=min(evidence, 1.0) * (1.0 - d) * d**w.lexical_gate)

@@ -23,7 +23,7 @@ class MatchOutcome:
 def run_match(rt: Runtime, text: str, query: MatchQuery, vector=None) -> MatchOutcome:  # type: ignore[no-untyped-def]
     """Embed (unless a stored vector is given), infer directions if none were chosen, and rank."""
     text = normalize_text(text)
-    vector = rt.engine.embedder.embed_queries([text])[0] if vector is None else vector
+    vector = rt.engine.embed_query(text) if vector is None else vector
     matches, need = rt.engine.match_with_need(
         vector, text, MatchQuery(text, query.need, query.area, query.tiers, query.limit)
     )

@@ -220,6 +220,11 @@ def language_mix(text: str) -> LanguageMix:
     return LanguageMix(cjk / total, latin / total)
 
 
+def is_mostly_english(text: str) -> bool:
+    """Whether an English-only model can read this text (at least half of it is Latin-script words)."""
+    return language_mix(text).en >= 0.5
+
+
 @cache
 def _jieba() -> jieba.Tokenizer:
     """jieba, taught the glossary's Chinese terms (电解槽, 质子交换膜, ...) so each is one token on both sides and

@@ -192,7 +192,7 @@ def pair_score(rt: Runtime, technology: Technology, platform_id: int) -> float |
     text = technology_text(technology)
     vec = rt.engine.technology_vector(technology.id) if technology.id is not None else None
     if vec is None:
-        vec = rt.engine.embedder.embed_queries([text])[0]
+        vec = rt.engine.embed_query(text)
     match = rt.engine.score_pair(vec, text, need_of(technology), platform_id)
     return match.score if match else None
 
