@@ -160,3 +160,39 @@ def test_paraphrased_needs_find_their_platform(
 ) -> None:
     matches = client.post("/v1/match", json={"text": query, "limit": 3}).json()["matches"]
     assert expected in _external_ids(demo_runtime, [m["platform_id"] for m in matches])
+
+
+# An English paraphrase from the dev set (ci-t032) that the multilingual model alone ranks below two food and
+# fermentation plants; the English channel puts the personal-care formulation lab first.
+SKIN_CREAM = (
+    "From a kitchen-bench skin cream to tonne batches\n"
+    "We are two chemists who created a barrier-repair moisturiser using a fermented rice extract; customers of "
+    "our small online shop love it, but every jar is still mixed by hand in a 3 kg pot. Before signing with a "
+    "retailer we need someone to show that the texture and look stay the same when it is made in very large "
+    "kettles, that it does not separate or spoil over time, and to try it in pump bottles."
+)
+
+
+def test_english_channel_reads_english_pairs_and_leaves_chinese_profiles_alone(demo_runtime: Runtime) -> None:
+    from matcher.matching.engine import MatchQuery
+    from matcher.matching.text import normalize_text
+
+    engine = demo_runtime.engine
+    assert engine.english is not None
+    assert (
+        engine.split(engine.embed_query("质子交换膜电解槽耐久性验证"))[1] is None
+    )  # Chinese: never embedded
+    text = normalize_text(SKIN_CREAM)
+    vector = engine.embed_query(text)
+    assert engine.split(vector)[1] is not None
+    query = MatchQuery(text, limit=20)
+    with_english = {m.platform_id: m for m in engine.match_vector(vector, text, query)}
+    alone = {m.platform_id: m for m in engine.match_vector(engine.split(vector)[0], text, query)}
+    ids = dict(zip(list(with_english), _external_ids(demo_runtime, list(with_english)), strict=True))
+    assert ids[next(iter(with_english))] == "ci-p014"
+    assert _external_ids(demo_runtime, [next(iter(alone))]) != ["ci-p014"]
+    # A profile with no English passage is judged by the multilingual model alone, on the same scale either way.
+    chinese = [pid for pid in with_english if pid in alone and pid not in engine.platforms.english]
+    assert chinese
+    for pid in chinese:
+        assert with_english[pid].explanation["semantic"] == alone[pid].explanation["semantic"]
