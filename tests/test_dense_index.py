@@ -68,3 +68,31 @@ def test_items_with_several_passages_survive_the_switch() -> None:
     best = index.search(vectors[3 * 5 + 2], 1)[0]
     assert (best.item_id, best.passage) == (5, 2)
     assert PASSAGE_SLOTS == 256
+
+
+def test_scoring_listed_items_matches_brute_force_exact_and_approximate() -> None:
+    """``score_items`` reads all listed items' passages in one batch: same scores and best passages as scoring
+    each passage by hand, on the flat index and after the switch to IVF."""
+    vectors = _clustered(900)
+    index = DenseIndex(DIM)
+    index.upsert_many((i, vectors[3 * i : 3 * i + 3]) for i in range(300))  # three passages per item
+    query = _clustered(1, seed=5)[0]
+    wanted = [5, 17, 17, 299, 1000, 42]  # a repeat and an item that is not indexed
+
+    def by_hand() -> dict[int, tuple[float, int]]:
+        out = {}
+        for i in dict.fromkeys(wanted):
+            if i < 300:
+                sims = vectors[3 * i : 3 * i + 3] @ query
+                out[i] = (float(sims.max()), int(sims.argmax()))
+        return out
+
+    for approximate in (False, True):
+        if approximate:
+            index.make_approximate()
+        got = {i: (h.score, h.passage) for i, h in index.score_items(query, wanted).items()}
+        assert got.keys() == by_hand().keys()
+        for i, (score, passage) in by_hand().items():
+            assert abs(got[i][0] - score) < 1e-5 and got[i][1] == passage
+        top2 = index.score_items(query, [5], top=2)[5].score
+        assert abs(top2 - float(np.sort(vectors[15:18] @ query)[-2:].mean())) < 1e-5

@@ -51,7 +51,7 @@ relevances = st.builds(Relevance, semantic=st.floats(0, 1), lexical=st.floats(0,
 )
 
 
-CALIBRATED = Ranker(WEIGHTS, TAX, calibration=load_calibration("use-multilingual-v3"))
+CALIBRATED = Ranker(WEIGHTS, TAX, calibration=load_calibration("use-multilingual-v3+all-minilm-l6-v2"))
 
 
 @settings(max_examples=300, deadline=None)
@@ -210,3 +210,23 @@ def test_calibration_fit_learns_the_gap_and_stays_monotonic() -> None:
     assert cal.raw_weight >= 0 and cal.gap_weight > 0
     assert cal(0.5, 0.5) > 0.5 > cal(0.85, 0.9)  # a short query's first result beats a long one's second
     assert cal(0.4, 0.5) < cal(0.5, 0.5)
+
+
+inferred = st.lists(
+    st.tuples(st.sampled_from(sorted(TAX.directions)), st.floats(0, 1)), max_size=3, unique_by=lambda x: x[0]
+).map(tuple)
+
+
+@settings(max_examples=500, deadline=None)
+@given(need=needs, inferred=inferred, platform=platforms(), relevance=relevances)
+def test_raw_score_stays_within_the_pruning_bounds(
+    need: NeedFacts, inferred: tuple, platform: PlatformFacts, relevance: Relevance
+) -> None:
+    """The engine drops candidates that could not reach the top ``limit`` using these bounds; results equal
+    ranking everything only if no pair ever scores outside them (inferred directions included)."""
+    from dataclasses import replace
+
+    for n in (need, replace(need, directions=(), inferred=inferred)):
+        raw = RANKER.raw(n, platform, relevance)
+        base = WEIGHTS.relevance * relevance.total
+        assert base - RANKER.max_penalty - 1e-9 <= raw <= base + RANKER.max_gain(relevance.total) + 1e-9

@@ -539,7 +539,8 @@ class MatchEngine:
         w = self.ranker.weights
         fused.sort(key=lambda x: -x[0].total)
         floor = w.relevance * fused[limit - 1][0].total - self.ranker.max_penalty
-        return [f for f in fused if w.relevance * f[0].total + self.ranker.max_bonus >= floor]
+        gain = self.ranker.max_gain
+        return [f for f in fused if w.relevance * f[0].total + gain(f[0].total) >= floor]
 
     def score_pair(
         self, qvec: np.ndarray, text: str, need: NeedFacts, platform_id: int

@@ -1,10 +1,12 @@
 """A sentence-transformers model run by ONNX Runtime: the same vectors at a fraction of torch's per-call cost.
 
 On this class of machine (2 CPU cores) torch spends about 8 ms of fixed overhead on every call to a 6-layer
-MiniLM, even for a two-word query; ONNX Runtime runs the same graph in about 3 ms (7 ms for a 30-word summary),
+MiniLM, even for a two-word query; ONNX Runtime runs the same graph in about 3 ms (6 ms for a 30-word summary),
 which is what lets an English channel sit on the match path. The model directory is exported to ONNX once (with
-torch, which sentence-transformers already brings) and cached by content fingerprint; a process that finds the
-cached graph never imports torch. Tokenising uses the directory's own ``tokenizer.json`` with the Rust
+torch, which sentence-transformers already brings), its weights quantised to int8 per channel (1.8x the
+passages per second, 4 ms instead of 6 for a summary; vectors within cosine 0.986 of torch's, and the dev set's
+NDCG@10 unchanged to the third decimal), and cached by content fingerprint; a process that finds the cached graph
+never imports torch. Tokenising uses the directory's own ``tokenizer.json`` with the Rust
 ``tokenizers`` library, and pooling follows the directory's ``1_Pooling/config.json``.
 """
 
@@ -22,6 +24,8 @@ log = logging.getLogger("pilotmatch.embedders")
 
 #: Probe used to check an export against the torch model it came from.
 _PROBE = "Pilot-scale durability testing of a proton-exchange-membrane electrolyser stack."
+#: The int8 graph's vectors must stay this close to torch's (measured: 0.986 at worst on 150 profile passages).
+MIN_COSINE = 0.98
 
 
 class OnnxSentenceEmbedder:
@@ -90,23 +94,30 @@ def exported_graph(path: Path, model_id: str, cache_dir: Path) -> Path:
     together may both export; the last rename wins and both files are the same)."""
     from matcher.matching.embedders import dir_fingerprint
 
-    target = cache_dir / f"{model_id.replace('/', '_')}-{dir_fingerprint(path)}.onnx"
+    target = cache_dir / f"{model_id.replace('/', '_')}-{dir_fingerprint(path)}.int8.onnx"
     if target.is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
+    full = target.with_suffix(f".{os.getpid()}.fp32.tmp")
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     log.info("event=onnx_export model=%s target=%s", model_id, target)
-    _export(path, tmp)
-    tmp.replace(target)
+    try:
+        _export(path, full, tmp)
+        tmp.replace(target)
+    finally:
+        full.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return target
 
 
-def _export(path: Path, target: Path) -> None:
-    """Export the transformer of a sentence-transformers directory and check it against torch on a probe."""
+def _export(path: Path, full: Path, target: Path) -> None:
+    """Export the transformer of a sentence-transformers directory to ``full``, quantise it into ``target`` and
+    check that against torch on a probe."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import onnxruntime as ort
     import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -130,7 +141,7 @@ def _export(path: Path, target: Path) -> None:
         torch.onnx.export(
             Hidden(),
             tuple(tokens[n] for n in names),
-            str(target),
+            str(full),
             input_names=names,
             output_names=["last_hidden_state"],
             dynamic_axes=axes,
@@ -138,13 +149,13 @@ def _export(path: Path, target: Path) -> None:
             dynamo=False,
         )
         expected = model.encode([_PROBE], normalize_embeddings=True)[0]
+        quantize_dynamic(str(full), str(target), weight_type=QuantType.QInt8, per_channel=True)
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
     hidden = session.run(None, {n: tokens[n].numpy() for n in names})[0]
     mask = tokens["attention_mask"].numpy()[..., None].astype(np.float32)
     pooled = hidden[:, 0] if _pooling_mode(path) == "cls" else (hidden * mask).sum(1) / mask.sum(1)
     got = pooled[0] / np.linalg.norm(pooled[0])
-    if float(got @ expected) < 0.999:
-        target.unlink(missing_ok=True)
+    if float(got @ expected) < MIN_COSINE:
         raise RuntimeError(
             f"the ONNX export of {path} does not reproduce the model (cosine {got @ expected:.4f})"
         )

@@ -72,6 +72,9 @@ class Factor(Protocol):
     be negative), multiplied by its weight."""
 
     name: str
+    #: True when a positive signal is at most the pair's relevance (in [0, 1]): the engine's pruning bound uses
+    #: it. A factor without the attribute is assumed to reach its full weight.
+    scales_with_relevance: bool
 
     def signal(self, ctx: PairContext) -> float: ...
 
@@ -83,6 +86,7 @@ class SectorFit:
     """
 
     name = "sector_fit"
+    scales_with_relevance = False
 
     def signal(self, ctx: PairContext) -> float:
         wanted = ctx.need.direction_weights()
@@ -102,6 +106,7 @@ class SectorPriority:
     """Policy priority sectors, scaled by relevance: only a platform that already fits gets the lift."""
 
     name = "sector_priority"
+    scales_with_relevance = True
 
     def signal(self, ctx: PairContext) -> float:
         priority = ctx.taxonomy.priority_directions
@@ -118,6 +123,7 @@ class Tier:
     """Network tier (national > key-cultivated > provincial > reserve > unlisted), scaled by relevance."""
 
     name = "tier"
+    scales_with_relevance = True
 
     def signal(self, ctx: PairContext) -> float:
         tax = ctx.taxonomy
@@ -134,6 +140,7 @@ class Region:
     """1 (scaled by relevance) when the platform is in a province the technology prefers."""
 
     name = "region"
+    scales_with_relevance = True
 
     def signal(self, ctx: PairContext) -> float:
         if not ctx.need.provinces or ctx.platform.province is None:
@@ -145,6 +152,7 @@ class TrlFit:
     """+1 (scaled by relevance) inside the platform's TRL range; -1/3 per level outside it (at most -1)."""
 
     name = "trl_fit"
+    scales_with_relevance = True
 
     def signal(self, ctx: PairContext) -> float:
         trl, p = ctx.need.trl, ctx.platform
@@ -162,6 +170,7 @@ class ServiceTypes:
     """Share of the wanted service types the platform offers (scaled by relevance)."""
 
     name = "service_types"
+    scales_with_relevance = True
 
     def signal(self, ctx: PairContext) -> float:
         wanted = ctx.need.service_types
@@ -174,6 +183,7 @@ class Capacity:
     """Open project slots: up to +1 for 5 or more, -1 for a platform that reports none free."""
 
     name = "capacity"
+    scales_with_relevance = False
 
     def signal(self, ctx: PairContext) -> float:
         cap = ctx.platform.capacity
@@ -223,9 +233,16 @@ class Ranker:
         self.calibration = calibration or ScoreCalibration()
         #: Most any pair can gain from, or lose to, the non-relevance factors (signals lie in [-1, 1]).
         self.max_bonus = sum(getattr(weights, f.name) for f in self.factors)
+        scaled = [f for f in self.factors if getattr(f, "scales_with_relevance", False)]
+        self._scaled_bonus = sum(getattr(weights, f.name) for f in scaled)
+        self._fixed_bonus = self.max_bonus - self._scaled_bonus
         self.max_penalty = sum(getattr(weights, f.name) for f in self.factors if f.name in _CAN_SUBTRACT)
         #: Factors with a weight, for ``raw`` (a factor weighted 0 adds exactly 0).
         self._weighted = [(f, getattr(weights, f.name)) for f in self.factors if getattr(weights, f.name)]
+
+    def max_gain(self, relevance: float) -> float:
+        """The most the factors can add to a pair of this relevance (a bound for pruning candidates)."""
+        return self._fixed_bonus + self._scaled_bonus * _unit(relevance)
 
     def raw(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> float:
         """The raw score alone, exactly as ``score`` sums it, for sorting many candidates cheaply (the
