@@ -65,6 +65,18 @@ class PairContext:
     platform: PlatformFacts
     relevance: Relevance
     taxonomy: Taxonomy
+    #: ``need.direction_weights()`` and ``platform.direction_weights()``, worked out once per pair (two factors
+    #: read each, and a match scores a couple of hundred pairs).
+    wanted: dict[str, float] = field(default_factory=dict)
+    offered: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, need: NeedFacts, platform: PlatformFacts, relevance: Relevance, taxonomy: Taxonomy
+    ) -> PairContext:
+        return cls(
+            need, platform, relevance, taxonomy, need.direction_weights(), platform.direction_weights()
+        )
 
 
 class Factor(Protocol):
@@ -89,10 +101,10 @@ class SectorFit:
     scales_with_relevance = False
 
     def signal(self, ctx: PairContext) -> float:
-        wanted = ctx.need.direction_weights()
+        wanted = ctx.wanted
         if not wanted:
             return 0.0
-        offered = ctx.platform.direction_weights()
+        offered = ctx.offered
         direct = max((w * offered[c] for c, w in wanted.items() if c in offered), default=0.0)
         if direct > 0:
             return direct
@@ -110,11 +122,11 @@ class SectorPriority:
 
     def signal(self, ctx: PairContext) -> float:
         priority = ctx.taxonomy.priority_directions
-        offered = set(ctx.platform.direction_weights()) & priority
+        offered = ctx.offered.keys() & priority
         if not offered:
             return 0.0
-        wanted = ctx.need.direction_weights()
-        if wanted and not offered & set(wanted):
+        wanted = ctx.wanted
+        if wanted and not offered & wanted.keys():
             return 0.0
         return _unit(ctx.relevance.total)
 
@@ -245,13 +257,13 @@ class Ranker:
         return self._fixed_bonus + self._scaled_bonus * _unit(relevance)
 
     def raw(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> float:
-        """The raw score alone, exactly as ``score`` sums it, for sorting many candidates cheaply (the
-        explanation and calibration are then worked out only for the ones shown)."""
-        w = self.weights.relevance
-        ctx = PairContext(need, platform, relevance, self.taxonomy)
-        total = round(w * relevance.semantic, 6) + round(w * relevance.lexical, 6)
+        """The raw score alone, as ``score`` sums it (before rounding each contribution to 6 decimals for the
+        explanation), for sorting many candidates cheaply; the explanation and calibration are then worked out
+        only for the ones shown."""
+        ctx = PairContext.of(need, platform, relevance, self.taxonomy)
+        total = self.weights.relevance * (relevance.semantic + relevance.lexical)
         for factor, weight in self._weighted:
-            total += round(weight * factor.signal(ctx), 6)
+            total += weight * factor.signal(ctx)
         return total
 
     def score(
@@ -260,7 +272,7 @@ class Ranker:
         """The explained score; ``best`` is the query's best raw score, which calibration reads the raw score
         against (None: this pair is the best known)."""
         w = self.weights
-        ctx = PairContext(need, platform, relevance, self.taxonomy)
+        ctx = PairContext.of(need, platform, relevance, self.taxonomy)
         explanation = {
             "semantic": round(w.relevance * relevance.semantic, 6),
             "lexical": round(w.relevance * relevance.lexical, 6),
