@@ -247,6 +247,19 @@ def test_stored_but_unmatched_rows_are_caught_up_after_a_crash(
     )
 
 
+def _committed_unindexed_and_left_flagged(rt: Runtime, row: object) -> object:
+    """Commit a flagged row as a service write does, but without putting it in the engine; a worker pass must
+    leave its ``needs_matching`` flag set."""
+    with rt.session() as s:
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+    DeliveryWorker(rt).run_once()
+    with rt.session() as s:
+        assert s.get(type(row), row.id).needs_matching  # type: ignore[attr-defined]
+    return row
+
+
 def test_a_row_committed_before_it_is_indexed_is_matched_later_not_dropped(
     client: TestClient, rt: Runtime
 ) -> None:
@@ -256,14 +269,7 @@ def test_a_row_committed_before_it_is_indexed_is_matched_later_not_dropped(
     from matcher.technologies.models import Technology
 
     pid = _pid(client, "s-hydrogen")
-    row = Technology(**HYDROGEN_TECH, needs_matching=True)
-    with rt.session() as s:  # committed as create_technology does, but not yet in the engine
-        s.add(row)
-        s.commit()
-        s.refresh(row)
-    DeliveryWorker(rt).run_once()
-    with rt.session() as s:
-        assert s.get(Technology, row.id).needs_matching
+    row = _committed_unindexed_and_left_flagged(rt, Technology(**HYDROGEN_TECH, needs_matching=True))
     assert client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"] == []
 
     doc = with_id(rt.engine.technology_docs([row])[0], row.id)
@@ -290,13 +296,7 @@ def test_a_platform_committed_before_it_is_indexed_hears_of_technologies_later(
         capabilities="PEM电解槽电堆耐久性测试、低铱膜电极验证。",
         needs_matching=True,
     )
-    with rt.session() as s:
-        s.add(row)
-        s.commit()
-        s.refresh(row)
-    DeliveryWorker(rt).run_once()
-    with rt.session() as s:
-        assert s.get(Platform, row.id).needs_matching
+    row = _committed_unindexed_and_left_flagged(rt, row)
 
     docs, vectors = rt.engine.prepare_platforms([row])
     rt.engine.apply_platforms([with_id(docs[0], row.id)], vectors)
