@@ -304,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--platforms", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300, help="Sequential HTTP matches to time.")
+    parser.add_argument(
+        "--startup-log", action="store_true", help="Print the new API process's first log lines (start-up)."
+    )
     parser.add_argument("--model", default=None, help="Embedding model (default: the configured one).")
     parser.add_argument(
         "--floor-sample", type=int, default=5000, help="Profiles the embedder-alone floor is measured on."
@@ -411,7 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        loaded = re.search(r"event=index_loaded seconds=([\d.]+)", (folder / "serve.log").read_text())
+        log_text = (folder / "serve.log").read_text()
+        loaded = re.search(r"event=index_loaded seconds=([\d.]+)", log_text)
+        if args.startup_log:
+            print("start-up log of the API process:\n  " + "\n  ".join(log_text.splitlines()[:40]))
         recall, approximate, ann_ms = recall_at_10(settings, probe_vecs)
 
     def line(name: str, ms: list[float]) -> None:

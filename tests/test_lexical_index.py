@@ -78,3 +78,18 @@ def test_a_restored_index_scores_like_the_one_it_was_saved_from() -> None:
     for query in (["novel"], rnd.sample(WORDS, 3), rnd.sample(WORDS, 5)):
         assert restored.search(query, 10) == index.search(query, 10)
     assert 9 not in {h.item_id for h in restored.search(WORDS, 800)}
+
+
+def test_groups_of_alternatives_score_each_row_by_its_best_alternative_once() -> None:
+    """Whole-segment scoring (used by search) agrees with the per-row reference for queries mixing plain
+    terms and groups whose alternatives match the same rows."""
+    rnd = random.Random(4)
+    index = LexicalIndex()
+    index.upsert_many((i, _doc(rnd)) for i in range(400))
+    query = ["w1", ("w2", "w3", "w4"), ("w5", "w2"), ("nosuchword", "w6")]
+    index.search(query, 1)  # builds main
+    ids = list(range(400))
+    whole = index.score_items(query, ids)  # more than 8 items: scored through the whole segment
+    assert any(v > 0 for v in whole.values())
+    for i in ids:
+        assert abs(whole[i] - index.score_items(query, [i])[i]) < 1e-6  # one item: the per-row reference

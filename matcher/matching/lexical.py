@@ -85,10 +85,14 @@ class _Segment:
                 lo, hi = indptr[ids[0]], indptr[ids[0] + 1]
                 total[indices[lo:hi]] += data[lo:hi]
                 continue
-            rows = np.concatenate([indices[indptr[t] : indptr[t + 1]] for t in ids])
-            vals = np.concatenate([data[indptr[t] : indptr[t + 1]] for t in ids])
-            np.maximum.at(best, rows, vals)
-            touched = np.unique(rows)
+            # A term's postings hold each row once, so a plain fancy-indexed maximum is exact per alternative (no
+            # ``np.maximum.at``, which is slow on the long postings of common terms in a large corpus).
+            for t in ids:
+                lo, hi = indptr[t], indptr[t + 1]
+                rows = indices[lo:hi]
+                best[rows] = np.maximum(best[rows], data[lo:hi])
+            touched = np.concatenate([indices[indptr[t] : indptr[t + 1]] for t in ids])
+            # Repeated rows all compute the same total + best, so the buffered += adds each row's best once.
             total[touched] += best[touched]
             best[touched] = 0.0
         return total * factor
