@@ -85,6 +85,7 @@ class Runtime:
         With ``rebuild`` the saved snapshots are discarded first, so every index is built from the database.
         """
         settings = settings or Settings()
+        opening = time.perf_counter()
         limit_compute_threads(settings.embedding_threads)
         db = create_db_engine(settings.database_url)
         migrate(db)
@@ -94,6 +95,7 @@ class Runtime:
         embedder = shared_embedder(settings.embedding_model, threads, cache)
         english = shared_embedder(settings.english_model, threads, cache) if settings.english_model else None
         lexicon = load_lexicon(Path(settings.index_dir))
+        log.info("event=models_loaded seconds=%.2f", time.perf_counter() - opening)
         engine = MatchEngine(settings, taxonomy, embedder, lexicon=lexicon, english=english)
         rt = cls(settings=settings, db=db, taxonomy=taxonomy, engine=engine)
         from matcher.sync import ChangeFollower
