@@ -39,7 +39,7 @@ class Embedder(Protocol):
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim == 1:
         vectors = vectors[None, :]
@@ -69,7 +69,7 @@ class UseMultilingualEmbedder:
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _unit_rows(self._model.encode(list(texts)))
+        return unit_rows(self._model.encode(list(texts)))
 
 
 class E5SmallEmbedder:
@@ -88,12 +88,12 @@ class E5SmallEmbedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _unit_rows(self._model.query(list(texts)))
+        return unit_rows(self._model.query(list(texts)))
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _unit_rows(self._model.passage(list(texts)))
+        return unit_rows(self._model.passage(list(texts)))
 
 
 class SentenceTransformerEmbedder:
@@ -120,7 +120,7 @@ class SentenceTransformerEmbedder:
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _unit_rows(self._model.encode(list(texts), batch_size=64, normalize_embeddings=True))
+        return unit_rows(self._model.encode(list(texts), batch_size=64, normalize_embeddings=True))
 
 
 def dir_fingerprint(path: Path) -> str:

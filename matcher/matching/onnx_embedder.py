@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from matcher.matching.embedders import dir_fingerprint, unit_rows
+
 log = logging.getLogger("pilotmatch.embedders")
 
 #: Probe used to check an export against the torch model it came from.
@@ -84,16 +86,12 @@ class OnnxSentenceEmbedder:
         else:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return (pooled / norms).astype(np.float32)
+        return unit_rows(pooled)
 
 
 def exported_graph(path: Path, model_id: str, cache_dir: Path) -> Path:
     """The cached ONNX graph of a model directory, exported now if missing (atomically: processes starting
     together may both export; the last rename wins and both files are the same)."""
-    from matcher.matching.embedders import dir_fingerprint
-
     target = cache_dir / f"{model_id.replace('/', '_')}-{dir_fingerprint(path)}.int8.onnx"
     if target.is_file():
         return target
@@ -154,7 +152,7 @@ def _export(path: Path, full: Path, target: Path) -> None:
     hidden = session.run(None, {n: tokens[n].numpy() for n in names})[0]
     mask = tokens["attention_mask"].numpy()[..., None].astype(np.float32)
     pooled = hidden[:, 0] if _pooling_mode(path) == "cls" else (hidden * mask).sum(1) / mask.sum(1)
-    got = pooled[0] / np.linalg.norm(pooled[0])
+    got = unit_rows(pooled)[0]
     if float(got @ expected) < MIN_COSINE:
         raise RuntimeError(
             f"the ONNX export of {path} does not reproduce the model (cosine {got @ expected:.4f})"
