@@ -428,10 +428,11 @@ class MatchEngine:
         # candidate costs a dense lookup and a ranking).
         word_pool = max(pool // 2, 10)
         with MATCH_SECONDS.labels("lexical").time():
-            lexical_hits = c.lexical.search(terms.tokens, word_pool, allowed)
-            translated_hits = (
-                c.lexical.search(terms.translated, word_pool, allowed) if terms.translated else []
-            )
+            # Each query is scored once; its best items and, below, the other candidates' scores come from that.
+            words = c.lexical.scored(terms.tokens)
+            translations = c.lexical.scored(terms.translated) if terms.translated else None
+            lexical_hits = words.top(word_pool, allowed)
+            translated_hits = translations.top(word_pool, allowed) if translations is not None else []
         lexical = {h.item_id: h.score for h in lexical_hits}
         translated = {h.item_id: h.score for h in translated_hits}
         missing_dense = [i for i in lexical.keys() | translated.keys() if i not in dense_hits]
@@ -441,10 +442,10 @@ class MatchEngine:
             dense_hits = c.dense.score_items(qvec, list(dense_hits), top=2)
         missing_lex = [i for i in dense_hits if i not in lexical]
         if missing_lex and lexical_hits:
-            lexical.update(c.lexical.score_items(terms.tokens, missing_lex))
+            lexical.update(words.of(missing_lex))
         missing_tr = [i for i in dense_hits if i not in translated]
-        if missing_tr and translated_hits:
-            translated.update(c.lexical.score_items(terms.translated, missing_tr))
+        if missing_tr and translations is not None and translated_hits:
+            translated.update(translations.of(missing_tr))
         dense_rank = {i: r for r, i in enumerate(sorted(dense_hits, key=lambda i: -dense_hits[i].score))}
         lexical_rank = {h.item_id: r for r, h in enumerate(lexical_hits)}
         translated_rank = {h.item_id: r for r, h in enumerate(translated_hits)}

@@ -126,6 +126,38 @@ def _groups(query: Terms) -> list[tuple[str, ...]]:
     return list(dict.fromkeys((t,) if isinstance(t, str) else tuple(t) for t in query if t))
 
 
+class LexicalScores:
+    """One query's normalised scores over the segments of an index, as they were when it was scored."""
+
+    def __init__(self, parts: list[tuple[_Segment, np.ndarray]]) -> None:
+        self._parts = parts
+
+    def top(self, k: int, allowed: set[int] | None = None) -> list[LexicalHit]:
+        """The best ``k`` items with a positive score (``allowed`` restricts them)."""
+        hits: list[LexicalHit] = []
+        for segment, scores in self._parts:
+            items = segment.items
+            if allowed is not None:
+                mask = np.fromiter((i in allowed for i in items.tolist()), dtype=bool, count=len(items))
+                scores = np.where(mask, scores, 0.0)
+            kk = min(k, len(scores))
+            if kk <= 0:
+                continue
+            top = np.argpartition(-scores, kk - 1)[:kk] if kk < len(scores) else np.arange(len(scores))
+            hits += [LexicalHit(int(items[r]), float(scores[r])) for r in top if scores[r] > 0]
+        return sorted(hits, key=lambda h: -h.score)[:k]
+
+    def of(self, item_ids: Iterable[int]) -> dict[int, float]:
+        """Each listed item's score (0 for items that share no term or are not indexed)."""
+        out = dict.fromkeys(item_ids, 0.0)
+        for segment, scores in self._parts:
+            for i in out:
+                row = segment.row_of.get(i)
+                if row is not None and scores[row] > 0:
+                    out[i] = float(scores[row])
+        return out
+
+
 class LexicalIndex:
     """BM25 over item token lists; thread-safe; writes cost a small delta rebuild, not a full one."""
 
@@ -210,44 +242,30 @@ class LexicalIndex:
         if self._delta is not None:
             yield self._delta, None
 
-    def search(self, query_tokens: Terms, k: int, allowed: set[int] | None = None) -> list[LexicalHit]:
-        hits: list[LexicalHit] = []
+    def scored(self, query_tokens: Terms) -> LexicalScores:
+        """The query scored once against every segment, to take its best items from and to read listed items
+        off (a match does both; scoring a common term's postings is the costly part, so it is done once)."""
         with self._lock:
             self._ensure_built()
-            if not query_tokens:
-                return []
-            for segment, live in self._segment_scores():
-                scores = segment.scores(query_tokens)
-                if scores is None:
-                    continue
-                if live is not None:
-                    scores = np.where(live, scores, 0.0)
-                items = segment.items
-                if allowed is not None:
-                    mask = np.fromiter((i in allowed for i in items.tolist()), dtype=bool, count=len(items))
-                    scores = np.where(mask, scores, 0.0)
-                kk = min(k, len(scores))
-                top = np.argpartition(-scores, kk - 1)[:kk] if kk < len(scores) else np.arange(len(scores))
-                hits += [LexicalHit(int(items[r]), float(scores[r])) for r in top if scores[r] > 0]
-        return sorted(hits, key=lambda h: -h.score)[:k]
+            parts = []
+            if query_tokens:
+                for segment, live in self._segment_scores():
+                    scores = segment.scores(query_tokens)
+                    if scores is not None:
+                        parts.append((segment, scores if live is None else np.where(live, scores, 0.0)))
+            return LexicalScores(parts)
+
+    def search(self, query_tokens: Terms, k: int, allowed: set[int] | None = None) -> list[LexicalHit]:
+        return self.scored(query_tokens).top(k, allowed)
 
     def score_items(self, query_tokens: Terms, item_ids: Iterable[int]) -> dict[int, float]:
         """Normalised score of the query against each listed item (0 for items without shared terms)."""
         item_ids = list(item_ids)
-        with self._lock:
-            self._ensure_built()
-            if len(item_ids) <= 8:
+        if len(item_ids) <= 8:  # a few rows: a binary search per term and row beats scoring the segment
+            with self._lock:
+                self._ensure_built()
                 return {i: self._score_one(query_tokens, i) for i in item_ids}
-            out = dict.fromkeys(item_ids, 0.0)
-            for segment, live in self._segment_scores():
-                scores = segment.scores(query_tokens)
-                if scores is None:
-                    continue
-                for i in item_ids:
-                    row = segment.row_of.get(i)
-                    if row is not None and (live is None or live[row]):
-                        out[i] = float(scores[row])
-            return out
+        return self.scored(query_tokens).of(item_ids)
 
     def _score_one(self, query_tokens: Terms, item_id: int) -> float:
         if item_id in self._delta_ids:
