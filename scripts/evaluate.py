@@ -10,9 +10,9 @@ the full ranking is worse (NDCG@10) than the best single channel on any slice.
     python scripts/evaluate.py --tune               # grid-search the fusion settings on the dev set
 
 Relevance: a platform is relevant with grade >= 1; NDCG uses gains 2^grade - 1. The slice of a query is its
-language and the dominant language of its grade-2 platforms; paraphrase items form their own slice. The "short"
-slice asks each item's title alone (a few words, as typed into a search box) with the same labels; it is not part
-of "overall".
+language and the dominant language of its grade-2 platforms (a tie counts as the query's language); paraphrase
+items form their own slice. The "short" slice asks each item's title alone (a few words, as typed into a search
+box) with the same labels; it is not part of "overall".
 """
 
 from __future__ import annotations
@@ -63,7 +63,14 @@ def load_dev_set(folder: Path, platform_lang: dict[str, str]) -> list[DevItem]:
             qlang = language_mix(text).dominant
             ideal = [p for p, g in raw["relevant"].items() if g == 2]
             langs = [platform_lang[p] for p in ideal if p in platform_lang]
-            plang = max(set(langs), key=langs.count) if langs else qlang
+            # A tie (one Chinese and one English ideal platform) is not a cross-language need: it counts in the
+            # query's own language. (A plain max over a set broke ties by hash order, so 12 items moved between
+            # slices from run to run.)
+            plang = (
+                max(sorted(set(langs)), key=lambda lang: (langs.count(lang), lang == qlang))
+                if langs
+                else qlang
+            )
             slices = ["overall", f"{qlang}→{plang}"]
             if raw.get("paraphrase"):
                 slices.append("paraphrase")

@@ -49,3 +49,27 @@ def test_evaluation_passes_the_shipped_ranking_against_its_own_channels(tmp_path
     ok = _run(tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "direction inference" in ok.stdout
+
+
+def test_a_need_with_ideal_platforms_in_both_languages_counts_in_its_own_language(tmp_path: Path) -> None:
+    """Slices must not depend on hash order: a tie between a Chinese and an English ideal platform is the
+    query's own language, in every process."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from evaluate import load_dev_set
+
+    item = {
+        "id": "x-t1",
+        "title": "Fuel cell stack test",
+        "summary": "We need stack durability tests.",
+        "relevant": {"p-zh": 2, "p-en": 2, "p-zh2": 1},
+    }
+    (tmp_path / "tie.jsonl").write_text(json.dumps(item) + "\n", encoding="utf-8")
+    for order in ({"p-zh": "zh", "p-en": "en"}, {"p-en": "en", "p-zh": "zh"}):
+        (loaded, _title) = load_dev_set(tmp_path, order)
+        assert loaded.slices == ("overall", "en→en")
+    item["relevant"] = {"p-zh": 2, "p-zh2": 2, "p-en": 2}
+    (tmp_path / "tie.jsonl").write_text(json.dumps(item) + "\n", encoding="utf-8")
+    assert load_dev_set(tmp_path, {"p-zh": "zh", "p-zh2": "zh", "p-en": "en"})[0].slices == (
+        "overall",
+        "en→zh",
+    )
