@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     snapshot_seconds: float = Field(600.0, gt=0)
     #: Candidates each channel contributes before ranking.
     candidate_pool: int = Field(100, ge=10, le=5000)
+    #: Pseudo-relevance feedback: a query the multilingual model alone reads (not mostly English, or the English
+    #: channel off) is moved toward the profiles of its ``expansion_depth`` best-ranked platforms by this weight,
+    #: and ranked again. 0 turns it off. Measured on the dev set; see the README.
+    expansion_weight: float = Field(0.2, ge=0.0, le=1.0)
+    expansion_depth: int = Field(3, ge=1, le=20)
     #: Calibrated scores at or above these read as a "good" / "possible" fit (see the README's reliability table).
     good_fit_score: float = Field(0.6, ge=0.0, le=1.0)
     possible_fit_score: float = Field(0.3, ge=0.0, le=1.0)

@@ -35,7 +35,7 @@ from matcher.importing import demo_platforms, import_platforms  # noqa: E402
 from matcher.matching.engine import MatchQuery  # noqa: E402
 from matcher.matching.fusion import Fusion, LanguageAwareFusion, make_fusion  # noqa: E402
 from matcher.matching.ranking import NeedFacts, Ranker  # noqa: E402
-from matcher.matching.text import language_mix  # noqa: E402
+from matcher.matching.text import language_mix, normalize_text  # noqa: E402
 from matcher.runtime import Runtime  # noqa: E402
 from matcher.settings import FusionSettings, RankWeights, Settings  # noqa: E402
 
@@ -59,7 +59,8 @@ def load_dev_set(folder: Path, platform_lang: dict[str, str]) -> list[DevItem]:
             if not line.strip():
                 continue
             raw = json.loads(line)
-            text = "\n".join(x for x in (raw.get("title"), raw["summary"]) if x)
+            # As the service reads a summary: full-width forms to ASCII, traditional to simplified script.
+            text = normalize_text("\n".join(x for x in (raw.get("title"), raw["summary"]) if x))
             qlang = language_mix(text).dominant
             ideal = [p for p, g in raw["relevant"].items() if g == 2]
             langs = [platform_lang[p] for p in ideal if p in platform_lang]
@@ -82,7 +83,8 @@ def load_dev_set(folder: Path, platform_lang: dict[str, str]) -> list[DevItem]:
             items.append(DevItem(raw["id"], text, need, raw["relevant"], tuple(slices)))
             if raw.get("title"):
                 # The same need typed as a short phrase (as people do in a search box): its own slice.
-                items.append(DevItem(raw["id"] + ":title", raw["title"], need, raw["relevant"], ("short",)))
+                title = normalize_text(raw["title"])
+                items.append(DevItem(raw["id"] + ":title", title, need, raw["relevant"], ("short",)))
     return items
 
 
@@ -354,7 +356,7 @@ def direction_accuracy(ev: Evaluator, dev_folder: Path) -> dict[str, tuple[int, 
         for line in path.read_text(encoding="utf-8").splitlines():
             raw = json.loads(line) if line.strip() else None
             if raw and raw.get("directions"):
-                text = "\n".join(x for x in (raw.get("title"), raw["summary"]) if x)
+                text = normalize_text("\n".join(x for x in (raw.get("title"), raw["summary"]) if x))
                 sets["technologies"].append((text, set(raw["directions"])))
     out = {}
     for name, rows in sets.items():

@@ -173,7 +173,9 @@ SKIN_CREAM = (
 )
 
 
-def test_english_channel_reads_english_pairs_and_leaves_chinese_profiles_alone(demo_runtime: Runtime) -> None:
+def test_english_channel_reads_english_pairs_and_leaves_chinese_profiles_alone(
+    demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from matcher.matching.engine import MatchQuery
     from matcher.matching.text import normalize_text
 
@@ -187,6 +189,9 @@ def test_english_channel_reads_english_pairs_and_leaves_chinese_profiles_alone(d
     assert engine.split(vector)[1] is not None
     query = MatchQuery(text, limit=20)
     with_english = {m.platform_id: m for m in engine.match_vector(vector, text, query)}
+    # The multilingual model alone, as it reads the query with the English channel on (feedback, which applies
+    # where the multilingual model is the query's only dense opinion, would move this vector).
+    monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
     alone = {m.platform_id: m for m in engine.match_vector(engine.split(vector)[0], text, query)}
     ids = dict(zip(list(with_english), _external_ids(demo_runtime, list(with_english)), strict=True))
     assert ids[next(iter(with_english))] == "ci-p014"
@@ -196,3 +201,66 @@ def test_english_channel_reads_english_pairs_and_leaves_chinese_profiles_alone(d
     assert chinese
     for pid in chinese:
         assert with_english[pid].explanation["semantic"] == alone[pid].explanation["semantic"]
+
+
+# A Chinese paraphrase from the dev set (ef-t024): graphene oxide film, without the word graphene (石墨烯).
+THERMAL_FILM = (
+    "手机散热用超薄高导热碳片放大\n"
+    "我们用一种被氧化过的单原子层碳材料配成浆料，刮成薄片后再经高温处理，得到的薄片沿平面方向传热比铜快好几倍，很适合手机和平"
+    "板散热。现在实验室一次只能做一张A4纸大小，想放大成能连续收卷的长卷材，看看大尺寸下厚度和传热性能是否还能稳住。"
+)
+
+
+def test_feedback_lifts_a_paraphrase_to_its_platform(
+    demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The best-ranked platforms describe the need in a profile's words; the query moved toward them finds the
+    graphene thermal-film platform, which the summary's own wording ranks below a steel heat-treatment line."""
+    from matcher.matching.engine import MatchQuery
+    from matcher.matching.text import normalize_text
+
+    engine = demo_runtime.engine
+    text = normalize_text(THERMAL_FILM)
+    vector = engine.embed_query(text)
+
+    def first() -> str:
+        return _external_ids(
+            demo_runtime, [engine.match_vector(vector, text, MatchQuery(text, limit=3))[0].platform_id]
+        )[0]
+
+    assert first() == "ef-p034"
+    monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
+    assert first() != "ef-p034"
+
+
+def test_feedback_moves_only_queries_the_multilingual_model_reads_alone(
+    demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from matcher.matching.engine import QueryTerms
+    from matcher.matching.ranking import NeedFacts
+    from matcher.matching.text import normalize_text
+
+    engine = demo_runtime.engine
+
+    def search(raw: str):  # type: ignore[no-untyped-def]
+        text = normalize_text(raw)
+        vector = engine.embed_query(text)
+        terms = QueryTerms.of(text, engine.lexicon)
+        return vector, engine._search(vector, text, terms, NeedFacts(), None, engine.settings.candidate_pool)
+
+    vector, found = search(THERMAL_FILM)
+    assert found.expanded
+    main, moved = engine.split(vector)[0], engine.split(found.qvec)[0]
+    assert abs(float(np.linalg.norm(moved)) - 1.0) < 1e-5
+    # Moved toward the profiles of its best-ranked platforms: closer to them than the query was.
+    ranked = sorted(found.fused, key=lambda c: -engine.ranker.raw(found.need, c[1].facts, c[0]))
+    top = engine.platforms.dense.vectors(ranked[0][1].id)
+    assert float((top @ moved).max()) > float((top @ main).max())
+    # An English query has the English model's opinion too: it is left as it is.
+    vector, found = search(SKIN_CREAM)
+    assert not found.expanded and np.array_equal(found.qvec, vector)
+    monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
+    vector, found = search(THERMAL_FILM)
+    assert not found.expanded and np.array_equal(found.qvec, vector)

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
@@ -138,6 +139,26 @@ def test_a_reconciled_start_keeps_what_was_inferred_for_technologies(small_runti
         assert rt.engine.load_stats["technologies_reused"] == 1  # type: ignore[attr-defined]
         assert after.facts.inferred == before.facts.inferred
         assert after.best_raw == before.best_raw
+        # So is its query as feedback moved it (the reverse direction scores with that).
+        assert before.expanded is not None and np.array_equal(after.expanded, before.expanded)
+    finally:
+        rt.close()
+
+
+def test_other_feedback_settings_work_out_stored_technologies_again(small_runtime: Runtime) -> None:
+    """A technology's moved query depends on the feedback settings: a start under other settings works it out
+    again instead of reusing the snapshot's."""
+    from matcher.technologies.schemas import TechnologyCreate
+    from matcher.technologies.service import create_technology
+
+    tech = create_technology(small_runtime, TechnologyCreate(summary="质子交换膜电解槽电堆的耐久性验证"))
+    assert small_runtime.engine.technologies.docs[tech.id].expanded is not None  # type: ignore[index]
+    small_runtime.close()
+    rt = Runtime.open(small_runtime.settings.model_copy(update={"expansion_weight": 0.0}))
+    try:
+        doc = rt.engine.technologies.docs[tech.id]  # type: ignore[index]
+        assert doc.expanded is None and doc.expansion == (0.0, 3)
+        assert doc.facts.inferred and doc.best_raw is not None
     finally:
         rt.close()
 

@@ -170,6 +170,20 @@ def test_technology_lifecycle_and_both_directions(small_client: TestClient) -> N
     assert small_client.get(f"/v1/technologies/{tid}").status_code == 404
 
 
+def test_a_chinese_technology_scores_the_same_in_both_directions(small_client: TestClient) -> None:
+    """A Chinese summary is ranked with feedback (its query moved toward its best platforms); the reverse
+    direction scores it with the same moved query, so a platform sees the score the researcher sees."""
+    tech = {"summary": "新型膜电极用于质子交换膜电解水制氢，需要电堆级耐久性中试验证。", "trl": 5}
+    body = small_client.post("/v1/technologies", json=tech, headers=AUTH).json()
+    tid, forward = body["id"], small_client.get(f"/v1/technologies/{body['id']}/matches").json()["matches"]
+    assert forward and [m["platform_id"] for m in forward] == [m["platform_id"] for m in body["matches"]]
+    for match in forward:
+        reverse = small_client.get(f"/v1/platforms/{match['platform_id']}/technologies").json()[
+            "technologies"
+        ]
+        assert [(r["technology_id"], r["score"]) for r in reverse] == [(tid, match["score"])]
+
+
 def test_bad_technology_is_refused_and_not_stored(small_client: TestClient) -> None:
     for bad in (
         {"summary": ""},

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from matcher.matching.pickling import by_fields
 from matcher.matching.ranking import NeedFacts, PlatformFacts
 from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text, split_passages
@@ -41,6 +43,11 @@ class TechnologyDoc:
     #: The technology's best raw score against the platforms when it was last indexed (None: not yet known);
     #: calibration reads a reverse-direction pair against it. A better platform added later raises it in use.
     best_raw: float | None = None
+    #: Its query vector as feedback moved it then (``MatchEngine._expanded``; None where feedback does not
+    #: apply): the reverse direction scores with it, as the forward match does.
+    expanded: np.ndarray | None = None
+    #: The feedback settings ``expanded`` was worked out under (None: not yet worked out).
+    expansion: tuple[float, int] | None = None
 
 
 def _hash(*parts: str) -> str:

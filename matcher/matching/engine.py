@@ -28,9 +28,9 @@ from matcher.matching.calibration import load_calibration
 from matcher.matching.dense import DenseHit, DenseIndex
 from matcher.matching.directions import DirectionInferrer, vote_directions
 from matcher.matching.documents import PlatformDoc, TechnologyDoc, platform_doc, technology_doc
-from matcher.matching.embedders import Embedder
+from matcher.matching.embedders import Embedder, unit_rows
 from matcher.matching.fusion import ChannelScores, Fusion, LanguageAwareFusion, Relevance
-from matcher.matching.lexical import LexicalIndex
+from matcher.matching.lexical import LexicalIndex, LexicalScores
 from matcher.matching.lexicon import BilingualLexicon
 from matcher.matching.ranking import NeedFacts, Ranker
 from matcher.matching.text import (
@@ -83,6 +83,34 @@ class QueryTerms:
     def of_tokens(cls, tokens: list[str], lang: LanguageMix, lexicon: BilingualLexicon) -> QueryTerms:
         """For a text already tokenised (a stored technology)."""
         return cls(tokens, lexicon.translate(tokens), lang)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lexical:
+    """A query's BM25 scores over the platforms, in its own words and translated: worked out once per match and
+    shared by its passes (the filtered and unfiltered one, before and after expansion)."""
+
+    words: LexicalScores
+    translations: LexicalScores | None
+
+
+Candidate = tuple[Relevance, PlatformDoc, DenseHit]
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """What ranking a query needs from its candidate passes."""
+
+    #: The query vector the candidates were scored with: expanded by feedback where that applies.
+    qvec: np.ndarray
+    #: The need, with directions inferred from the first pass unless the user chose some.
+    need: NeedFacts
+    #: Candidates within the query's filters, and all candidates (the same list when nothing is filtered): the
+    #: best score and inferred directions must not depend on a filter.
+    fused: list[Candidate]
+    basis: list[Candidate]
+    #: True when ``qvec`` was moved by pseudo-relevance feedback.
+    expanded: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +332,7 @@ class MatchEngine:
             return need
         text = normalize_text(text)
         fused = self._fused(vector, QueryTerms.of(text, self.lexicon), None, self.settings.candidate_pool)
-        return self._need_and_best(need, vector, text, fused)[0]
+        return replace(need, inferred=self._inferred_from(fused, self.split(vector)[0], text))
 
     def apply_platforms(self, docs: Sequence[PlatformDoc], vectors: Sequence[np.ndarray]) -> None:
         """Add or replace platforms in the indexes (active ones only; call ``remove_platforms`` for the rest)."""
@@ -381,22 +409,15 @@ class MatchEngine:
         terms = QueryTerms.of(text, self.lexicon)
         allowed = self._allowed(query)
         pool = max(self.settings.candidate_pool, query.limit * 3)
-        fused = self._fused(qvec, terms, allowed, pool)
-        # Inferred directions and the best score (which calibration reads scores against) must not depend on
-        # filters: an area filter would otherwise decide the directions and make its best look like a fit.
-        basis = fused if allowed is None else self._fused(qvec, terms, None, self.settings.candidate_pool)
-        need = query.need
-        if not (need.directions or need.inferred):
-            need = replace(need, inferred=self._inferred_from(basis, self.split(qvec)[0], text))
+        found = self._search(qvec, text, terms, query.need, allowed, pool)
+        need = found.need
         ranked = [
             (self.ranker.raw(need, doc.facts, relevance), relevance, doc, hit)
-            for relevance, doc, hit in self._within_reach(fused, query.limit)
+            for relevance, doc, hit in self._within_reach(found.fused, query.limit)
         ]
         ranked.sort(key=lambda x: (-x[0], x[2].id))
-        if allowed is None:
-            best = ranked[0][0] if ranked else None
-        else:
-            best = self._need_and_best(need, qvec, text, basis)[1]
+        # Unfiltered, the best candidate is the first ranked; filtered, it is the best of all candidates.
+        best = self._best(need, found.basis) if allowed is not None else ranked[0][0] if ranked else None
         own_words = surface_forms(text)
         matches = []
         for _, relevance, doc, hit in ranked[: query.limit]:
@@ -415,9 +436,86 @@ class MatchEngine:
             )
         return matches, need
 
+    def _search(
+        self,
+        qvec: np.ndarray,
+        text: str,
+        terms: QueryTerms,
+        need: NeedFacts,
+        allowed: set[int] | None,
+        pool: int,
+    ) -> _Search:
+        """A query's candidates, ready to rank: a first pass infers the need's directions (unless given), and
+        where feedback applies (``_expanded``) a second pass scores them again with the expanded query and infers
+        the directions anew from its candidates.
+
+        Inferred directions and the best score (which calibration reads scores against) come from the unfiltered
+        candidates: an area filter would otherwise decide the directions and make its best look like a fit.
+        """
+        lexical = self._lexical(terms)
+        fused = self._fused(qvec, terms, allowed, pool, lexical)
+        basis = (
+            fused
+            if allowed is None
+            else self._fused(qvec, terms, None, self.settings.candidate_pool, lexical)
+        )
+        infer = not (need.directions or need.inferred)
+        first = (
+            replace(need, inferred=self._inferred_from(basis, self.split(qvec)[0], text)) if infer else need
+        )
+        expanded = self._expanded(qvec, first, basis)
+        if expanded is None:
+            return _Search(qvec, first, fused, basis, expanded=False)
+        fused = self._fused(expanded, terms, allowed, pool, lexical)
+        basis = (
+            fused
+            if allowed is None
+            else self._fused(expanded, terms, None, self.settings.candidate_pool, lexical)
+        )
+        # The expanded query's candidates vote for the directions again: they are the better neighbours.
+        if infer:
+            need = replace(need, inferred=self._inferred_from(basis, self.split(expanded)[0], text))
+        return _Search(expanded, need, fused, basis, expanded=True)
+
+    def _expanded(self, qvec: np.ndarray, need: NeedFacts, basis: list[Candidate]) -> np.ndarray | None:
+        """Pseudo-relevance feedback (Rocchio): the query vector moved toward the mean profile of its best-ranked
+        platforms, or None where it does not apply.
+
+        A researcher's summary and a platform's profile describe one process in different words; the platforms
+        that rank first describe it in a profile's words, so the moved query finds their peers that share few
+        words with the summary (measured on the dev set: paraphrases and short titles gain most). It applies
+        only where the multilingual model is the query's one dense opinion: an English query's English-model
+        half gained nothing from it, and moving only the multilingual half tilted the two models' scales.
+        """
+        weight, depth = self.settings.expansion_weight, self.settings.expansion_depth
+        main, english = self.split(qvec)
+        if weight <= 0 or english is not None or not basis:
+            return None
+        top = sorted(
+            (
+                (self.ranker.raw(need, doc.facts, rel), doc.id)
+                for rel, doc, _ in self._within_reach(basis, depth)
+            ),
+            key=lambda x: (-x[0], x[1]),
+        )[:depth]
+        profiles = [self.platforms.dense.vectors(pid) for _, pid in top]
+        centroids = unit_rows(np.vstack([v.mean(axis=0) for v in profiles if len(v)]))
+        moved = unit_rows(main + weight * centroids.mean(axis=0))[0]
+        return np.concatenate([moved, qvec[len(main) :]]) if len(qvec) > len(main) else moved
+
+    def _lexical(self, terms: QueryTerms) -> _Lexical:
+        with MATCH_SECONDS.labels("lexical").time():
+            c = self.platforms.lexical
+            return _Lexical(c.scored(terms.tokens), c.scored(terms.translated) if terms.translated else None)
+
     def _fused(
-        self, qvec: np.ndarray, terms: QueryTerms, allowed: set[int] | None, pool: int
-    ) -> list[tuple[Relevance, PlatformDoc, DenseHit]]:
+        self,
+        qvec: np.ndarray,
+        terms: QueryTerms,
+        allowed: set[int] | None,
+        pool: int,
+        lexical: _Lexical | None = None,
+    ) -> list[Candidate]:
         """Candidates from every channel (each contributes its best ``pool``), with their fused relevance."""
         c = self.platforms
         docs = c.docs
@@ -427,12 +525,11 @@ class MatchEngine:
         # The word channels add candidates the dense channel missed; half its pool each is plenty (every extra
         # candidate costs a dense lookup and a ranking).
         word_pool = max(pool // 2, 10)
-        with MATCH_SECONDS.labels("lexical").time():
-            # Each query is scored once; its best items and, below, the other candidates' scores come from that.
-            words = c.lexical.scored(terms.tokens)
-            translations = c.lexical.scored(terms.translated) if terms.translated else None
-            lexical_hits = words.top(word_pool, allowed)
-            translated_hits = translations.top(word_pool, allowed) if translations is not None else []
+        # Each query is scored once; its best items and, below, the other candidates' scores come from that.
+        lexical = lexical or self._lexical(terms)
+        words, translations = lexical.words, lexical.translations
+        lexical_hits = words.top(word_pool, allowed)
+        translated_hits = translations.top(word_pool, allowed) if translations is not None else []
         lexical = {h.item_id: h.score for h in lexical_hits}
         translated = {h.item_id: h.score for h in translated_hits}
         missing_dense = [i for i in lexical.keys() | translated.keys() if i not in dense_hits]
@@ -484,34 +581,46 @@ class MatchEngine:
                 for i, h in c.english.score_items(query, [i for i in items if i in c.english]).items()
             }
 
-    def _need_and_best(
-        self,
-        need: NeedFacts,
-        qvec: np.ndarray,
-        text: str,
-        fused: list[tuple[Relevance, PlatformDoc, DenseHit]],
-    ) -> tuple[NeedFacts, float | None]:
-        """The need with directions inferred (unless the user chose some or they were inferred already) and
-        the best raw score among the unfiltered candidates ``fused``."""
-        if not (need.directions or need.inferred):
-            need = replace(need, inferred=self._inferred_from(fused, self.split(qvec)[0], text))
-        reach = self._within_reach(list(fused), 1)
-        best = max((self.ranker.raw(need, doc.facts, rel) for rel, doc, _ in reach), default=None)
-        return need, best
+    def _best(self, need: NeedFacts, basis: list[Candidate]) -> float | None:
+        """The best raw score among the unfiltered candidates ``basis``."""
+        reach = self._within_reach(list(basis), 1)
+        return max((self.ranker.raw(need, doc.facts, rel) for rel, doc, _ in reach), default=None)
+
+    @property
+    def expansion(self) -> tuple[float, int]:
+        """The feedback settings a technology's stored expanded vector depends on."""
+        return (self.settings.expansion_weight, self.settings.expansion_depth)
 
     def _completed_technology(self, doc: TechnologyDoc, vector: np.ndarray) -> TechnologyDoc:
-        """A technology with its inferred directions and its best raw score against the platforms now indexed
-        (the reverse direction scores it against a platform as its forward match would)."""
+        """A technology with its inferred directions, its best raw score and its expanded query vector against
+        the platforms now indexed (the reverse direction scores it against a platform as its forward match
+        would)."""
         terms = QueryTerms.of(doc.text, self.lexicon)
-        fused = self._fused(vector, terms, None, self.settings.candidate_pool)
-        need, best = self._need_and_best(doc.facts, vector, doc.text, fused)
-        return replace(doc, facts=need, best_raw=best)
+        found = self._search(vector, doc.text, terms, doc.facts, None, self.settings.candidate_pool)
+        return replace(
+            doc,
+            facts=found.need,
+            best_raw=self._best(found.need, found.basis),
+            expanded=self.split(found.qvec)[0] if found.expanded else None,
+            expansion=self.expansion,
+        )
 
     def _reused_technology(self, doc: TechnologyDoc, old: TechnologyDoc | None) -> TechnologyDoc:
         """A technology whose text is unchanged since the snapshot keeps what was inferred for it then (its
-        facts other than directions come fresh from the database); one without any is completed now."""
-        if old is not None and (doc.facts.directions or old.facts.inferred):
-            return replace(doc, facts=replace(doc.facts, inferred=old.facts.inferred), best_raw=old.best_raw)
+        facts other than directions come fresh from the database); one without any, or completed under other
+        feedback settings, is completed now."""
+        if (
+            old is not None
+            and (doc.facts.directions or old.facts.inferred)
+            and old.expansion == self.expansion
+        ):
+            return replace(
+                doc,
+                facts=replace(doc.facts, inferred=old.facts.inferred),
+                best_raw=old.best_raw,
+                expanded=old.expanded,
+                expansion=old.expansion,
+            )
         vectors = self._vectors(self.technologies, doc.id)
         return self._completed_technology(doc, vectors[0]) if len(vectors) else doc
 
@@ -548,13 +657,13 @@ class MatchEngine:
     ) -> PlatformMatch | None:
         """The match of one platform for a query, exactly as ``match`` would score it (None if not indexed)."""
         doc = self.platforms.docs.get(platform_id)
-        main, english = self.split(qvec)
-        hit = self.platforms.dense.score_items(main, [platform_id]).get(platform_id)
-        if doc is None or hit is None:
+        if doc is None or platform_id not in self.platforms.dense:
             return None
         terms = QueryTerms.of(text, self.lexicon)
-        fused = self._fused(qvec, terms, None, self.settings.candidate_pool)
-        need, best = self._need_and_best(need, qvec, text, fused)
+        found = self._search(qvec, text, terms, need, None, self.settings.candidate_pool)
+        need, best = found.need, self._best(found.need, found.basis)
+        main, english = self.split(found.qvec)
+        hit = self.platforms.dense.score_items(main, [platform_id])[platform_id]
         pair_english = self._english_scores(self.platforms, english, [platform_id]).get(platform_id)
         scores = self._pair_scores(hit.score, terms, doc, pair_english)
         result = self.ranker.score(need, doc.facts, self.fusion.fuse(scores), best)
@@ -624,7 +733,7 @@ class MatchEngine:
             tdoc = t.docs.get(tid)
             if tdoc is None:
                 continue
-            tvec = t.dense.vectors(tid)
+            tvec = t.dense.vectors(tid) if tdoc.expanded is None else tdoc.expanded[None, :]
             if len(tvec) == 0:
                 continue
             sims = pvecs @ tvec[0]
@@ -798,9 +907,22 @@ class MatchEngine:
         (the caller replays the log after it). None if either is missing or unusable."""
         with self.write_lock:
             manifests = [self._read_snapshot(self.platforms), self._read_snapshot(self.technologies)]
-        if any(m is None for m in manifests):
-            return None
+            if any(m is None for m in manifests):
+                return None
+            self._complete_technologies_again()
         return min(m.log_position for m in manifests if m is not None)
+
+    def _complete_technologies_again(self) -> None:
+        """Technologies a snapshot holds as completed under other feedback settings (or before feedback) are
+        completed again: their moved query depends on those settings. Their inferred directions are inferred
+        anew too, as their forward match would."""
+        c = self.technologies
+        for doc in [d for d in c.docs.values() if d.expansion != self.expansion]:
+            vectors = self._vectors(c, doc.id)
+            if len(vectors):
+                fresh = replace(doc, facts=replace(doc.facts, inferred=()))
+                c.docs[doc.id] = self._completed_technology(fresh, vectors[0])
+                c.dirty = True
 
     def loaded(self, stats: dict[str, int], started: float) -> None:
         """Mark the engine ready once its indexes are in step; build the lexical indexes now rather than at the
