@@ -117,14 +117,17 @@ def aggregate(per_item: list[tuple[DevItem, dict[str, float]]]) -> dict[str, dic
 class Evaluator:
     """A runtime over the demo platforms for one embedding model, able to rank with any fusion/weights."""
 
-    def __init__(self, model: str, workdir: Path, *, english: bool = False) -> None:
-        """``english`` adds the English channel (``Settings.english_model``), as the service runs; the
-        single-model rows compare models alone."""
+    def __init__(self, model: str, workdir: Path, *, as_service: bool = False) -> None:
+        """``as_service`` runs as the service does: with the English channel (``Settings.english_model``) and
+        pseudo-relevance feedback (``Settings.expansion_weight``). Without it, a model is read alone, as it is:
+        the single-model rows compare models, not what the service builds on them."""
+        service = Settings()
         settings = Settings(
             database_url=f"sqlite:///{workdir / model.replace('/', '_')}.db",
             index_dir=workdir / f"idx-{model.replace('/', '_')}",
             embedding_model=model,
-            english_model=Settings().english_model if english else "",
+            english_model=service.english_model if as_service else "",
+            expansion_weight=service.expansion_weight if as_service else 0.0,
         )
         workdir.mkdir(parents=True, exist_ok=True)
         self.rt = Runtime.open(settings)
@@ -458,13 +461,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         if args.calibrate:
-            ev = Evaluator(args.models[0], Path(tmp), english=True)
+            ev = Evaluator(args.models[0], Path(tmp), as_service=True)
             calibrate(ev, items)
             ev.rt.close()
             return 0
         evaluators = {m: Evaluator(m, Path(tmp)) for m in args.models}
-        # The fusion and full-ranking rows run as the service does: the first model plus the English channel.
-        primary = Evaluator(args.models[0], Path(tmp) / "service", english=True)
+        # The fusion and full-ranking rows run as the service does: the first model, the English channel and
+        # feedback.
+        primary = Evaluator(args.models[0], Path(tmp) / "service", as_service=True)
         fusion_settings = tune(primary, items, settings.fusion) if args.tune else settings.fusion
         rows.append(
             (

@@ -230,3 +230,22 @@ def test_raw_score_stays_within_the_pruning_bounds(
         raw = RANKER.raw(n, platform, relevance)
         base = WEIGHTS.relevance * relevance.total
         assert base - RANKER.max_penalty - 1e-9 <= raw <= base + RANKER.max_gain(relevance.total) + 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    need=needs,
+    inferred=inferred,
+    pool=st.lists(st.tuples(platforms(), relevances), min_size=0, max_size=40),
+    limit=st.integers(1, 12),
+)
+def test_top_equals_ranking_every_candidate(need: NeedFacts, inferred: tuple, pool: list, limit: int) -> None:
+    """``Ranker.top`` stops scoring early; its result must be exactly the best ``limit`` of all candidates."""
+    from dataclasses import replace
+
+    candidates = [(rel, replace(p, id=i), i) for i, (p, rel) in enumerate(pool)]
+    for n in (need, replace(need, directions=(), inferred=inferred)):
+        every = sorted(((RANKER.raw(n, f, r), f.id) for r, f, _ in candidates), key=lambda x: (-x[0], x[1]))
+        top = RANKER.top(n, candidates, limit)
+        assert [(raw, f.id) for raw, _, f, _ in top] == every[:limit]
+        assert all(payload == f.id for _, _, f, payload in top)

@@ -94,7 +94,12 @@ class _Lexical:
     translations: LexicalScores | None
 
 
+#: A candidate platform with every channel's scores, before fusion.
+Channels = tuple[ChannelScores, PlatformDoc, DenseHit]
+#: A candidate with its fused relevance.
 Candidate = tuple[Relevance, PlatformDoc, DenseHit]
+#: A ranked candidate: (raw score, relevance, document, best passage).
+Ranked = tuple[float, Relevance, PlatformDoc, DenseHit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,16 +416,12 @@ class MatchEngine:
         pool = max(self.settings.candidate_pool, query.limit * 3)
         found = self._search(qvec, text, terms, query.need, allowed, pool)
         need = found.need
-        ranked = [
-            (self.ranker.raw(need, doc.facts, relevance), relevance, doc, hit)
-            for relevance, doc, hit in self._within_reach(found.fused, query.limit)
-        ]
-        ranked.sort(key=lambda x: (-x[0], x[2].id))
+        ranked = self._ranked(need, found.fused, query.limit)
         # Unfiltered, the best candidate is the first ranked; filtered, it is the best of all candidates.
         best = self._best(need, found.basis) if allowed is not None else ranked[0][0] if ranked else None
         own_words = surface_forms(text)
         matches = []
-        for _, relevance, doc, hit in ranked[: query.limit]:
+        for _, relevance, doc, hit in ranked:
             result = self.ranker.score(need, doc.facts, relevance, best)
             matches.append(
                 PlatformMatch(
@@ -453,28 +454,28 @@ class MatchEngine:
         candidates: an area filter would otherwise decide the directions and make its best look like a fit.
         """
         lexical = self._lexical(terms)
-        fused = self._fused(qvec, terms, allowed, pool, lexical)
-        basis = (
-            fused
-            if allowed is None
-            else self._fused(qvec, terms, None, self.settings.candidate_pool, lexical)
-        )
+        within = self._candidates(qvec, terms, allowed, pool, lexical)
+        every = within
+        if allowed is not None:
+            every = self._candidates(qvec, terms, None, self.settings.candidate_pool, lexical)
+        fused = self._fuse(within)
+        basis = fused if allowed is None else self._fuse(every)
         infer = not (need.directions or need.inferred)
-        first = (
-            replace(need, inferred=self._inferred_from(basis, self.split(qvec)[0], text)) if infer else need
-        )
+        first = need
+        if infer:
+            first = replace(need, inferred=self._inferred_from(basis, self.split(qvec)[0], text))
         expanded = self._expanded(qvec, first, basis)
         if expanded is None:
             return _Search(qvec, first, fused, basis, expanded=False)
-        fused = self._fused(expanded, terms, allowed, pool, lexical)
-        basis = (
-            fused
-            if allowed is None
-            else self._fused(expanded, terms, None, self.settings.candidate_pool, lexical)
-        )
+        # The same candidates, scored again by the expanded query: it moves a fifth of the way toward the best
+        # of them, so a second search of the whole index would find next to nothing that the first one and the
+        # word channels missed.
+        moved = self.split(expanded)[0]
+        fused = self._fuse(self._rescored(within, moved))
+        basis = fused if allowed is None else self._fuse(self._rescored(every, moved))
         # The expanded query's candidates vote for the directions again: they are the better neighbours.
         if infer:
-            need = replace(need, inferred=self._inferred_from(basis, self.split(expanded)[0], text))
+            need = replace(need, inferred=self._inferred_from(basis, moved, text))
         return _Search(expanded, need, fused, basis, expanded=True)
 
     def _expanded(self, qvec: np.ndarray, need: NeedFacts, basis: list[Candidate]) -> np.ndarray | None:
@@ -491,14 +492,8 @@ class MatchEngine:
         main, english = self.split(qvec)
         if weight <= 0 or english is not None or not basis:
             return None
-        top = sorted(
-            (
-                (self.ranker.raw(need, doc.facts, rel), doc.id)
-                for rel, doc, _ in self._within_reach(basis, depth)
-            ),
-            key=lambda x: (-x[0], x[1]),
-        )[:depth]
-        profiles = [self.platforms.dense.vectors(pid) for _, pid in top]
+        top = self._ranked(need, basis, depth)
+        profiles = [self.platforms.dense.vectors(doc.id) for _, _, doc, _ in top]
         centroids = unit_rows(np.vstack([v.mean(axis=0) for v in profiles if len(v)]))
         moved = unit_rows(main + weight * centroids.mean(axis=0))[0]
         return np.concatenate([moved, qvec[len(main) :]]) if len(qvec) > len(main) else moved
@@ -517,6 +512,31 @@ class MatchEngine:
         lexical: _Lexical | None = None,
     ) -> list[Candidate]:
         """Candidates from every channel (each contributes its best ``pool``), with their fused relevance."""
+        return self._fuse(self._candidates(qvec, terms, allowed, pool, lexical))
+
+    def _fuse(self, candidates: list[Channels]) -> list[Candidate]:
+        return [(self.fusion.fuse(scores), doc, hit) for scores, doc, hit in candidates]
+
+    def _rescored(self, candidates: list[Channels], qvec: np.ndarray) -> list[Channels]:
+        """The same candidates with their dense scores (and best passages) from another query vector."""
+        top = 2 if self.settings.passage_aggregation == "top2mean" else 1
+        hits = self.platforms.dense.score_items(qvec, [doc.id for _, doc, _ in candidates], top=top)
+        rank = {i: r for r, i in enumerate(sorted(hits, key=lambda i: -hits[i].score))}
+        return [
+            (scores.with_dense(hits[doc.id].score, rank[doc.id]), doc, hits[doc.id])
+            for scores, doc, _ in candidates
+            if doc.id in hits
+        ]
+
+    def _candidates(
+        self,
+        qvec: np.ndarray,
+        terms: QueryTerms,
+        allowed: set[int] | None,
+        pool: int,
+        lexical: _Lexical | None = None,
+    ) -> list[Channels]:
+        """Candidates from every channel (each contributes its best ``pool``), with every channel's scores."""
         c = self.platforms
         docs = c.docs
         qvec, qenglish = self.split(qvec)
@@ -547,7 +567,7 @@ class MatchEngine:
         lexical_rank = {h.item_id: r for r, h in enumerate(lexical_hits)}
         translated_rank = {h.item_id: r for r, h in enumerate(translated_hits)}
         english = self._english_scores(c, qenglish, dense_hits)
-        fused = []
+        candidates = []
         for pid, hit in dense_hits.items():
             doc = docs.get(pid)
             if doc is None or (allowed is not None and pid not in allowed):
@@ -566,8 +586,8 @@ class MatchEngine:
                 translated_rank=translated_rank.get(pid),
                 english=english.get(pid),
             )
-            fused.append((self.fusion.fuse(scores), doc, hit))
-        return fused
+            candidates.append((scores, doc, hit))
+        return candidates
 
     @staticmethod
     def _english_scores(c: _Corpus, query: np.ndarray | None, items: Iterable[int]) -> dict[int, float]:
@@ -583,8 +603,8 @@ class MatchEngine:
 
     def _best(self, need: NeedFacts, basis: list[Candidate]) -> float | None:
         """The best raw score among the unfiltered candidates ``basis``."""
-        reach = self._within_reach(list(basis), 1)
-        return max((self.ranker.raw(need, doc.facts, rel) for rel, doc, _ in reach), default=None)
+        ranked = self._ranked(need, basis, 1)
+        return ranked[0][0] if ranked else None
 
     @property
     def expansion(self) -> tuple[float, int]:
@@ -638,19 +658,10 @@ class MatchEngine:
         nearest = max(total for total, weights in neighbours if weights)
         return tuple((d.code, round(d.confidence * min(1.0, nearest), 4)) for d in voted)
 
-    def _within_reach(self, fused: list, limit: int) -> list:
-        """Drop candidates whose relevance is so low that no factor could lift them into the top ``limit``.
-
-        Exact: a candidate is dropped only if its best possible score is below the worst possible score of the
-        ``limit``-th most relevant candidate, so results are the same as ranking everything.
-        """
-        if len(fused) <= limit:
-            return fused
-        w = self.ranker.weights
-        fused.sort(key=lambda x: -x[0].total)
-        floor = w.relevance * fused[limit - 1][0].total - self.ranker.max_penalty
-        gain = self.ranker.max_gain
-        return [f for f in fused if w.relevance * f[0].total + gain(f[0].total) >= floor]
+    def _ranked(self, need: NeedFacts, fused: list[Candidate], limit: int) -> list[Ranked]:
+        """The ``limit`` best candidates by raw score, best first (``Ranker.top``: exact, scoring few)."""
+        top = self.ranker.top(need, ((rel, doc.facts, (doc, hit)) for rel, doc, hit in fused), limit)
+        return [(raw, rel, doc, hit) for raw, rel, _, (doc, hit) in top]
 
     def score_pair(
         self, qvec: np.ndarray, text: str, need: NeedFacts, platform_id: int

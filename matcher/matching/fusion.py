@@ -41,6 +41,23 @@ class ChannelScores:
     #: The English model's best-passage cosine, where query and profile both have mostly-English text.
     english: float | None = None
 
+    def with_dense(self, dense: float, dense_rank: int | None) -> ChannelScores:
+        """The same pair as another query vector's dense channel sees it (``dataclasses.replace`` is 5x slower,
+        and feedback rescores a couple of hundred candidates per match)."""
+        return ChannelScores(
+            dense=dense,
+            lexical=self.lexical,
+            overlap_zh=self.overlap_zh,
+            overlap_en=self.overlap_en,
+            dense_rank=dense_rank,
+            lexical_rank=self.lexical_rank,
+            translated=self.translated,
+            translated_rank=self.translated_rank,
+            query_zh=self.query_zh,
+            query_en=self.query_en,
+            english=self.english,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Relevance:

@@ -9,15 +9,18 @@ a platform whose relevance is more than ``relevance_margin`` lower above a more 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from matcher.matching.calibration import ScoreCalibration
 from matcher.matching.fusion import Relevance
 from matcher.matching.pickling import by_fields
 from matcher.settings import RankWeights
 from matcher.taxonomy import Taxonomy
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +258,35 @@ class Ranker:
     def max_gain(self, relevance: float) -> float:
         """The most the factors can add to a pair of this relevance (a bound for pruning candidates)."""
         return self._fixed_bonus + self._scaled_bonus * _unit(relevance)
+
+    def top(
+        self, need: NeedFacts, candidates: Iterable[tuple[Relevance, PlatformFacts, T]], limit: int
+    ) -> list[tuple[float, Relevance, PlatformFacts, T]]:
+        """The ``limit`` best candidates by raw score (ties by platform id), best first, each as (raw score,
+        relevance, facts, the caller's payload).
+
+        Exact, and it scores few of them: candidates are visited from the most relevant down, and the visit
+        stops at the first whose best possible score (its relevance plus the most the factors can add at that
+        relevance, which grows with relevance) is below the ``limit``-th best raw score found so far: no later
+        candidate can reach it either.
+        """
+        if limit <= 0:
+            return []
+        weight, gain = self.weights.relevance, self.max_gain
+        kept: list[float] = []  # a min-heap of the best ``limit`` raw scores so far
+        scored: list[tuple[float, Relevance, PlatformFacts, T]] = []
+        for relevance, facts, payload in sorted(candidates, key=lambda c: -c[0].total):
+            total = relevance.total
+            if len(kept) == limit and weight * total + gain(total) < kept[0]:
+                break
+            raw = self.raw(need, facts, relevance)
+            scored.append((raw, relevance, facts, payload))
+            if len(kept) < limit:
+                heapq.heappush(kept, raw)
+            elif raw > kept[0]:
+                heapq.heapreplace(kept, raw)
+        scored.sort(key=lambda x: (-x[0], x[2].id))
+        return scored[:limit]
 
     def raw(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> float:
         """The raw score alone, as ``score`` sums it (before rounding each contribution to 6 decimals for the
