@@ -117,10 +117,12 @@ class Settings(BaseSettings):
     #: Candidates each channel contributes before ranking.
     candidate_pool: int = Field(100, ge=10, le=5000)
     #: Pseudo-relevance feedback: a query the multilingual model alone reads (not mostly English, or the English
-    #: channel off) is moved toward the profiles of its ``expansion_depth`` best-ranked platforms by this weight,
-    #: and ranked again. 0 turns it off. Measured on the dev set; see the README.
+    #: channel off) or a short English one is moved toward the profiles of its ``expansion_depth`` best-ranked
+    #: platforms by this weight, and ranked again. 0 turns it off. Measured on the dev set; see the README.
     expansion_weight: float = Field(0.2, ge=0.0, le=1.0)
     expansion_depth: int = Field(3, ge=1, le=20)
+    #: English queries of at most this many words (a title or a search phrase, not a summary) get feedback too.
+    expansion_english_words: int = Field(12, ge=0, le=1000)
     #: Calibrated scores at or above these read as a "good" / "possible" fit (see the README's reliability table).
     good_fit_score: float = Field(0.6, ge=0.0, le=1.0)
     possible_fit_score: float = Field(0.3, ge=0.0, le=1.0)

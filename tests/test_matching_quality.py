@@ -233,7 +233,7 @@ def test_feedback_lifts_a_paraphrase_to_its_platform(
     assert first() != "ef-p034"
 
 
-def test_feedback_moves_only_queries_the_multilingual_model_reads_alone(
+def test_feedback_moves_chinese_queries_and_short_english_ones(
     demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import numpy as np
@@ -258,9 +258,14 @@ def test_feedback_moves_only_queries_the_multilingual_model_reads_alone(
     ranked = sorted(found.fused, key=lambda c: -engine.ranker.raw(found.need, c[1].facts, c[0]))
     top = engine.platforms.dense.vectors(ranked[0][1].id)
     assert float((top @ moved).max()) > float((top @ main).max())
-    # An English query has the English model's opinion too: it is left as it is.
+    # An English summary has the English model's opinion too: it is left as it is.
     vector, found = search(SKIN_CREAM)
     assert not found.expanded and np.array_equal(found.qvec, vector)
+    # A few English words are where that model is least sure: moved, in the multilingual half only.
+    vector, found = search("Scale-up of monoclonal antibody cell culture and purification")
+    assert found.expanded
+    assert np.array_equal(engine.split(found.qvec)[1], engine.split(vector)[1])  # type: ignore[arg-type]
+    assert not np.array_equal(engine.split(found.qvec)[0], engine.split(vector)[0])
     monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
     vector, found = search(THERMAL_FILM)
     assert not found.expanded and np.array_equal(found.qvec, vector)

@@ -336,8 +336,8 @@ class MatchEngine:
         if need.directions or need.inferred:
             return need
         text = normalize_text(text)
-        fused = self._fused(vector, QueryTerms.of(text, self.lexicon), None, self.settings.candidate_pool)
-        return replace(need, inferred=self._inferred_from(fused, self.split(vector)[0], text))
+        terms = QueryTerms.of(text, self.lexicon)
+        return self._search(vector, text, terms, need, None, self.settings.candidate_pool).need
 
     def apply_platforms(self, docs: Sequence[PlatformDoc], vectors: Sequence[np.ndarray]) -> None:
         """Add or replace platforms in the indexes (active ones only; call ``remove_platforms`` for the rest)."""
@@ -464,7 +464,7 @@ class MatchEngine:
         first = need
         if infer:
             first = replace(need, inferred=self._inferred_from(basis, self.split(qvec)[0], text))
-        expanded = self._expanded(qvec, first, basis)
+        expanded = self._expanded(qvec, text, first, basis)
         if expanded is None:
             return _Search(qvec, first, fused, basis, expanded=False)
         # The same candidates, scored again by the expanded query: it moves a fifth of the way toward the best
@@ -478,19 +478,25 @@ class MatchEngine:
             need = replace(need, inferred=self._inferred_from(basis, moved, text))
         return _Search(expanded, need, fused, basis, expanded=True)
 
-    def _expanded(self, qvec: np.ndarray, need: NeedFacts, basis: list[Candidate]) -> np.ndarray | None:
+    def _expanded(
+        self, qvec: np.ndarray, text: str, need: NeedFacts, basis: list[Candidate]
+    ) -> np.ndarray | None:
         """Pseudo-relevance feedback (Rocchio): the query vector moved toward the mean profile of its best-ranked
         platforms, or None where it does not apply.
 
         A researcher's summary and a platform's profile describe one process in different words; the platforms
         that rank first describe it in a profile's words, so the moved query finds their peers that share few
         words with the summary (measured on the dev set: paraphrases and short titles gain most). It applies
-        only where the multilingual model is the query's one dense opinion: an English query's English-model
+        where the multilingual model is the query's one dense opinion, and to English queries of a few words
+        (``expansion_english_words``), where the English model is least sure. An English summary's English-model
         half gained nothing from it, and moving only the multilingual half tilted the two models' scales.
         """
-        weight, depth = self.settings.expansion_weight, self.settings.expansion_depth
+        s = self.settings
+        weight, depth = s.expansion_weight, s.expansion_depth
         main, english = self.split(qvec)
-        if weight <= 0 or english is not None or not basis:
+        if weight <= 0 or not basis:
+            return None
+        if english is not None and len(text.split()) > s.expansion_english_words:
             return None
         top = self._ranked(need, basis, depth)
         profiles = [self.platforms.dense.vectors(doc.id) for _, _, doc, _ in top]
@@ -502,17 +508,6 @@ class MatchEngine:
         with MATCH_SECONDS.labels("lexical").time():
             c = self.platforms.lexical
             return _Lexical(c.scored(terms.tokens), c.scored(terms.translated) if terms.translated else None)
-
-    def _fused(
-        self,
-        qvec: np.ndarray,
-        terms: QueryTerms,
-        allowed: set[int] | None,
-        pool: int,
-        lexical: _Lexical | None = None,
-    ) -> list[Candidate]:
-        """Candidates from every channel (each contributes its best ``pool``), with their fused relevance."""
-        return self._fuse(self._candidates(qvec, terms, allowed, pool, lexical))
 
     def _fuse(self, candidates: list[Channels]) -> list[Candidate]:
         return [(self.fusion.fuse(scores), doc, hit) for scores, doc, hit in candidates]
@@ -534,7 +529,7 @@ class MatchEngine:
         terms: QueryTerms,
         allowed: set[int] | None,
         pool: int,
-        lexical: _Lexical | None = None,
+        lexical: _Lexical,
     ) -> list[Channels]:
         """Candidates from every channel (each contributes its best ``pool``), with every channel's scores."""
         c = self.platforms
@@ -545,8 +540,8 @@ class MatchEngine:
         # The word channels add candidates the dense channel missed; half its pool each is plenty (every extra
         # candidate costs a dense lookup and a ranking).
         word_pool = max(pool // 2, 10)
-        # Each query is scored once; its best items and, below, the other candidates' scores come from that.
-        lexical = lexical or self._lexical(terms)
+        # Each query is scored once (``lexical``); its best items and, below, the other candidates' scores come
+        # from that.
         words, translations = lexical.words, lexical.translations
         lexical_hits = words.top(word_pool, allowed)
         translated_hits = translations.top(word_pool, allowed) if translations is not None else []
