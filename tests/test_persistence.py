@@ -157,7 +157,7 @@ def test_other_feedback_settings_work_out_stored_technologies_again(small_runtim
     rt = Runtime.open(small_runtime.settings.model_copy(update={"expansion_weight": 0.0}))
     try:
         doc = rt.engine.technologies.docs[tech.id]  # type: ignore[index]
-        assert doc.expanded is None and doc.expansion == (0.0, 3)
+        assert doc.expanded is None and doc.expansion == (0.0, 3, 12)
         assert doc.facts.inferred and doc.best_raw is not None
     finally:
         rt.close()

@@ -602,9 +602,11 @@ class MatchEngine:
         return ranked[0][0] if ranked else None
 
     @property
-    def expansion(self) -> tuple[float, int]:
-        """The feedback settings a technology's stored expanded vector depends on."""
-        return (self.settings.expansion_weight, self.settings.expansion_depth)
+    def expansion(self) -> tuple[float, int, int]:
+        """The feedback settings a technology's stored expanded vector depends on (all three: the word limit
+        decides whether a short English summary is moved at all)."""
+        s = self.settings
+        return (s.expansion_weight, s.expansion_depth, s.expansion_english_words)
 
     def _completed_technology(self, doc: TechnologyDoc, vector: np.ndarray) -> TechnologyDoc:
         """A technology with its inferred directions, its best raw score and its expanded query vector against
