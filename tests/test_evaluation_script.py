@@ -39,6 +39,10 @@ def test_evaluation_fails_a_deliberately_broken_ranking(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     full = results["full ranking (use-multilingual-v3 + English)"]
     assert full["en→zh"]["ndcg@10"] < results["dense use-multilingual-v3"]["en→zh"]["ndcg@10"]
+    for s in ("overall", "en→zh", "short"):
+        lo, hi = full[s]["ndcg@10_ci95"]
+        assert lo <= full[s]["ndcg@10"] <= hi
+    assert "95% bootstrap interval" in broken.stdout
     for row in results.values():
         assert {"overall", "zh→zh", "en→zh", "short"} <= set(row)
         assert set(row["overall"]) >= {"ndcg@10", "mrr", "recall@10", "hit@1"}
@@ -73,3 +77,16 @@ def test_a_need_with_ideal_platforms_in_both_languages_counts_in_its_own_languag
         "overall",
         "en→zh",
     )
+
+
+def test_bootstrap_interval_covers_the_mean_narrows_with_more_items_and_repeats() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from evaluate import bootstrap_interval
+
+    values = [0.0, 0.25, 0.5, 1.0, 1.0, 0.75, 0.9, 0.1]
+    lo, hi = bootstrap_interval(values)
+    assert lo < sum(values) / len(values) < hi
+    assert (lo, hi) == bootstrap_interval(values)
+    lo4, hi4 = bootstrap_interval(values * 4)
+    assert hi4 - lo4 < (hi - lo) * 0.7  # four times the items: about half the width
+    assert bootstrap_interval([0.8] * 10) == (0.8, 0.8)
