@@ -333,8 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = rt.engine
         print(f"models: {engine.model_key} (dim {engine.embedder.dim}), platforms: {len(items)}")
 
-        # The floor: the embedders alone (the multilingual one on every passage, the English one on the mostly
-        # English ones, as an import runs them) on exactly the passages an import embeds (a sample of them).
+        # The floor: the embedders alone (the multilingual one on every passage, the English one on each passage
+        # or its gloss, as an import runs them) on exactly the passages an import embeds (a sample of them).
         from matcher.platforms.models import Platform
 
         sample = items[: args.floor_sample]

@@ -79,3 +79,26 @@ def test_english_query_gets_evidence_from_a_chinese_profile_in_its_words(client:
     chinese = [m for m in matches if "电解" in m["name"]]
     assert chinese, [m["name"] for m in matches]
     assert any(t.startswith("电解") or t in ("绿氢", "碱性电解") for t in chinese[0]["evidence"]["terms"])
+
+
+def test_gloss_reads_a_chinese_text_word_by_word() -> None:
+    """Glossary first, then the first dictionary sense short enough to be a translation; English words and
+    numbers as written; punctuation and words without a gloss left out."""
+    cedict = [
+        "驗證 验证 [yan4 zheng4] /to inspect and verify/experimental verification/",
+        "鹼性 碱性 [jian3 xing4] /alkaline/",
+        "電極 电极 [dian4 ji2] /electrode/",
+        "電解槽 电解槽 [dian4 jie3 cao2] /electrolytic tank/",
+    ]
+    lexicon = build_lexicon("电解槽\telectrolyser; electrolytic cell\n", cedict)
+    assert lexicon.glosses["电解槽"] == "electrolyser"
+    assert lexicon.glosses["验证"] == "experimental verification"  # the first sense is too long
+    assert (
+        lexicon.gloss("电解槽的碱性电极验证，100 kW！")
+        == "electrolyser alkaline electrode experimental verification 100 kW"
+    )
+
+
+def test_the_shipped_lexicon_glosses_a_profile_in_english() -> None:
+    gloss = load_lexicon().gloss("锂电正极材料烧结中试线，配备辊道窑")
+    assert "cathode" in gloss and "sinter" in gloss and "pilot" in gloss

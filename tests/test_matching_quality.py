@@ -173,11 +173,11 @@ SKIN_CREAM = (
 )
 
 
-def test_english_channel_reads_english_pairs_and_leaves_chinese_profiles_alone(
+def test_english_channel_reads_english_pairs_and_glossed_chinese_profiles(
     demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from matcher.matching.engine import MatchQuery
-    from matcher.matching.text import normalize_text
+    from matcher.matching.text import is_mostly_english, normalize_text
 
     engine = demo_runtime.engine
     assert engine.english is not None
@@ -196,11 +196,48 @@ def test_english_channel_reads_english_pairs_and_leaves_chinese_profiles_alone(
     ids = dict(zip(list(with_english), _external_ids(demo_runtime, list(with_english)), strict=True))
     assert ids[next(iter(with_english))] == "ci-p014"
     assert _external_ids(demo_runtime, [next(iter(alone))]) != ["ci-p014"]
-    # A profile with no English passage is judged by the multilingual model alone, on the same scale either way.
-    chinese = [pid for pid in with_english if pid in alone and pid not in engine.platforms.english]
-    assert chinese
-    for pid in chinese:
-        assert with_english[pid].explanation["semantic"] == alone[pid].explanation["semantic"]
+    # A profile without an English passage is read by the English model through its glosses...
+    chinese = [
+        pid
+        for pid in with_english
+        if pid in alone and not any(is_mostly_english(p) for p in engine.platforms.docs[pid].passages)
+    ]
+    assert chinese and all(pid in engine.platforms.english for pid in chinese)
+    assert any(
+        with_english[pid].explanation["semantic"] != alone[pid].explanation["semantic"] for pid in chinese
+    )
+
+
+# An English summary from the dev set (ci-t004) whose ideal platform describes itself only in Chinese.
+FLAME_RETARDANT_FIBRE = (
+    "Phosphorus-based flame-retardant recycled polyester fibre\n"
+    "We synthesised a reactive phosphorus flame retardant that copolymerises with recycled PET and reaches an LOI "
+    "of 32 without melt dripping. Small 2 kg melts were spun on bench equipment, so we have no data on continuous "
+    "spinnability or texturing. The next step is compounding a masterbatch, spinning POY/FDY at tonne scale and "
+    "running draw-texturing trials so that curtain and car-interior fabric makers can evaluate the yarn."
+)
+
+
+def test_glossed_profiles_lift_an_english_summary_to_its_chinese_platform(
+    demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The English model reads the chemical-fibre platform's glosses ("functional chemical fibre", "spinning",
+    "polyester") and puts it first; the multilingual model alone prefers an engineering-plastics line."""
+    from matcher.matching.engine import MatchQuery
+    from matcher.matching.text import normalize_text
+
+    engine = demo_runtime.engine
+    text = normalize_text(FLAME_RETARDANT_FIBRE)
+    vector = engine.embed_query(text)
+
+    def first() -> str:
+        return _external_ids(
+            demo_runtime, [engine.match_vector(vector, text, MatchQuery(text, limit=3))[0].platform_id]
+        )[0]
+
+    assert first() == "ci-p008"
+    monkeypatch.setattr(engine.settings.fusion, "gloss_weight", 0.0)
+    assert first() != "ci-p008"
 
 
 # A Chinese paraphrase from the dev set (ef-t024): graphene oxide film, without the word graphene (石墨烯).

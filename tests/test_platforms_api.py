@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import AUTH
@@ -170,10 +171,19 @@ def test_technology_lifecycle_and_both_directions(small_client: TestClient) -> N
     assert small_client.get(f"/v1/technologies/{tid}").status_code == 404
 
 
-def test_a_chinese_technology_scores_the_same_in_both_directions(small_client: TestClient) -> None:
-    """A Chinese summary is ranked with feedback (its query moved toward its best platforms); the reverse
-    direction scores it with the same moved query, so a platform sees the score the researcher sees."""
-    tech = {"summary": "新型膜电极用于质子交换膜电解水制氢，需要电堆级耐久性中试验证。", "trl": 5}
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "新型膜电极用于质子交换膜电解水制氢，需要电堆级耐久性中试验证。",
+        "A new membrane electrode assembly for PEM water electrolysis; we need stack-level durability trials.",
+    ],
+    ids=["chinese", "english"],
+)
+def test_a_technology_scores_the_same_in_both_directions(small_client: TestClient, summary: str) -> None:
+    """A Chinese summary is ranked with feedback (its query moved toward its best platforms); an English one
+    also by the English model reading the Chinese profiles' glosses. The reverse direction scores each the same
+    way, so a platform sees the score the researcher sees."""
+    tech = {"summary": summary, "trl": 5}
     body = small_client.post("/v1/technologies", json=tech, headers=AUTH).json()
     tid, forward = body["id"], small_client.get(f"/v1/technologies/{body['id']}/matches").json()["matches"]
     assert forward and [m["platform_id"] for m in forward] == [m["platform_id"] for m in body["matches"]]

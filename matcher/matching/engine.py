@@ -52,7 +52,8 @@ log = logging.getLogger("pilotmatch.engine")
 #: 2: documents pickled beside the FAISS index under a generation name; the manifest records the log position.
 #: 3: the BM25 main segment is saved with the documents.
 #: 4: English tokens are stemmed and glossary terms are single tokens.
-SNAPSHOT_FORMAT = 4
+#: 5: a platform's mostly-Chinese passages have English-model rows too (of their glosses), stored as float16.
+SNAPSHOT_FORMAT = 5
 Progress = Callable[[int, int], None]
 
 
@@ -220,7 +221,9 @@ class MatchEngine:
 
     def _empty_indexes(self) -> tuple[DenseIndex, DenseIndex | None]:
         nprobe = self.settings.dense_nprobe
-        english = DenseIndex(self.english.dim, nprobe=nprobe) if self.english is not None else None
+        english = (
+            DenseIndex(self.english.dim, nprobe=nprobe, storage="fp16") if self.english is not None else None
+        )
         return DenseIndex(self.embedder.dim, nprobe=nprobe), english
 
     # ---- vectors -------------------------------------------------------------------------------------------
@@ -241,15 +244,24 @@ class MatchEngine:
         english = vector[dim:] if len(vector) > dim else None
         return vector[:dim], english if english is not None and english.any() else None
 
-    def _english_rows(self, texts: list[str], fn: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-        """The English model's vectors of the mostly-English texts; zero rows for the others (never embedded:
-        an English-only model puts all Chinese text in one corner, which would read as similarity)."""
+    def _english_rows(
+        self, texts: list[str], fn: Callable[[list[str]], np.ndarray], *, gloss: bool = False
+    ) -> np.ndarray:
+        """The English model's vectors of the mostly-English texts. The others get zero rows (never embedded as
+        they are: an English-only model puts all Chinese text in one corner, which would read as similarity), or
+        with ``gloss`` (profile passages) the vectors of their word-by-word English glosses (``lexicon.gloss``),
+        so an English summary gets the English model's opinion of a Chinese profile too."""
         assert self.english is not None
         rows = np.zeros((len(texts), self.english.dim), dtype=np.float32)
-        chosen = [i for i, t in enumerate(texts) if is_mostly_english(t)]
+        chosen: list[tuple[int, str]] = []
+        for i, t in enumerate(texts):
+            if is_mostly_english(t):
+                chosen.append((i, t))
+            elif gloss and (g := self.lexicon.gloss(t)):
+                chosen.append((i, g))
         for start in range(0, len(chosen), 256):
             part = chosen[start : start + 256]
-            rows[part] = fn([texts[i] for i in part])
+            rows[[i for i, _ in part]] = fn([t for _, t in part])
         return rows
 
     def _store_vectors(self, c: _Corpus, items: Sequence[tuple[int, np.ndarray]]) -> None:
@@ -293,7 +305,7 @@ class MatchEngine:
         flat = [p for d in docs for p in d.passages]
         vecs = self._embed_batched(flat, self.embedder.embed_passages, progress, batch)
         if self.english is not None:
-            vecs = np.hstack([vecs, self._english_rows(flat, self.english.embed_passages)])
+            vecs = np.hstack([vecs, self._english_rows(flat, self.english.embed_passages, gloss=True)])
         out, start = [], 0
         for d in docs:
             out.append(vecs[start : start + len(d.passages)])
@@ -586,8 +598,8 @@ class MatchEngine:
 
     @staticmethod
     def _english_scores(c: _Corpus, query: np.ndarray | None, items: Iterable[int]) -> dict[int, float]:
-        """The English model's best-passage cosine for the candidates that have English passages (only those
-        passages count: the others are zero rows)."""
+        """The English model's best-passage cosine for the candidates it has rows for (a passage's own words
+        where it is mostly English, else its gloss)."""
         if query is None or c.english is None:
             return {}
         with MATCH_SECONDS.labels("dense_english").time():
@@ -765,7 +777,8 @@ class MatchEngine:
         return results[:limit]
 
     def _english_pair(self, platform_rows: np.ndarray | None, technology_id: int) -> float | None:
-        """The English model's cosine of a technology and a platform's best English passage, if both have one."""
+        """The English model's cosine of a technology and a platform's best passage (as the English model reads
+        it: in its own words or glossed), if both have English-model rows."""
         t = self.technologies.english
         if platform_rows is None or len(platform_rows) == 0 or t is None or technology_id not in t:
             return None

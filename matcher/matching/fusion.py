@@ -4,7 +4,9 @@ The lexical channel is strong when query and profile share a language and blind 
 fusion (``LanguageAwareFusion``) lets lexical evidence only *add* to semantic relevance ("noisy-or"):
 ``rel = d + ((w_zh * q_zh + w_en * q_en) * l + (1 - o_zh - o_en) * (w_t * t + w_x * d)) * (1 - d) * d^g``, where
 ``d`` is the multilingual model's relevance, blended with an English-only model's on the English-English share
-``o_en`` of the pair (``w_e * o_en``, ``english_weight``) when that channel is on. BM25
+``o_en`` of the pair (``w_e * o_en``, ``english_weight``) when that channel is on, and on the cross-language
+share of an English query's pair with the English model reading the profile's word-by-word glosses
+(``gloss_weight``). BM25
 evidence ``l`` counts with a weight per query language (``q_zh``, ``q_en``); as far as query and profile do not
 share a language (``o_zh``, ``o_en``), the translated terms' BM25 ``t`` counts and a share is imputed from the
 dense channel. A cross-language
@@ -105,13 +107,16 @@ class LanguageAwareFusion:
     def fuse(self, s: ChannelScores) -> Relevance:
         multilingual = self.dense_relevance(s.dense)
         d = multilingual
-        if s.english is not None and s.overlap_en > 0:
+        cross = max(0.0, 1.0 - s.overlap_zh - s.overlap_en)
+        if s.english is not None:
             # Where both sides are English, an English-only model reads them better than a multilingual one
             # (measured: en→en NDCG@10 0.78 for MiniLM alone against 0.54 for USE); it takes over that share.
-            share = self.s.english_weight * s.overlap_en
-            d = (1.0 - share) * multilingual + share * self.english_relevance(s.english)
+            # Where an English query meets Chinese text, the English model reads the profile's glosses and takes
+            # ``gloss_weight`` of that share (MiniLM on glosses alone: en→zh 0.80 against USE's 0.67).
+            share = self.s.english_weight * s.overlap_en + self.s.gloss_weight * s.query_en * cross
+            if share > 0:
+                d = (1.0 - share) * multilingual + share * self.english_relevance(s.english)
         lexical = self.lexical_relevance(s.lexical)
-        cross = max(0.0, 1.0 - s.overlap_zh - s.overlap_en)
         # BM25 is trusted per language (English word matches carry more than jieba words), and where the
         # languages differ it sees nothing, so its evidence is imputed from the dense channel instead of counted
         # as zero: a cross-language profile is neither lifted by words nor held back by their absence.

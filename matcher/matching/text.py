@@ -244,6 +244,11 @@ def glossary_terms() -> tuple[str, ...]:
     return tuple(t for t in terms if t and _CJK.search(t))
 
 
+def jieba_words(text: str) -> list[str]:
+    """jieba's plain cut of a text (words as written, spaces and punctuation included), with the glossary taught."""
+    return _jieba().lcut(text)
+
+
 def warm_up_tokenizer() -> None:
     """Load jieba's dictionary now (about a second) rather than inside the first request."""
     _jieba()
