@@ -15,6 +15,18 @@ def _external_ids(rt: Runtime, ids: list[int]) -> list[str]:
         return [s.get(Platform, i).external_id for i in ids]  # type: ignore[union-attr]
 
 
+def _first(rt: Runtime, summary: str) -> str:
+    """The external id of the platform a summary's match puts first (normalised and embedded as the API does)."""
+    from matcher.matching.engine import MatchQuery
+    from matcher.matching.text import normalize_text
+
+    text = normalize_text(summary)
+    vector = rt.engine.embed_query(text)
+    return _external_ids(
+        rt, [rt.engine.match_vector(vector, text, MatchQuery(text, limit=3))[0].platform_id]
+    )[0]
+
+
 CASES = [
     # (slice, query, external_id expected in the top 3)
     (
@@ -223,21 +235,9 @@ def test_glossed_profiles_lift_an_english_summary_to_its_chinese_platform(
 ) -> None:
     """The English model reads the chemical-fibre platform's glosses ("functional chemical fibre", "spinning",
     "polyester") and puts it first; the multilingual model alone prefers an engineering-plastics line."""
-    from matcher.matching.engine import MatchQuery
-    from matcher.matching.text import normalize_text
-
-    engine = demo_runtime.engine
-    text = normalize_text(FLAME_RETARDANT_FIBRE)
-    vector = engine.embed_query(text)
-
-    def first() -> str:
-        return _external_ids(
-            demo_runtime, [engine.match_vector(vector, text, MatchQuery(text, limit=3))[0].platform_id]
-        )[0]
-
-    assert first() == "ci-p008"
-    monkeypatch.setattr(engine.settings.fusion, "gloss_weight", 0.0)
-    assert first() != "ci-p008"
+    assert _first(demo_runtime, FLAME_RETARDANT_FIBRE) == "ci-p008"
+    monkeypatch.setattr(demo_runtime.engine.settings.fusion, "gloss_weight", 0.0)
+    assert _first(demo_runtime, FLAME_RETARDANT_FIBRE) != "ci-p008"
 
 
 # A Chinese paraphrase from the dev set (ef-t024): graphene oxide film, without the word graphene (石墨烯).
@@ -253,21 +253,9 @@ def test_feedback_lifts_a_paraphrase_to_its_platform(
 ) -> None:
     """The best-ranked platforms describe the need in a profile's words; the query moved toward them finds the
     graphene thermal-film platform, which the summary's own wording ranks below a steel heat-treatment line."""
-    from matcher.matching.engine import MatchQuery
-    from matcher.matching.text import normalize_text
-
-    engine = demo_runtime.engine
-    text = normalize_text(THERMAL_FILM)
-    vector = engine.embed_query(text)
-
-    def first() -> str:
-        return _external_ids(
-            demo_runtime, [engine.match_vector(vector, text, MatchQuery(text, limit=3))[0].platform_id]
-        )[0]
-
-    assert first() == "ef-p034"
-    monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
-    assert first() != "ef-p034"
+    assert _first(demo_runtime, THERMAL_FILM) == "ef-p034"
+    monkeypatch.setattr(demo_runtime.engine.settings, "expansion_weight", 0.0)
+    assert _first(demo_runtime, THERMAL_FILM) != "ef-p034"
 
 
 def test_feedback_moves_chinese_queries_and_short_english_ones(
