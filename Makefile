@@ -21,14 +21,15 @@ run: install
 	$(BIN)/pilotmatch seed-demo
 	$(BIN)/pilotmatch serve --host $(HOST) --port $(PORT)
 
-# The whole suite runs twice: on SQLite files, then on a throw-away PostgreSQL cluster the tests start.
+# The whole suite runs on SQLite files, then every test that touches the database runs again on a throw-away
+# PostgreSQL cluster the tests start (tests marked backend_independent, of models, indexes and ranking, run once).
 # System packages first: PostgreSQL's binaries, Chromium for the browser tests, a CJK font.
 test: install
 	scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
-	PILOTMATCH_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider
+	PILOTMATCH_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider -m "not backend_independent"
 
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from matcher.matching.dense import PASSAGE_SLOTS, DenseIndex
+
+pytestmark = pytest.mark.backend_independent
 
 DIM = 32
 

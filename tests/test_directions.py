@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from matcher.matching.directions import vote_directions
+
+pytestmark = pytest.mark.backend_independent
 
 
 def test_the_closest_platforms_decide() -> None:

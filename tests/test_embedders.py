@@ -14,6 +14,8 @@ from matcher.platforms.service import create_platforms
 from matcher.runtime import Runtime
 from tests.conftest import SAMPLE_PLATFORMS, make_settings
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_unknown_model_names_the_valid_choices() -> None:
     with pytest.raises(ValueError, match="use-multilingual-v3"):

@@ -7,6 +7,8 @@ import pytest
 from matcher.matching.fusion import ChannelScores, LanguageAwareFusion
 from matcher.settings import FusionSettings
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _fusion(**overrides: float) -> LanguageAwareFusion:
     return LanguageAwareFusion(FusionSettings(**overrides), calibration=(0.5, 6.0))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from matcher.matching import lexical
 from matcher.matching.lexical import LexicalIndex
+
+pytestmark = pytest.mark.backend_independent
 
 WORDS = [f"w{i}" for i in range(300)]
 

@@ -12,6 +12,8 @@ from matcher.matching.ranking import NeedFacts, PlatformFacts, Ranker
 from matcher.settings import RankWeights
 from matcher.taxonomy import default_taxonomy
 
+pytestmark = pytest.mark.backend_independent
+
 TAX = default_taxonomy()
 WEIGHTS = RankWeights()
 RANKER = Ranker(WEIGHTS, TAX)
