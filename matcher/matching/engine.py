@@ -175,8 +175,9 @@ class _Corpus:
 
     name: str
     dense: DenseIndex
-    #: The English model's vectors of the items with any mostly-English passage (zero rows for their other
-    #: passages, so passage numbers line up with ``dense``); None when the English channel is off.
+    #: The English model's vectors, one row per passage so passage numbers line up with ``dense``: a mostly-English
+    #: passage's own, a platform's Chinese passage's gloss, zeros for a passage it cannot read (a technology's
+    #: Chinese text; items without any row are left out); None when the English channel is off.
     english: DenseIndex | None = None
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
     docs: dict = field(default_factory=dict)
