@@ -72,7 +72,9 @@ class FusionSettings(BaseModel):
     english_midpoint: float = Field(0.45, ge=-1.0, le=1.0)
     english_slope: float = Field(6.0, gt=0.0, le=500.0)
     #: Share of an English query's cross-language pair (English query, Chinese profile text) that the English model's
-    #: reading of the profile's glosses takes from the multilingual model (0 turns glossed reading off).
+    #: reading of the profile's glosses takes from the multilingual model. 0 gives that share back to the
+    #: multilingual model; the English words a Chinese profile has (its English name) still count through
+    #: ``english_weight``, read by the English model over all of the profile's rows, glosses included.
     gloss_weight: float = Field(0.5, ge=0.0, le=1.0)
 
 
