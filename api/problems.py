@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,6 +27,47 @@ log = logging.getLogger("pilotmatch.api")
 PROBLEM_JSON = "application/problem+json"
 _STATUS = {NotFound: 404, InvalidInput: 422, Forbidden: 403, Conflict: 409, SchemaTooNew: 500}
 _SLUG = {404: "not-found", 422: "invalid-input", 409: "conflict", 503: "unavailable", 500: "server-error"}
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: every error this API answers has this shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        None,
+        description="For 422: each invalid field, what is wrong with it and, for codes, what is allowed.",
+    )
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "No API key, or one that is unknown or revoked",
+    403: "The key may not do this",
+    404: "Not found (or not visible to this key)",
+    409: "Conflicts with stored data (e.g. a duplicate external_id); nothing was stored",
+    413: "Request body too large",
+    422: "Invalid input; `errors` names each field",
+    429: "Too many requests; retry after `Retry-After` seconds",
+    503: "Overloaded or not ready; retry after `Retry-After` seconds",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for error statuses a route can answer, each an ``application/problem+json``
+    body. Routes declare theirs with ``responses=problem_responses(404, 409)``."""
+    return {
+        status: {
+            "description": _PROBLEM_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_JSON: {"schema": ProblemDetails.model_json_schema(ref_template="{model}")}},
+        }
+        for status in statuses
+    }
 
 
 def problem(status: int, detail: str, title: str | None = None, **extra: Any) -> JSONResponse:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
 DEFAULT_ENGLISH_MODEL = "all-minilm-l6-v2"
+MIN_ADMIN_KEY_CHARS = 24
 
 
 class RankWeights(BaseModel):
@@ -81,6 +82,16 @@ class FusionSettings(BaseModel):
 class Settings(BaseSettings):
     """PilotMatch configuration. See the README's "Settings" table for every variable."""
 
+    @field_validator("admin_key")
+    @classmethod
+    def _admin_key_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_KEY_CHARS:
+            raise ValueError(
+                f"PILOTMATCH_ADMIN_KEY must be at least {MIN_ADMIN_KEY_CHARS} characters long; a short key can "
+                "be guessed. Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
     @property
     def retry_delays(self) -> list[float]:
         return [float(x) for x in self.webhook_retry_delays.split(",") if x.strip()]
@@ -103,6 +114,8 @@ class Settings(BaseSettings):
     #: Threads the embedder, BLAS and FAISS may use in one process; more threads than cores makes them slower,
     #: not faster. With several processes on one machine use cores / processes (``serve --workers`` does).
     embedding_threads: int = Field(2, ge=1, le=64)
+    #: A fixed admin key (at least 24 characters: the service refuses to start with a shorter one). Unset, the
+    #: CLI creates a random admin key in the database and prints it once.
     admin_key: SecretStr | None = None
     log_format: str = Field("text", pattern="^(text|json)$")
     log_level: str = "INFO"
@@ -142,7 +155,11 @@ class Settings(BaseSettings):
     webhook_retry_delays: str = Field(
         "5,30,120,600,1800,7200", pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$"
     )
+    #: Admits loopback and private networks as webhook targets (an intranet deployment, tests). Link-local
+    #: addresses and cloud metadata services stay refused.
     webhook_allow_private: bool = False
+    #: Most webhook endpoints one platform may register.
+    webhooks_per_platform: int = Field(5, ge=1, le=100)
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     #: An endpoint that has failed without a success for this long is disabled (the platform is told).
     webhook_disable_after_hours: float = Field(24.0, gt=0)
@@ -163,5 +180,15 @@ class Settings(BaseSettings):
     #: Run the delivery worker inside ``pilotmatch serve`` (the embedded default); production runs
     #: ``pilotmatch worker`` processes instead and sets this to false.
     run_worker_in_process: bool = True
+    #: Anonymous ``/v1/match`` and search-page requests each client may make per minute (a token bucket whose
+    #: burst is this many); 0 turns the limit off. Keyed requests have their own, higher limit.
+    match_rate_limit: int = Field(120, ge=0)
+    keyed_match_rate_limit: int = Field(1200, ge=0)
+    #: Matches one process computes at once, and how many more may wait; a request that finds the queue full
+    #: is answered 503 with ``Retry-After`` at once instead of waiting without end.
+    match_concurrency: int = Field(2, ge=1, le=64)
+    match_queue: int = Field(32, ge=0, le=10_000)
+    #: ``/metrics`` needs the admin key unless this is true (a scraper on a trusted network).
+    metrics_public: bool = False
     rank: RankWeights = RankWeights()
     fusion: FusionSettings = FusionSettings()

@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+BENCH_ADMIN_KEY = "bench-admin-key-0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -196,7 +197,7 @@ def fanout(deliveries: int) -> None:
         settings = Settings(
             database_url=f"sqlite:///{tmp}/fanout.db",
             index_dir=Path(tmp) / "indexes",
-            admin_key="bench",
+            admin_key=BENCH_ADMIN_KEY,
             webhook_allow_private=True,
             notify_min_score=0.0,
             notify_top_k=100,
@@ -244,7 +245,7 @@ def serve(settings: Settings, folder: Path) -> tuple[subprocess.Popen[bytes], st
     env = os.environ | {
         "PILOTMATCH_DATABASE_URL": settings.database_url,
         "PILOTMATCH_INDEX_DIR": str(settings.index_dir),
-        "PILOTMATCH_ADMIN_KEY": "bench",
+        "PILOTMATCH_ADMIN_KEY": BENCH_ADMIN_KEY,
         "PILOTMATCH_EMBEDDING_MODEL": settings.embedding_model,
         "PILOTMATCH_LOG_LEVEL": "INFO",
     }
@@ -326,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             database_url=f"sqlite:///{tmp}/bench.db",
             index_dir=Path(tmp) / "indexes",
-            admin_key="bench",
+            admin_key=BENCH_ADMIN_KEY,
             **overrides,
         )
         rt = Runtime.open(settings)
