@@ -139,7 +139,7 @@ class Runtime:
     def _load_missing(self) -> dict[str, int] | None:
         """After a replay: index rows the indexes lack and drop items whose rows are gone (ids only). None when
         there are so many that the batched reconcile is cheaper than one row at a time."""
-        from matcher.sync import PLATFORM, TECHNOLOGY
+        from matcher.indexing import PLATFORM, TECHNOLOGY
 
         engine = self.engine
         with self.session() as s:

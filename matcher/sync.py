@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, insert, text
 from sqlmodel import Field, Session, SQLModel, delete, select
 
+from matcher import indexing
 from matcher.dbtypes import UTCDateTime, utcnow
-from matcher.matching.documents import with_id
+from matcher.indexing import PLATFORM
 from matcher.observability import INDEX_ITEMS, SYNC_LAG
 from matcher.platforms.models import Platform
 from matcher.technologies.models import Technology
@@ -28,8 +29,6 @@ log = logging.getLogger("pilotmatch.sync")
 
 CHANNEL = "pilotmatch_changes"
 POLL_BATCH = 5000
-PLATFORM = "platform"
-TECHNOLOGY = "technology"
 
 
 class ChangeLog(SQLModel, table=True):
@@ -74,6 +73,8 @@ def log_position(session: Session) -> int:
 #: A missing id in the log is a transaction that took its id but has not committed yet (or rolled back). The
 #: follower's position stops before such a gap until the entry appears or this many seconds pass.
 GAP_WAIT_SECONDS = 10.0
+#: Stale technology completions worked out again per hold of the write lock (about 10-30 ms each).
+STALE_BATCH = 20
 #: Change-log entries are kept this long; a process that was away longer reconciles against the rows.
 LOG_RETENTION = timedelta(days=1)
 
@@ -189,39 +190,31 @@ class ChangeFollower:
     def apply(self, corpus: str, item_id: int) -> None:
         """Bring one item of this process's engine in step with its row (the row is the truth)."""
         engine = self.rt.engine
-        if corpus == PLATFORM:
-            model, name, indexed = Platform, "platforms", lambda r: r.active
-            docs, embed = engine.platform_docs, engine.embed_platform_docs
-            put, facts, remove = engine.apply_platforms, engine.update_platform_facts, engine.remove_platforms
-        else:
-            model, name, indexed = Technology, "technologies", lambda r: r.status != "closed"
-            docs, embed = engine.technology_docs, engine.embed_technology_docs
-            put, facts, remove = (
-                engine.apply_technologies,
-                engine.update_technology_facts,
-                engine.remove_technologies,
-            )
+        model = Platform if corpus == PLATFORM else Technology
         with self.rt.session() as s:
             row = s.get(model, item_id)
-        if row is None or not indexed(row):
-            with engine.write_lock:
-                remove([item_id])
-            return
-        doc = with_id(docs([row])[0], item_id)  # type: ignore[list-item]
-        if engine.needs_reembedding(doc, name):
-            vectors = embed([doc])  # type: ignore[list-item]  # outside the lock: the slow part
-            with engine.write_lock:
-                if self._unchanged(model, item_id, row.updated_at):
-                    put([doc], vectors)  # type: ignore[list-item]
-        else:
-            with engine.write_lock:
-                facts(doc)  # type: ignore[arg-type]
+        prepared = indexing.prepare(engine, corpus, [row]) if row is not None else [None]  # the slow part
+        with engine.write_lock:
+            if row is None or self._unchanged(model, item_id, row.updated_at):
+                indexing.apply(engine, corpus, [(item_id, row, prepared[0])])
+            # else a later log entry brings the newer state
 
     def _unchanged(self, model: type, item_id: int, updated_at: object) -> bool:
-        """True if the row still is as it was when it was read (else a later log entry brings the newer state)."""
+        """True if the row still is as it was when it was read (else a later log entry brings the newer state;
+        a row deleted meanwhile counts as changed too: its delete entry removes it)."""
         with self.rt.session() as s:
             row = s.get(model, item_id)
         return row is not None and row.updated_at == updated_at
+
+    def complete_stale_technologies(self, batch: int = STALE_BATCH) -> int:
+        """Technologies completed against platforms that have changed since are completed again, a small batch
+        under the write lock at a time (writes wait at most one batch); returns how many are left."""
+        engine = self.rt.engine
+        while not self.stop_event.is_set():
+            with engine.write_lock:
+                if engine.complete_stale_technologies(batch) < batch:
+                    return 0
+        return engine.stale_technologies()
 
     def _save_now_and_then(self) -> None:
         """Save changed snapshots every ``snapshot_seconds``, so a restart (even after kill -9) replays little."""
@@ -240,6 +233,7 @@ class ChangeFollower:
             while not self.stop_event.is_set():
                 try:
                     self.poll_once()
+                    self.complete_stale_technologies()
                     self._record_metrics()
                     self._save_now_and_then()
                 except Exception:

@@ -115,9 +115,16 @@ def test_rows_changed_while_the_service_was_down_are_caught_up(small_runtime: Ru
         rt.close()
 
 
-def test_a_reconciled_start_keeps_what_was_inferred_for_technologies(small_runtime: Runtime) -> None:
-    """The row-by-row start-up path reuses a technology's inferred directions and best score from the
-    snapshot (its text is unchanged), as the log-replay path does."""
+def _completion(rt: Runtime, technology_id: int) -> tuple:
+    doc = rt.engine.technologies.docs[technology_id]
+    expanded = None if doc.expanded is None else doc.expanded.tobytes()
+    return doc.facts.inferred, doc.best_raw, expanded
+
+
+def test_a_reconciled_start_completes_technologies_as_a_rebuild_would(small_runtime: Runtime) -> None:
+    """The row-by-row start-up path reuses a technology's completion (inferred directions, best score, moved
+    query) from the snapshot while the platforms it was completed against are unchanged, and works it out again
+    when they changed behind the service's back: either way it equals what a rebuild from the database gives."""
     from matcher.technologies.schemas import TechnologyCreate
     from matcher.technologies.service import create_technology
 
@@ -126,21 +133,26 @@ def test_a_reconciled_start_keeps_what_was_inferred_for_technologies(small_runti
         small_runtime,
         TechnologyCreate(summary="质子交换膜电解槽电堆的耐久性验证", contact="a@example.edu.cn"),
     )
-    before = small_runtime.engine.technologies.docs[tech.id]  # type: ignore[index]
-    assert before.facts.inferred and before.best_raw is not None
-    small_runtime.engine.save()
-    with small_runtime.db.begin() as conn:  # a change the log never saw: start-up must reconcile
-        conn.execute(text("UPDATE platform SET tier = 'national' WHERE id = (SELECT MIN(id) FROM platform)"))
-        conn.execute(text("DELETE FROM change_log"))
+    before = _completion(small_runtime, tech.id)  # type: ignore[arg-type]
+    assert before[0] and before[1] is not None and before[2] is not None
     small_runtime.close()
     rt = Runtime.open(settings)
     try:
-        after = rt.engine.technologies.docs[tech.id]  # type: ignore[index]
         assert rt.engine.load_stats["technologies_reused"] == 1  # type: ignore[attr-defined]
-        assert after.facts.inferred == before.facts.inferred
-        assert after.best_raw == before.best_raw
-        # So is its query as feedback moved it (the reverse direction scores with that).
-        assert before.expanded is not None and np.array_equal(after.expanded, before.expanded)
+        assert _completion(rt, tech.id) == before  # type: ignore[arg-type]
+    finally:
+        rt.close()
+    with small_runtime.db.begin() as conn:  # a change the log never saw: start-up must reconcile
+        conn.execute(
+            text("UPDATE platform SET tier = 'reserve', directions = '[]' WHERE external_id = 's-hydrogen'")
+        )
+        conn.execute(text("DELETE FROM change_log"))
+    rt = Runtime.open(settings)
+    try:
+        after = _completion(rt, tech.id)  # type: ignore[arg-type]
+        assert after != before
+        rt.reindex()
+        assert _completion(rt, tech.id) == after  # type: ignore[arg-type]
     finally:
         rt.close()
 
@@ -157,7 +169,11 @@ def test_other_feedback_settings_work_out_stored_technologies_again(small_runtim
     rt = Runtime.open(small_runtime.settings.model_copy(update={"expansion_weight": 0.0}))
     try:
         doc = rt.engine.technologies.docs[tech.id]  # type: ignore[index]
-        assert doc.expanded is None and doc.expansion == (0.0, 3, 12)
+        assert (
+            doc.expanded is None
+            and doc.expansion == rt.engine.expansion
+            and doc.expansion[:3] == (0.0, 3, 12)
+        )
         assert doc.facts.inferred and doc.best_raw is not None
     finally:
         rt.close()

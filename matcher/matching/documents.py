@@ -47,7 +47,7 @@ class TechnologyDoc:
     #: apply): the reverse direction scores with it, as the forward match does.
     expanded: np.ndarray | None = None
     #: The feedback settings ``expanded`` was worked out under (None: not yet worked out).
-    expansion: tuple[float, int, int] | None = None
+    expansion: tuple[float, int, int, str] | None = None
 
 
 def _hash(*parts: str) -> str:

@@ -10,6 +10,7 @@ missing snapshot or one built by another model is rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -182,6 +183,8 @@ class _Corpus:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
     docs: dict = field(default_factory=dict)
     dirty: bool = False
+    #: Bumped by every change to ``docs`` in this process (what a cached fingerprint of the corpus is keyed by).
+    version: int = 0
     #: The snapshot generation that matches memory (written or loaded by this process), if any.
     generation: str = ""
 
@@ -216,6 +219,7 @@ class MatchEngine:
         #: The change-log position the indexes include (kept by the runtime's follower; written into snapshots).
         self.log_position = 0
         self.write_lock = threading.RLock()
+        self._fingerprint: tuple[int, str] | None = None
         self.ready = False
         #: What the last ``load`` did (reused / embedded / removed per corpus), for logs and health checks.
         self.load_stats: dict[str, int] = {}
@@ -361,6 +365,7 @@ class MatchEngine:
         for d in docs:
             c.docs[d.id] = d
         c.dirty = True
+        c.version += 1
 
     def update_platform_facts(self, doc: PlatformDoc) -> None:
         """A profile change that leaves its text alone (tier, province, ...) needs no re-embedding."""
@@ -369,6 +374,7 @@ class MatchEngine:
                 doc, self.platforms.dense.vectors(doc.id)
             )
             self.platforms.dirty = True
+            self.platforms.version += 1
 
     def remove_platforms(self, ids: Iterable[int]) -> None:
         self._remove(self.platforms, list(ids))
@@ -383,6 +389,7 @@ class MatchEngine:
         for d in docs:
             c.docs[d.id] = d
         c.dirty = True
+        c.version += 1
 
     def update_technology_facts(self, doc: TechnologyDoc) -> None:
         """A technology change that leaves its text alone (TRL, directions, status) needs no re-embedding."""
@@ -391,6 +398,7 @@ class MatchEngine:
         if doc.id in c.docs and len(vectors):
             c.docs[doc.id] = self._completed_technology(doc, vectors[0])
             c.dirty = True
+            c.version += 1
 
     def remove_technologies(self, ids: Iterable[int]) -> None:
         self._remove(self.technologies, list(ids))
@@ -403,6 +411,7 @@ class MatchEngine:
         for i in ids:
             c.docs.pop(i, None)
         c.dirty = True
+        c.version += 1
 
     def needs_reembedding(self, doc: PlatformDoc | TechnologyDoc, corpus: str) -> bool:
         c = self.platforms if corpus == "platforms" else self.technologies
@@ -615,11 +624,54 @@ class MatchEngine:
         return ranked[0][0] if ranked else None
 
     @property
-    def expansion(self) -> tuple[float, int, int]:
-        """The feedback settings a technology's stored expanded vector depends on (all three: the word limit
-        decides whether a short English summary is moved at all)."""
+    def expansion(self) -> tuple[float, int, int, str]:
+        """What a technology's completion (inferred directions, best raw score, moved query) depends on: the
+        feedback settings (all three: the word limit decides whether a short English summary is moved at all)
+        and the platforms indexed. A completion made under another key is stale: ``complete_stale_technologies``
+        works it out again, so a technology scores the same in every process and after a rebuild."""
         s = self.settings
-        return (s.expansion_weight, s.expansion_depth, s.expansion_english_words)
+        return (s.expansion_weight, s.expansion_depth, s.expansion_english_words, self.platform_fingerprint())
+
+    def platform_fingerprint(self) -> str:
+        """A digest of every indexed platform's id, text and facts (cached until the platform corpus changes)."""
+        c = self.platforms
+        cached = self._fingerprint
+        if cached is not None and cached[0] == c.version:
+            return cached[1]
+        digest = hashlib.blake2b(digest_size=16)
+        for item_id in sorted(c.docs):
+            doc = c.docs[item_id]
+            digest.update(f"{item_id}\x1f{doc.content_hash}\x1f{doc.facts!r}\x1e".encode())
+        value = digest.hexdigest()
+        self._fingerprint = (c.version, value)
+        return value
+
+    def stale_technologies(self) -> int:
+        """How many indexed technologies were completed under another key than ``expansion``'s."""
+        key = self.expansion
+        return sum(1 for d in self.technologies.docs.values() if d.expansion != key)
+
+    def complete_stale_technologies(self, limit: int | None = None) -> int:
+        """Work out again up to ``limit`` (all when None) stale technologies' completions; returns how many.
+
+        Callers hold ``write_lock``. The follower thread calls this in small batches after platform changes, so
+        the lock is never held for long; ``pilotmatch reindex`` and start-up complete everything at once.
+        """
+        c = self.technologies
+        key = self.expansion
+        done = 0
+        for doc in [d for d in c.docs.values() if d.expansion != key]:
+            if limit is not None and done >= limit:
+                break
+            vectors = self._vectors(c, doc.id)
+            fresh = replace(doc, facts=replace(doc.facts, inferred=()))
+            c.docs[doc.id] = (
+                self._completed_technology(fresh, vectors[0]) if len(vectors) else replace(doc, expansion=key)
+            )
+            c.dirty = True
+            c.version += 1
+            done += 1
+        return done
 
     def _completed_technology(self, doc: TechnologyDoc, vector: np.ndarray) -> TechnologyDoc:
         """A technology with its inferred directions, its best raw score and its expanded query vector against
@@ -882,6 +934,7 @@ class MatchEngine:
     def _read_snapshot(self, c: _Corpus) -> IndexManifest | None:
         """Load a corpus snapshot (index, documents, tokens) if this model built it; None means rebuild."""
         c.docs.clear()
+        c.version += 1
         c.dense, c.english = self._empty_indexes()
         c.lexical = LexicalIndex()
         manifest = IndexManifest.read(self._manifest_path(c))
@@ -931,20 +984,8 @@ class MatchEngine:
             manifests = [self._read_snapshot(self.platforms), self._read_snapshot(self.technologies)]
             if any(m is None for m in manifests):
                 return None
-            self._complete_technologies_again()
+            self.complete_stale_technologies()
         return min(m.log_position for m in manifests if m is not None)
-
-    def _complete_technologies_again(self) -> None:
-        """Technologies a snapshot holds as completed under other feedback settings (or before feedback) are
-        completed again: their moved query depends on those settings. Their inferred directions are inferred
-        anew too, as their forward match would."""
-        c = self.technologies
-        for doc in [d for d in c.docs.values() if d.expansion != self.expansion]:
-            vectors = self._vectors(c, doc.id)
-            if len(vectors):
-                fresh = replace(doc, facts=replace(doc.facts, inferred=()))
-                c.docs[doc.id] = self._completed_technology(fresh, vectors[0])
-                c.dirty = True
 
     def loaded(self, stats: dict[str, int], started: float) -> None:
         """Mark the engine ready once its indexes are in step; build the lexical indexes now rather than at the
@@ -992,6 +1033,7 @@ class MatchEngine:
                     else:
                         d = self._reused_technology(d, c.docs.get(d.id))  # type: ignore[arg-type]
                     c.docs[d.id] = d
+                c.version += 1
                 if changed:
                     if c is self.platforms:
                         vectors = self.embed_platform_docs(changed, progress)  # type: ignore[arg-type]

@@ -7,10 +7,12 @@ import secrets
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from matcher import indexing
 from matcher.accounts.service import hash_key
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput, NotFound
-from matcher.matching.documents import technology_text, with_id
+from matcher.indexing import TECHNOLOGY
+from matcher.matching.documents import technology_text
 from matcher.matching.engine import MatchQuery, TechnologyMatch
 from matcher.matching.ranking import NeedFacts
 from matcher.matching.service import MatchOutcome, run_match
@@ -18,7 +20,7 @@ from matcher.notifications.service import notify_for_technology
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
-from matcher.sync import TECHNOLOGY, record_changes
+from matcher.sync import record_changes
 from matcher.taxonomy import Taxonomy
 from matcher.technologies.models import Technology
 from matcher.technologies.schemas import TechnologyCreate, TechnologyUpdate
@@ -50,14 +52,9 @@ def create_technology(
         needs_matching=item.status != "closed",
         access_token_hash=access_token_hash,
     )
-    doc = rt.engine.technology_docs([row])[0]
-    vectors = rt.engine.embed_technology_docs([doc])
+    _check_external_id_free(rt, None, row.external_id)
+    (ready,) = indexing.prepare(rt.engine, TECHNOLOGY, [row])
     with rt.engine.write_lock, rt.session() as s:
-        if (
-            row.external_id
-            and s.exec(select(Technology).where(Technology.external_id == row.external_id)).first()
-        ):
-            raise Conflict(f"A technology with external_id {row.external_id!r} already exists.")
         s.add(row)
         try:
             s.flush()
@@ -67,8 +64,7 @@ def create_technology(
             s.rollback()
             raise Conflict("A technology with the same external_id already exists.") from exc
         s.refresh(row)
-        if _indexed(row):
-            rt.engine.apply_technologies([with_id(doc, row.id)], vectors)  # type: ignore[arg-type, list-item]
+        indexing.apply(rt.engine, TECHNOLOGY, [(row.id, row, ready)])  # type: ignore[list-item]
     notify_for_technology(rt, row.id)  # type: ignore[arg-type]
     return row
 
@@ -126,20 +122,18 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
         current = s.get(Technology, technology_id)
         if current is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
-    candidate = Technology(**(current.model_dump() | data))
-    doc = with_id(rt.engine.technology_docs([candidate])[0], technology_id)
-    vectors = None
-    if _indexed(candidate) and rt.engine.needs_reembedding(doc, "technologies"):  # type: ignore[arg-type]
-        vectors = rt.engine.embed_technology_docs([doc])  # type: ignore[list-item]
+    _check_external_id_free(rt, technology_id, data.get("external_id"))
+    (ready,) = indexing.prepare(rt.engine, TECHNOLOGY, [Technology(**(current.model_dump() | data))])
     with rt.engine.write_lock, rt.session() as s:
         row = s.get(Technology, technology_id)
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
         reopened = row.status == "closed" and data.get("status", "closed") != "closed"
+        text_changed = rt.engine.needs_reembedding(ready.doc, "technologies")
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
-        row.needs_matching = row.needs_matching or (_indexed(row) and (vectors is not None or reopened))
+        row.needs_matching = row.needs_matching or (_indexed(row) and (text_changed or reopened))
         s.add(row)
         record_changes(s, rt.instance_id, TECHNOLOGY, [technology_id])
         try:
@@ -148,12 +142,7 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
             s.rollback()
             raise Conflict("Another technology already has this external_id.") from exc
         s.refresh(row)
-        if not _indexed(row):
-            rt.engine.remove_technologies([technology_id])
-        elif vectors is not None:
-            rt.engine.apply_technologies([doc], vectors)  # type: ignore[list-item]
-        else:
-            rt.engine.technologies.docs[technology_id] = doc
+        indexing.apply(rt.engine, TECHNOLOGY, [(technology_id, row, ready)])
     if row.needs_matching:
         notify_for_technology(rt, technology_id)
     return row
@@ -167,7 +156,21 @@ def delete_technology(rt: Runtime, technology_id: int) -> None:
         s.delete(row)
         record_changes(s, rt.instance_id, TECHNOLOGY, [technology_id])
         s.commit()
-        rt.engine.remove_technologies([technology_id])
+        indexing.apply(rt.engine, TECHNOLOGY, [(technology_id, None, None)])
+
+
+def _check_external_id_free(rt: Runtime, technology_id: int | None, external_id: str | None) -> None:
+    """A duplicate external_id is a conflict, found before anything is embedded (the unique index still guards
+    the race between this check and the commit)."""
+    if external_id is None:
+        return
+    with rt.session() as s:
+        stmt = select(Technology.id).where(Technology.external_id == external_id)
+        if technology_id is not None:
+            stmt = stmt.where(Technology.id != technology_id)
+        other = s.exec(stmt).first()
+    if other is not None:
+        raise Conflict(f"A technology with external_id {external_id!r} already exists; nothing was changed.")
 
 
 def need_of(t: Technology) -> NeedFacts:

@@ -1,0 +1,137 @@
+"""Applying stored rows to the match indexes: the one path every write takes.
+
+The services (after their commit), the change-log follower (for other processes' writes), start-up (rows the
+snapshot lacks) and ``pilotmatch reindex`` all bring an item in step with its row through ``apply``. A row's
+document is built the same way everywhere, a text change is re-embedded, a change of facts only (TRL, directions,
+capacity, tier...) is applied without embedding, and a technology is completed (inferred directions, best score,
+moved query) against the platforms indexed. So a technology scores the same in the writing process, in a process
+that followed the write, after a restart and after a rebuild.
+
+Embedding is slow, so it happens in ``prepare``, before the caller takes the engine's write lock; ``apply`` runs
+under the lock and embeds only if the indexed text changed in between (another writer got there first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.matching.documents import PlatformDoc, TechnologyDoc, with_id
+from matcher.matching.engine import MatchEngine
+from matcher.platforms.models import Platform
+from matcher.technologies.models import Technology
+
+__all__ = [
+    "PLATFORM",
+    "TECHNOLOGY",
+    "Prepared",
+    "apply",
+    "is_indexed",
+    "prepare",
+]
+
+PLATFORM = "platform"
+TECHNOLOGY = "technology"
+
+Row = Platform | Technology
+Doc = PlatformDoc | TechnologyDoc
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A row's document and, when its text differs from what is indexed, its vectors (None: facts only)."""
+
+    doc: Doc
+    vectors: np.ndarray | None
+
+
+def is_indexed(corpus: str, row: Row | None) -> bool:
+    """Whether a stored row belongs in the indexes: active platforms and technologies that are not closed."""
+    if row is None:
+        return False
+    if corpus == PLATFORM:
+        return bool(row.active)  # type: ignore[union-attr]
+    return row.status != "closed"  # type: ignore[union-attr]
+
+
+def _docs(engine: MatchEngine, corpus: str, rows: Sequence[Row]) -> list[Doc]:
+    if corpus == PLATFORM:
+        return list(engine.platform_docs(rows))  # type: ignore[arg-type]
+    return list(engine.technology_docs(rows))  # type: ignore[arg-type]
+
+
+def _name(corpus: str) -> str:
+    return "platforms" if corpus == PLATFORM else "technologies"
+
+
+def _embed(
+    engine: MatchEngine, corpus: str, docs: Sequence[Doc], progress: Progress | None
+) -> list[np.ndarray]:
+    if corpus == PLATFORM:
+        return engine.embed_platform_docs(docs, progress)  # type: ignore[arg-type]
+    return engine.embed_technology_docs(docs, progress)  # type: ignore[arg-type]
+
+
+def prepare(
+    engine: MatchEngine, corpus: str, rows: Sequence[Row], progress: Progress | None = None
+) -> list[Prepared]:
+    """Documents for rows about to be stored, embedded where their text is not what the index holds.
+
+    Call before the write lock: this is the slow part. Rows not stored yet (no id) are always embedded; rows that
+    will not be indexed (inactive, closed) are not embedded at all.
+    """
+    docs = _docs(engine, corpus, rows)
+    wanted = [
+        i
+        for i, (row, doc) in enumerate(zip(rows, docs, strict=True))
+        if is_indexed(corpus, row)
+        and (row.id is None or engine.needs_reembedding(with_id(doc, row.id), _name(corpus)))  # type: ignore[arg-type]
+    ]
+    vectors = _embed(engine, corpus, [docs[i] for i in wanted], progress) if wanted else []
+    embedded = dict(zip(wanted, vectors, strict=True))
+    return [Prepared(doc, embedded.get(i)) for i, doc in enumerate(docs)]
+
+
+def apply(
+    engine: MatchEngine,
+    corpus: str,
+    items: Sequence[tuple[int, Row | None, Prepared | None]],
+) -> None:
+    """Bring each ``(id, stored row or None if deleted, prepared or None)`` in step with its row.
+
+    The caller holds ``engine.write_lock`` and has committed the rows: the indexes only ever reflect committed
+    data. Items are applied in batches (one BM25 rebuild for a bulk import, not one per row).
+    """
+    removed: list[int] = []
+    embedded: list[tuple[Doc, np.ndarray]] = []
+    facts_only: list[Doc] = []
+    missing: list[Doc] = []
+    for item_id, row, prepared in items:
+        if not is_indexed(corpus, row):
+            removed.append(item_id)
+            continue
+        doc = prepared.doc if prepared is not None else _docs(engine, corpus, [row])[0]  # type: ignore[list-item]
+        doc = with_id(doc, item_id)  # type: ignore[arg-type]
+        if not engine.needs_reembedding(doc, _name(corpus)):
+            facts_only.append(doc)
+        elif prepared is not None and prepared.vectors is not None:
+            embedded.append((doc, prepared.vectors))
+        else:
+            missing.append(doc)  # its text changed since it was prepared: rare, embedded under the lock
+    if missing:
+        embedded.extend(zip(missing, _embed(engine, corpus, missing, None), strict=True))
+    if corpus == PLATFORM:
+        engine.remove_platforms(removed)
+        if embedded:
+            engine.apply_platforms([d for d, _ in embedded], [v for _, v in embedded])  # type: ignore[misc]
+        for doc in facts_only:
+            engine.update_platform_facts(doc)  # type: ignore[arg-type]
+    else:
+        engine.remove_technologies(removed)
+        if embedded:
+            engine.apply_technologies([d for d, _ in embedded], [v for _, v in embedded])  # type: ignore[misc]
+        for doc in facts_only:
+            engine.update_technology_facts(doc)  # type: ignore[arg-type]
