@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +18,8 @@ from sqlmodel import Session, select
 
 from matcher.accounts.models import ApiKey, AppSecret
 from matcher.dbtypes import utcnow
+from matcher.errors import NotFound
+from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
 from matcher.settings import Settings
 
@@ -91,9 +94,6 @@ def ensure_admin_key(db: Engine, settings: Settings) -> str | None:
 
 def create_platform_key(rt: Runtime, platform_id: int) -> tuple[ApiKey, str]:
     """Issue a key that may act for one platform only; returns (stored row, the key shown once)."""
-    from matcher.errors import NotFound
-    from matcher.platforms.models import Platform
-
     key = new_key("platform")
     with rt.session() as s:
         if s.get(Platform, platform_id) is None:
@@ -105,7 +105,14 @@ def create_platform_key(rt: Runtime, platform_id: int) -> tuple[ApiKey, str]:
     return row, key
 
 
+def platform_exists(db: Engine, platform_id: int) -> bool:
+    with Session(db) as s:
+        return s.get(Platform, platform_id) is not None
+
+
 def list_platform_keys(rt: Runtime, platform_id: int) -> list[ApiKey]:
+    if not platform_exists(rt.db, platform_id):
+        raise NotFound(f"Platform {platform_id} does not exist.")
     with rt.session() as s:
         return list(
             s.exec(select(ApiKey).where(ApiKey.role == "platform", ApiKey.platform_id == platform_id)).all()
@@ -114,8 +121,6 @@ def list_platform_keys(rt: Runtime, platform_id: int) -> list[ApiKey]:
 
 def revoke_platform_key(rt: Runtime, platform_id: int, key_id: int) -> None:
     """Revoke at once: the next request with it is refused."""
-    from matcher.errors import NotFound
-
     with rt.session() as s:
         row = s.get(ApiKey, key_id)
         if row is None or row.role != "platform" or row.platform_id != platform_id:
@@ -124,6 +129,20 @@ def revoke_platform_key(rt: Runtime, platform_id: int, key_id: int) -> None:
             row.revoked_at = utcnow()
             s.add(row)
             s.commit()
+
+
+def revoke_platform_access(session: Session, platform_id: int) -> int:
+    """Revoke every key of a platform inside the caller's transaction (a deleted platform's keys must die with
+    it, in the same commit); returns how many were live. Web sessions signed in with them end at their next
+    request, which re-checks the key."""
+    now = utcnow()
+    live = session.exec(
+        select(ApiKey).where(ApiKey.platform_id == platform_id, ApiKey.revoked_at == None)  # noqa: E711
+    ).all()
+    for row in live:
+        row.revoked_at = now
+        session.add(row)
+    return len(live)
 
 
 def app_secret(db: Engine, name: str) -> str:
@@ -148,8 +167,6 @@ def touch(rt: Runtime, principal: Principal) -> None:
     """Record a key's last use, at most once a minute (a write per request would be wasteful)."""
     if principal.key_id is None:
         return
-    from datetime import timedelta
-
     with rt.session() as s:
         row = s.get(ApiKey, principal.key_id)
         if row is not None and (

@@ -7,21 +7,25 @@ commit stores nothing; the indexes only ever reflect committed rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import String, cast, func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from matcher import indexing
+from matcher.accounts.service import revoke_platform_access
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, Forbidden, InvalidInput, NotFound
-from matcher.matching.documents import PlatformDoc, with_id
+from matcher.indexing import PLATFORM
+from matcher.matching.documents import with_id
 from matcher.notifications.service import notify_for_platform, notify_for_platforms, rematch_technologies_of
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
 from matcher.runtime import Runtime
-from matcher.sync import PLATFORM, record_changes
+from matcher.sync import record_changes
 from matcher.taxonomy import Taxonomy
 
 Progress = Callable[[int, int], None]
@@ -71,25 +75,28 @@ def create_platforms(
                 )
             seen[ext] = i
         rows.append(Platform(**data))
-    docs, vectors = rt.engine.prepare_platforms(rows, progress)
+    # Cheap checks before the slow part: a colliding external_id is refused before anything is embedded.
+    with rt.session() as s:
+        known = _existing_by_external_id(s, list(seen))
+    if known and not upsert:
+        raise _duplicates(known)
+    # An upserted row keeps its id, so its text is compared with what is indexed and embedded only if it changed.
+    previews = [
+        Platform(**(r.model_dump() | {"id": known[r.external_id].id})) if r.external_id in known else r
+        for r in rows
+    ]
+    prepared = indexing.prepare(rt.engine, PLATFORM, previews, progress)
     with rt.engine.write_lock, rt.session() as s:
-        existing: dict[str, Platform] = {}
-        if seen:
-            found = s.exec(select(Platform).where(Platform.external_id.in_(list(seen)))).all()  # type: ignore[union-attr]
-            existing = {p.external_id: p for p in found if p.external_id}
-            if existing and not upsert:
-                raise Conflict(
-                    "A platform with external_id "
-                    + ", ".join(repr(e) for e in sorted(existing))
-                    + " already exists; nothing was stored. PATCH it, or import with upsert."
-                )
+        existing = _existing_by_external_id(s, list(seen))
+        if existing and not upsert:
+            raise _duplicates(existing)
         stored: list[Platform] = []
         rematched: list[int] = []
         now = utcnow()
-        for row, doc in zip(rows, docs, strict=True):
+        for row, ready in zip(rows, prepared, strict=True):
             old = existing.get(row.external_id) if row.external_id else None
             if old is not None:
-                changed = rt.engine.needs_reembedding(with_id(doc, old.id), "platforms")  # type: ignore[arg-type]
+                changed = rt.engine.needs_reembedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
                 for key, value in row.model_dump(
                     exclude={"id", "created_at", "needs_matching", "last_email_at"}
                 ).items():
@@ -114,12 +121,28 @@ def create_platforms(
                 "A platform with the same external_id already exists; nothing was stored."
             ) from exc
         # ids came back from the INSERTs and attributes stay loaded (expire_on_commit=False): no refresh needed.
-        placed = [with_id(d, r.id) for d, r in zip(docs, stored, strict=True)]  # type: ignore[arg-type]
-        active = [(d, v) for d, v, r in zip(placed, vectors, stored, strict=True) if r.active]
-        rt.engine.apply_platforms([d for d, _ in active], [v for _, v in active])  # type: ignore[misc]
-        rt.engine.remove_platforms(r.id for r in stored if not r.active)  # type: ignore[misc]
+        indexing.apply(
+            rt.engine,
+            PLATFORM,
+            [(r.id, r, p) for r, p in zip(stored, prepared, strict=True)],  # type: ignore[misc]
+        )
     notify_for_platforms(rt, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
     return stored
+
+
+def _existing_by_external_id(session: Session, external_ids: list[str]) -> dict[str, Platform]:
+    if not external_ids:
+        return {}
+    found = session.exec(select(Platform).where(Platform.external_id.in_(external_ids))).all()  # type: ignore[union-attr]
+    return {p.external_id: p for p in found if p.external_id}
+
+
+def _duplicates(existing: dict[str, Platform]) -> Conflict:
+    return Conflict(
+        "A platform with external_id "
+        + ", ".join(repr(e) for e in sorted(existing))
+        + " already exists; nothing was stored. PATCH it, or import with upsert."
+    )
 
 
 def get_platform(rt: Runtime, platform_id: int) -> Platform:
@@ -152,9 +175,13 @@ def list_platforms(
     if filters.active is not None:
         stmt = stmt.where(Platform.active == filters.active)
     if filters.q:
-        pattern = f"%{filters.q.lower()}%"
+        # The words are matched literally: % and _ in them are not wildcards.
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", filters.q.lower()) + "%"
         stmt = stmt.where(
-            or_(func.lower(Platform.name).like(pattern), func.lower(Platform.name_en).like(pattern))
+            or_(
+                func.lower(Platform.name).like(pattern, escape="\\"),
+                func.lower(Platform.name_en).like(pattern, escape="\\"),
+            )
         )
     with rt.session() as s:
         return keyset_page(s, stmt, Platform, cursor, limit)
@@ -196,22 +223,20 @@ def update_platform(
             str(exc).splitlines()[-1] if str(exc) else "Invalid platform.", field="body"
         ) from exc
     data = _checked(rt.taxonomy, merged)
-    candidate = Platform(id=platform_id, **data)
-    doc: PlatformDoc = rt.engine.platform_docs([candidate])[0]
-    vectors = None
-    if data["active"] and rt.engine.needs_reembedding(doc, "platforms"):
-        vectors = rt.engine.embed_platform_docs([doc])
+    _check_external_id_free(rt, platform_id, data.get("external_id"))
+    (ready,) = indexing.prepare(rt.engine, PLATFORM, [Platform(id=platform_id, **data)])
     with rt.engine.write_lock, rt.session() as s:
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         reactivated = data["active"] and not row.active
+        text_changed = data["active"] and rt.engine.needs_reembedding(ready.doc, "platforms")
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
-        row.needs_matching = row.needs_matching or (row.active and (vectors is not None or reactivated))
+        row.needs_matching = row.needs_matching or (row.active and (text_changed or reactivated))
         s.add(row)
-        if vectors is not None or not row.active:
+        if text_changed or not row.active:
             rematch_technologies_of(s, [platform_id])
         record_changes(s, rt.instance_id, PLATFORM, [platform_id])
         try:
@@ -220,24 +245,35 @@ def update_platform(
             s.rollback()
             raise Conflict(f"Another platform already has external_id {data.get('external_id')!r}.") from exc
         s.refresh(row)
-        if not row.active:
-            rt.engine.remove_platforms([platform_id])
-        elif vectors is not None:
-            rt.engine.apply_platforms([doc], vectors)
-        else:
-            rt.engine.update_platform_facts(doc)
+        indexing.apply(rt.engine, PLATFORM, [(platform_id, row, ready)])
     if row.needs_matching:
         notify_for_platform(rt, platform_id)
     return row
 
 
+def _check_external_id_free(rt: Runtime, platform_id: int, external_id: str | None) -> None:
+    """A PATCH to another platform's external_id is a conflict, found before anything is embedded."""
+    if external_id is None:
+        return
+    with rt.session() as s:
+        other = s.exec(
+            select(Platform.id).where(Platform.external_id == external_id, Platform.id != platform_id)
+        ).first()
+    if other is not None:
+        raise Conflict(f"Another platform already has external_id {external_id!r}; nothing was changed.")
+
+
 def delete_platform(rt: Runtime, platform_id: int) -> None:
+    """Delete a platform and, in the same transaction, revoke everything that grants access through it: its
+    API keys and the web sessions signed in with them. Its notifications, endpoints and deliveries go with it
+    (foreign keys cascade); its id is never handed out again."""
     with rt.engine.write_lock, rt.session() as s:
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         s.delete(row)
+        revoke_platform_access(s, platform_id)
         rematch_technologies_of(s, [platform_id])
         record_changes(s, rt.instance_id, PLATFORM, [platform_id])
         s.commit()
-        rt.engine.remove_platforms([platform_id])
+        indexing.apply(rt.engine, PLATFORM, [(platform_id, None, None)])
