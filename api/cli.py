@@ -73,11 +73,11 @@ def serve(
     configured."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, load_settings
     from matcher.accounts.service import ensure_admin_key
     from matcher.db import create_db_engine, migrate
 
-    settings = Settings()
+    settings = load_settings()  # an invalid setting (a short admin key) stops here with one line
     configure_logging(settings.log_format, settings.log_level)
     db = create_db_engine(settings.database_url)
     try:

@@ -42,6 +42,9 @@ def _database_url(folder: Path) -> str:
 
 
 def make_settings(folder: Path, **overrides: object) -> Settings:
+    # The suite sends hundreds of matches from one TestClient; tests of the limits set them explicitly.
+    overrides.setdefault("match_rate_limit", 0)
+    overrides.setdefault("keyed_match_rate_limit", 0)
     return Settings(
         database_url=_database_url(folder),
         index_dir=folder / "indexes",

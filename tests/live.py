@@ -46,6 +46,8 @@ def serve(
             "PILOTMATCH_WEBHOOK_LEASE_SECONDS": "1",
             "PILOTMATCH_WORKER_POLL_SECONDS": "0.2",
             "PILOTMATCH_NOTIFY_MIN_SCORE": "0",
+            # Tests poll /v1/match from one address; the limits have their own tests.
+            "PILOTMATCH_MATCH_RATE_LIMIT": "0",
         }
         | (extra or {})
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import ADMIN_KEY
+
 
 def test_healthz_reports_model_and_index_sizes(client: TestClient) -> None:
     r = client.get("/healthz")
@@ -155,7 +157,7 @@ def test_readyz_reports_database_indexes_and_queue(client: TestClient) -> None:
 
 def test_metrics_expose_request_and_match_latency(client: TestClient) -> None:
     client.post("/v1/match", json={"text": "钙钛矿光伏组件"})
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
     assert "http_request_duration_seconds" in text
     assert 'pilotmatch_match_seconds_count{channel="dense"}' in text
     assert 'pilotmatch_match_seconds_count{channel="lexical"}' in text

@@ -97,7 +97,7 @@ def test_serve_with_two_workers_keeps_both_in_step_and_reports_metrics_of_both(t
         assert all(pid in _ids(base, text)[:3] for _ in range(12))
         pids: set[str] = set()
         for _ in range(12):
-            metrics = httpx.get(f"{base}/metrics", timeout=10).text
+            metrics = httpx.get(f"{base}/metrics", headers=AUTH, timeout=10).text
             pids |= set(re.findall(r'pilotmatch_index_items\{corpus="platforms",pid="(\d+)"\} 1\.0', metrics))
         assert len(pids) == 2, "both processes report their index size"
     finally:

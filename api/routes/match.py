@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.admission import ApiMatchAdmissionDep
 from api.deps import RuntimeDep
+from api.problems import problem_responses
 from api.schemas import MatchRequest, MatchResponse
 from matcher.matching.service import match_text
 
@@ -15,8 +17,12 @@ router = APIRouter(tags=["matching"])
     "/v1/match",
     response_model=MatchResponse,
     summary="Rank platforms for a technology description (Chinese or English), each with its explanation",
+    description="Anonymous callers may make `PILOTMATCH_MATCH_RATE_LIMIT` matches a minute per address, callers "
+    "with a key `PILOTMATCH_KEYED_MATCH_RATE_LIMIT` per key (429 beyond). When the service is matching at "
+    "capacity and its queue is full it answers 503 at once. Both carry `Retry-After`.",
+    responses=problem_responses(401, 429, 503),
 )
-def match(body: MatchRequest, rt: RuntimeDep) -> MatchResponse:
+def match(body: MatchRequest, rt: RuntimeDep, _: ApiMatchAdmissionDep) -> MatchResponse:
     outcome = match_text(
         rt,
         body.text,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.admission import Admission
 from api.deps import RuntimeDep
 from api.schemas import Health
 from matcher.notifications.service import queue_depth
+from matcher.runtime import Runtime
 
 router = APIRouter()
 
@@ -20,7 +24,9 @@ router = APIRouter()
     response_model=Health,
     tags=["system"],
 )
-def healthz(rt: RuntimeDep) -> Health:
+async def healthz(request: Request) -> Health:
+    """Cheap on purpose: no database, no lock, no thread, so it answers at once however busy matching is."""
+    rt: Runtime = request.app.state.runtime
     return Health(
         status="ok",
         model=rt.engine.embedder.model_id,
@@ -31,11 +37,15 @@ def healthz(rt: RuntimeDep) -> Health:
 
 @router.get(
     "/readyz",
-    summary="Readiness: database reachable and indexes loaded (503 otherwise), with queue depth",
+    summary="Readiness: database reachable, indexes loaded and match queue not full (503 otherwise)",
+    description="`matching` reports the match gate: `in_flight` and `queued` matches, the configured "
+    "`concurrency` and `queue`, and `status` (`ok`, `busy` when a new match would wait, `overloaded` when it "
+    "would be refused). An overloaded process answers 503 with `status: overloaded`, so a balancer sends "
+    "matches elsewhere until its queue has room.",
     tags=["system"],
-    responses={503: {"description": "Not ready"}},
+    responses={503: {"description": "Not ready, or overloaded"}},
 )
-def readyz(rt: RuntimeDep) -> JSONResponse:
+def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
     checks: dict[str, object] = {"indexes_loaded": rt.engine.ready}
     try:
         with rt.db.connect() as conn:
@@ -46,12 +56,16 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
         checks["database"] = False
         checks["error"] = type(exc).__name__
     ready = bool(checks.get("database")) and rt.engine.ready
-    checks["status"] = "ready" if ready else "not ready"
+    admission: Admission = request.app.state.admission
+    gate = admission.gate.stats()
+    checks["matching"] = asdict(gate) | {"status": gate.status}
+    overloaded = gate.status == "overloaded"
+    checks["status"] = "not ready" if not ready else "overloaded" if overloaded else "ready"
     if rt.follower is not None:
         checks["change_log_lag"] = rt.follower.lag
     checks["platforms"] = len(rt.engine.platforms.dense)
     checks["technologies"] = len(rt.engine.technologies.dense)
-    return JSONResponse(checks, status_code=200 if ready else 503)
+    return JSONResponse(checks, status_code=200 if ready and not overloaded else 503)
 
 
 @router.get(

@@ -1,4 +1,8 @@
-"""Researchers: describe a technology, see ranked and explained platforms, submit it, come back by private link."""
+"""Researchers: describe a technology, see ranked and explained platforms, submit it, come back by private link.
+
+Every page here that runs a match (a search with a text, a submission, a private link) takes a token of the
+client's rate limit and a slot in the match gate (``api.admission``); beyond them the error page says 429 or 503.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from api.admission import PageMatchAdmissionDep
 from api.schemas import MatchResponse
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
@@ -92,13 +97,13 @@ def _find_page(  # type: ignore[no-untyped-def]
 
 
 @router.get("/")
-def find(ctx: WebDep) -> Response:
+def find(ctx: WebDep, _: PageMatchAdmissionDep) -> Response:
     q, errors = _query(ctx, ctx.request.query_params)
     return _find_page(ctx, q, errors)
 
 
 @router.post("/technologies")
-def submit(ctx: WebDep, form: CheckedForm) -> Response:
+def submit(ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response:
     """Store the technology from the results page and send the researcher to its private link."""
     q, errors = _query(ctx, form)
     title = forms.optional(form, "title")
@@ -135,7 +140,7 @@ def submit(ctx: WebDep, form: CheckedForm) -> Response:
 
 
 @router.get("/t/{token}")
-def technology(token: str, ctx: WebDep) -> Response:
+def technology(token: str, ctx: WebDep, _: PageMatchAdmissionDep) -> Response:
     """The private page of a submitted technology. Its address is the only key, so it must not leak: no caching,
     no Referer to the platforms' sites it links to."""
     try:
