@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
-from matcher.errors import NotFound
+from matcher.errors import Conflict, NotFound
 from matcher.matching.engine import MatchQuery, TechnologyMatch
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import check_webhook_url
@@ -413,12 +413,34 @@ def new_secret() -> str:
 
 
 def create_endpoint(rt: Runtime, platform_id: int, url: str, description: str | None) -> WebhookEndpoint:
-    check_webhook_url(url, allow_private=rt.settings.webhook_allow_private)
+    """Register a webhook endpoint and return it with its new secret.
+
+    The URL is stored in its normal form (``url_guard.normalise_webhook_url``) after its host was resolved and
+    every address checked; ``InvalidInput`` (field ``url``) if not. A platform may hold at most
+    ``webhooks_per_platform`` endpoints: one more raises ``Conflict``.
+    """
+    url = check_webhook_url(url, allow_private=rt.settings.webhook_allow_private)
+    cap = rt.settings.webhooks_per_platform
     with rt.session() as s:
-        if s.get(Platform, platform_id) is None:
+        # The platform row is locked (PostgreSQL) and SQLite runs one writer at a time, and the endpoints are
+        # counted after this one is inserted, so two registrations at once cannot both take the last place.
+        platform = s.exec(select(Platform.id).where(Platform.id == platform_id).with_for_update()).first()
+        if platform is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         ep = WebhookEndpoint(platform_id=platform_id, url=url, description=description, secret=new_secret())
         s.add(ep)
+        s.flush()
+        count = s.exec(
+            select(func.count())
+            .select_from(WebhookEndpoint)
+            .where(WebhookEndpoint.platform_id == platform_id)
+        ).one()
+        if count > cap:
+            s.rollback()
+            raise Conflict(
+                f"Platform {platform_id} already has {cap} webhook endpoints, the most allowed "
+                "(PILOTMATCH_WEBHOOKS_PER_PLATFORM); delete one first."
+            )
         s.commit()
         s.refresh(ep)
         return ep
