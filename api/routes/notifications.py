@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
+from api.problems import problem, problem_responses
 from matcher.accounts import service as keys
 from matcher.notifications import service
-from matcher.notifications.delivery import send_test_event
+from matcher.notifications.delivery import WebhookTestBusy, WebhookTester
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from matcher.runtime import Runtime
+
+log = logging.getLogger("pilotmatch.api")
 
 router = APIRouter(prefix="/v1/platforms/{platform_id}", tags=["notifications"])
+
+#: What every route under a platform can answer: no or a bad key (401), a missing platform or one this key may
+#: not see (404), a malformed id (422).
+_PLATFORM = (401, 404, 422)
+#: Routes for the admin key only; a platform's own key gets 403.
+_ADMIN = (401, 403, 404, 422)
 
 
 class DeliveryOut(BaseModel):
@@ -64,7 +77,15 @@ class WebhookCreate(BaseModel):
         json_schema_extra={"examples": [{"url": "https://portal.example.cn/hooks/pilotmatch"}]},
     )
 
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000)]
+    #: Not stripped: a URL with whitespace or control characters anywhere is refused, never silently repaired.
+    url: Annotated[
+        str,
+        Field(
+            min_length=8,
+            max_length=2000,
+            description="An http(s) URL whose host resolves only to public addresses; stored in normal form.",
+        ),
+    ]
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
 
 
@@ -112,7 +133,12 @@ class KeyOut(BaseModel):
     revoked_at: datetime | None
 
 
-@router.get("/notifications", response_model=NotificationPage, summary="The platform's inbox, newest first")
+@router.get(
+    "/notifications",
+    response_model=NotificationPage,
+    summary="The platform's inbox, newest first",
+    responses=problem_responses(*_PLATFORM),
+)
 def inbox(
     platform_id: int,
     rt: RuntimeDep,
@@ -124,7 +150,12 @@ def inbox(
     return NotificationPage(items=[NotificationOut.of(n, d) for n, d in page], next_cursor=next_cursor)
 
 
-@router.post("/notifications/{notification_id}/read", response_model=NotificationOut, summary="Mark as read")
+@router.post(
+    "/notifications/{notification_id}/read",
+    response_model=NotificationOut,
+    summary="Mark as read",
+    responses=problem_responses(*_PLATFORM),
+)
 def read(platform_id: int, notification_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> NotificationOut:
     note = service.mark_read(rt, platform_id, notification_id)
     return NotificationOut.of(note, service.deliveries_of(rt, notification_id))
@@ -135,6 +166,7 @@ def read(platform_id: int, notification_id: int, rt: RuntimeDep, _: PlatformAcce
     status_code=202,
     response_model=NotificationOut,
     summary="Queue the dead-lettered webhook deliveries of a notification again",
+    responses=problem_responses(*_PLATFORM),
 )
 def redeliver(
     platform_id: int, notification_id: int, rt: RuntimeDep, _: PlatformAccessDep
@@ -145,7 +177,14 @@ def redeliver(
 
 
 @router.post(
-    "/webhooks", status_code=201, response_model=WebhookSecretOut, summary="Register a webhook endpoint"
+    "/webhooks",
+    status_code=201,
+    response_model=WebhookSecretOut,
+    summary="Register a webhook endpoint",
+    description="The URL is checked (http or https, no control characters, a valid host and port, and a host "
+    "that resolves only to public addresses) and stored in normal form. 409 when the platform already has "
+    "`PILOTMATCH_WEBHOOKS_PER_PLATFORM` endpoints (default 5).",
+    responses=problem_responses(401, 404, 409, 413, 422),
 )
 def create_webhook(
     platform_id: int, body: WebhookCreate, rt: RuntimeDep, _: PlatformAccessDep
@@ -154,12 +193,22 @@ def create_webhook(
     return WebhookSecretOut.of(ep)
 
 
-@router.get("/webhooks", response_model=list[WebhookOut], summary="The platform's webhook endpoints")
+@router.get(
+    "/webhooks",
+    response_model=list[WebhookOut],
+    summary="The platform's webhook endpoints",
+    responses=problem_responses(*_PLATFORM),
+)
 def list_webhooks(platform_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> list[WebhookOut]:
     return [WebhookOut.model_validate(e) for e in service.list_endpoints(rt, platform_id)]
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=204, summary="Delete a webhook endpoint")
+@router.delete(
+    "/webhooks/{webhook_id}",
+    status_code=204,
+    summary="Delete a webhook endpoint",
+    responses=problem_responses(*_PLATFORM),
+)
 def delete_webhook(platform_id: int, webhook_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> Response:
     service.delete_endpoint(rt, platform_id, webhook_id)
     return Response(status_code=204)
@@ -169,15 +218,47 @@ def delete_webhook(platform_id: int, webhook_id: int, rt: RuntimeDep, _: Platfor
     "/webhooks/{webhook_id}/rotate-secret",
     response_model=WebhookSecretOut,
     summary="Replace the signing secret",
+    responses=problem_responses(*_PLATFORM),
 )
 def rotate(platform_id: int, webhook_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> WebhookSecretOut:
     ep = service.rotate_secret(rt, platform_id, webhook_id)
     return WebhookSecretOut.of(ep)
 
 
-@router.post("/webhooks/{webhook_id}/test", response_model=TestResult, summary="Send a signed test event now")
-def test_webhook(platform_id: int, webhook_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> TestResult:
-    result = send_test_event(rt, service.get_endpoint(rt, platform_id, webhook_id))
+def _tester(request: Request, rt: Runtime) -> WebhookTester:
+    """The app's one tester (created on first use; the event loop runs this, so there is no race)."""
+    tester = getattr(request.app.state, "webhook_tester", None)
+    if tester is None:
+        tester = request.app.state.webhook_tester = WebhookTester(rt)
+    return tester
+
+
+@router.post(
+    "/webhooks/{webhook_id}/test",
+    response_model=TestResult,
+    summary="Send a signed test event now",
+    description="Sends on its own few threads, one test at a time per platform: while one is in flight, another "
+    "answers 429 with `Retry-After`. A target that fails, is refused or is malformed is reported in the body "
+    "(`ok: false`, `error`), never as an error status.",
+    responses=problem_responses(*_PLATFORM, 429),
+)
+async def test_webhook(
+    platform_id: int, webhook_id: int, request: Request, rt: RuntimeDep, _: PlatformAccessDep
+) -> Response | TestResult:
+    endpoint = await run_in_threadpool(service.get_endpoint, rt, platform_id, webhook_id)
+    try:
+        future = _tester(request, rt).submit(endpoint)
+    except WebhookTestBusy as exc:
+        busy = problem(429, exc.detail, exc.title, instance=request.url.path)
+        busy.headers["Retry-After"] = str(exc.retry_after)
+        return busy
+    try:
+        result = await asyncio.wrap_future(future)
+    except Exception as exc:  # send_test_event does not raise; this is the executor itself failing
+        log.exception("event=webhook_test_error endpoint=%s", webhook_id)
+        return TestResult(
+            ok=False, status_code=None, error=f"internal error: {type(exc).__name__}", duration_ms=0
+        )
     return TestResult(
         ok=result.ok,
         status_code=result.status_code,
@@ -187,19 +268,33 @@ def test_webhook(platform_id: int, webhook_id: int, rt: RuntimeDep, _: PlatformA
 
 
 @router.post(
-    "/keys", status_code=201, response_model=KeyCreated, summary="Issue this platform its own API key"
+    "/keys",
+    status_code=201,
+    response_model=KeyCreated,
+    summary="Issue this platform its own API key",
+    responses=problem_responses(*_ADMIN),
 )
-def create_key(platform_id: int, rt: RuntimeDep, _: AdminDep) -> KeyCreated:
+def create_key(platform_id: int, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> KeyCreated:
     row, key = keys.create_platform_key(rt, platform_id)
     return KeyCreated(id=row.id, key=key)  # type: ignore[arg-type]
 
 
-@router.get("/keys", response_model=list[KeyOut], summary="The platform's keys (prefixes and last use only)")
-def list_keys(platform_id: int, rt: RuntimeDep, _: AdminDep) -> list[KeyOut]:
+@router.get(
+    "/keys",
+    response_model=list[KeyOut],
+    summary="The platform's keys (prefixes and last use only)",
+    responses=problem_responses(*_ADMIN),
+)
+def list_keys(platform_id: int, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> list[KeyOut]:
     return [KeyOut.model_validate(k) for k in keys.list_platform_keys(rt, platform_id)]
 
 
-@router.delete("/keys/{key_id}", status_code=204, summary="Revoke a key at once")
-def revoke_key(platform_id: int, key_id: int, rt: RuntimeDep, _: AdminDep) -> Response:
+@router.delete(
+    "/keys/{key_id}",
+    status_code=204,
+    summary="Revoke a key at once",
+    responses=problem_responses(*_ADMIN),
+)
+def revoke_key(platform_id: int, key_id: int, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> Response:
     keys.revoke_platform_key(rt, platform_id, key_id)
     return Response(status_code=204)
