@@ -284,3 +284,27 @@ def test_retry_after_is_whole_seconds_over_http(demo_runtime: Runtime) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_re_ranking_a_stored_technology_is_limited_like_a_match(demo_runtime: Runtime) -> None:
+    with app_client(demo_runtime, match_rate_limit=1) as client:
+        tid = client.get("/v1/technologies", params={"limit": 1}).json()["items"][0]["id"]
+        assert client.get(f"/v1/technologies/{tid}/matches").status_code == 200
+        r = client.get(f"/v1/technologies/{tid}/matches")
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+def test_submitting_a_technology_needs_a_match_slot_and_stores_nothing_without_one(
+    small_runtime: Runtime,
+) -> None:
+    with app_client(small_runtime, match_concurrency=1, match_queue=0) as client:
+        before = len(client.get("/v1/technologies").json()["items"])
+        ticket = asyncio.run(admission(client).gate.admit(0))
+        try:
+            body = {"summary": "固态电池电解质中试放大", "contact": "lab@example.org"}
+            r = client.post("/v1/technologies", json=body, headers=AUTH)
+            assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
+            assert len(client.get("/v1/technologies").json()["items"]) == before
+        finally:
+            ticket.release()
+        assert client.post("/v1/technologies", json=body, headers=AUTH).status_code == 201

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from api.admission import ApiMatchAdmissionDep, MatchSlotDep
 from api.deps import AdminDep, RuntimeDep
+from api.problems import problem_responses
 from api.schemas import MatchResponse, TechnologyWithMatches
 from matcher.feedback.schemas import FeedbackCreate, FeedbackRead
 from matcher.feedback.service import list_feedback, record_feedback
@@ -21,9 +23,14 @@ router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
     status_code=201,
     response_model=TechnologyWithMatches,
     summary="Submit a technology; the response carries its best-matching platforms",
+    responses=problem_responses(503),
 )
 def create_technology(
-    body: TechnologyCreate, rt: RuntimeDep, _: AdminDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+    body: TechnologyCreate,
+    rt: RuntimeDep,
+    _: AdminDep,
+    _slot: MatchSlotDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> TechnologyWithMatches:
     row = service.create_technology(rt, body)
     outcome = MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy, rt.settings)
@@ -67,9 +74,13 @@ def delete_technology(technology_id: int, rt: RuntimeDep, _: AdminDep) -> Respon
     "/{technology_id}/matches",
     response_model=MatchResponse,
     summary="Re-rank platforms for a stored technology",
+    responses=problem_responses(401, 429, 503),
 )
 def technology_matches(
-    technology_id: int, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+    technology_id: int,
+    rt: RuntimeDep,
+    _: ApiMatchAdmissionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> MatchResponse:
     row = service.get_technology(rt, technology_id)
     return MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy, rt.settings)
