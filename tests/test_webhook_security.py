@@ -430,13 +430,12 @@ def test_poisoned_rows_fail_alone_and_the_healthy_delivery_and_digests_go_out_in
         with TestClient(create_app(runtime=runtime)) as c:
             hydrogen, steel = _pid(c, "s-hydrogen"), _pid(c, "s-steel")
             healthy = _register(c, hydrogen, receiver.url).json()["id"]
+            # Rows as an older version or a manual edit could have left them (PostgreSQL cannot store NUL at all).
             poisoned = [
                 _store_endpoint(runtime, hydrogen, f"http://127.0.0.1:{receiver.port}/poi\tson"),
-                _store_endpoint(runtime, steel, f"http://127.0.0.1:{receiver.port}/poi\x00son"),
+                _store_endpoint(runtime, steel, f"http://127.0.0.1:{receiver.port}/poi\x1bson"),
                 _store_endpoint(runtime, steel, "http://[1.2.3.4]/hook"),
-                _store_endpoint(
-                    runtime, steel, receiver.url, secret="whsec_!!!"
-                ),  # a secret that cannot sign
+                _store_endpoint(runtime, steel, receiver.url, secret="whsec_!!!"),  # cannot sign
             ]
             c.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
             with runtime.session() as s:  # the poisoned deliveries come first in the worker's queue
@@ -494,7 +493,7 @@ def test_test_endpoint_never_answers_500_whatever_the_stored_url(
     stored = [
         f"http://127.0.0.1:{receiver.port}/poi\tson",
         f"http://127.0.0.1:{receiver.port}/poi\r\nson",
-        f"http://127.0.0.1:{receiver.port}/poi\x00son",
+        f"http://127.0.0.1:{receiver.port}/poi\x1bson",  # (PostgreSQL cannot store NUL at all)
         "http://127.0.0.1:99999/hook",
         "http://127.0.0.1:0/hook",
         "http://[1.2.3.4]/hook",
@@ -648,3 +647,17 @@ def test_every_notification_route_documents_its_problem_statuses(client: TestCli
         responses = paths[base + path][method]["responses"]
         for status in statuses:
             assert "application/problem+json" in responses[str(status)]["content"], (method, path, status)
+
+
+def test_the_normal_forms_in_the_docs_are_what_the_service_stores() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "webhooks.md").read_text()
+    table = doc.split("<!-- normal-forms")[1].split("<!-- /normal-forms -->")[0]
+    rows = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) >= 5
+    for sent, stored in rows:
+        url = sent.strip().strip("`")
+        if stored.strip().startswith("refused"):
+            with pytest.raises(InvalidInput):
+                normalise_webhook_url(url)
+        else:
+            assert normalise_webhook_url(url) == stored.strip().strip("`"), url
