@@ -105,19 +105,44 @@ def serve(
 
 
 @app.command("seed-demo")
-def seed_demo() -> None:
-    """Load the bundled demo platforms and technologies (safe to run again)."""
+def seed_demo(
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Delete every platform and technology (with their notifications, webhooks and platform keys) "
+            "and load the demo again.",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset deletes data.")] = False,
+) -> None:
+    """Load the bundled demo platforms and technologies into an empty database. A database that already has
+    platforms is left as it is (your edits and deletions stand); --reset --yes goes back to the demo."""
+    from matcher.importing import reset_to_demo
     from matcher.importing import seed_demo as run
 
+    if (
+        reset
+        and not yes
+        and not typer.confirm("Delete every platform and technology and load the demo again?", default=False)
+    ):
+        err.print("Nothing was changed.")
+        raise typer.Exit(code=1)
     rt = _open_runtime()
     try:
         with _progress("Demo platforms") as update:
-            report = run(rt, progress=update)
+            report = reset_to_demo(rt, progress=update) if reset else run(rt, progress=update)
     except PilotMatchError as exc:
         raise _fail(exc) from exc
     finally:
         rt.close()
-    console.print(f"Demo data loaded: {report.platforms} platforms, {report.technologies} new technologies.")
+    if report.skipped:
+        console.print(
+            "The database already has platforms: the demo was not loaded and nothing was changed. "
+            "To go back to the demo, run `pilotmatch seed-demo --reset --yes`."
+        )
+        return
+    console.print(f"Demo data loaded: {report.platforms} platforms, {report.technologies} technologies.")
 
 
 @import_app.command("platforms")

@@ -166,6 +166,12 @@ class Runtime:
         self.engine.clear_snapshots()
         return self.load_indexes(progress)
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._closed:
             return

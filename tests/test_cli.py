@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.cli import app
-from tests.conftest import make_settings
+from matcher.runtime import Runtime
+from matcher.settings import Settings
+from tests.conftest import ADMIN_KEY, AUTH, make_settings
 
 runner = CliRunner()
 
@@ -88,3 +95,52 @@ def test_help_teaches_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("serve", "seed-demo", "import", "reindex", "match", "admin-key"):
         assert command in result.output
+
+
+def _platform_ids(c: object) -> list[int]:
+    ids: list[int] = []
+    cursor = None
+    while True:
+        page = c.get("/v1/platforms", params={"limit": 200} | ({"cursor": cursor} if cursor else {})).json()  # type: ignore[attr-defined]
+        ids += [p["id"] for p in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            return ids
+
+
+@pytest.mark.backend_independent  # seeding twice is the slow part; the SQL is the same on both backends
+def test_seed_demo_fills_only_an_empty_database_and_reset_goes_back(
+    env: Path, demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second `make run` must not undo an operator's work: seeding a database that has platforms changes
+    nothing; `seed-demo --reset --yes` is the explicit way back to the demo."""
+    # Start from a copy of the seeded demo (the first `seed-demo` of a `make run`), database and snapshots.
+    source = sqlite3.connect(make_url(demo_runtime.settings.database_url).database)
+    with sqlite3.connect(env / "demo.db") as copy:
+        source.backup(copy)
+    source.close()
+    demo_runtime.engine.save()
+    shutil.copytree(demo_runtime.settings.index_dir, env / "indexes")
+    monkeypatch.setenv("PILOTMATCH_DATABASE_URL", f"sqlite:///{env / 'demo.db'}")
+    settings = Settings(admin_key=ADMIN_KEY)
+    with Runtime.open(settings) as rt, TestClient(create_app(runtime=rt)) as c:
+        ids = _platform_ids(c)
+        edit = {"capacity": 99, "contact": "ops@example.cn"}
+        assert c.patch(f"/v1/platforms/{ids[0]}", json=edit, headers=AUTH).status_code == 200
+        assert c.delete(f"/v1/platforms/{ids[1]}", headers=AUTH).status_code == 204
+
+    again = runner.invoke(app, ["seed-demo"])
+    assert again.exit_code == 0 and "nothing was changed" in " ".join(again.output.split())
+    with Runtime.open(settings) as rt, TestClient(create_app(runtime=rt)) as c:
+        kept = c.get(f"/v1/platforms/{ids[0]}").json()
+        assert (kept["capacity"], kept["contact"]) == (99, "ops@example.cn")
+        assert c.get(f"/v1/platforms/{ids[1]}").status_code == 404
+        assert len(_platform_ids(c)) == len(ids) - 1
+
+    refused = runner.invoke(app, ["seed-demo", "--reset"], input="n\n")
+    assert refused.exit_code == 1
+    reset = runner.invoke(app, ["seed-demo", "--reset", "--yes"])
+    assert reset.exit_code == 0, reset.output
+    with Runtime.open(settings) as rt, TestClient(create_app(runtime=rt)) as c:
+        demo = _platform_ids(c)
+        assert len(demo) == len(ids) and min(demo) > max(ids)  # all of the demo, under new ids
+        assert c.get(f"/v1/platforms/{ids[0]}").status_code == 404

@@ -13,7 +13,7 @@ under the lock and embeds only if the indexed text changed in between (another w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ __all__ = [
     "apply",
     "is_indexed",
     "prepare",
+    "vectors_by_content",
 ]
 
 PLATFORM = "platform"
@@ -76,23 +77,37 @@ def _embed(
 
 
 def prepare(
-    engine: MatchEngine, corpus: str, rows: Sequence[Row], progress: Progress | None = None
+    engine: MatchEngine,
+    corpus: str,
+    rows: Sequence[Row],
+    progress: Progress | None = None,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> list[Prepared]:
     """Documents for rows about to be stored, embedded where their text is not what the index holds.
 
-    Call before the write lock: this is the slow part. Rows not stored yet (no id) are always embedded; rows that
-    will not be indexed (inactive, closed) are not embedded at all.
+    Call before the write lock: this is the slow part. Rows not stored yet (no id) are embedded unless ``known``
+    (content hash to vectors, see ``vectors_by_content``) already has their text; rows that will not be indexed
+    (inactive, closed) are not embedded at all.
     """
     docs = _docs(engine, corpus, rows)
+    known = known or {}
     wanted = [
         i
         for i, (row, doc) in enumerate(zip(rows, docs, strict=True))
         if is_indexed(corpus, row)
+        and doc.content_hash not in known
         and (row.id is None or engine.needs_reembedding(with_id(doc, row.id), _name(corpus)))  # type: ignore[arg-type]
     ]
     vectors = _embed(engine, corpus, [docs[i] for i in wanted], progress) if wanted else []
     embedded = dict(zip(wanted, vectors, strict=True))
-    return [Prepared(doc, embedded.get(i)) for i, doc in enumerate(docs)]
+    return [Prepared(doc, embedded.get(i, known.get(doc.content_hash))) for i, doc in enumerate(docs)]
+
+
+def vectors_by_content(engine: MatchEngine, corpus: str) -> dict[str, np.ndarray]:
+    """Every indexed item's vectors by its content hash (which names the text and the models), so the same text
+    stored again under a new id (``pilotmatch seed-demo --reset``) is not embedded again."""
+    c = engine.platforms if corpus == PLATFORM else engine.technologies
+    return {doc.content_hash: engine.stored_vectors(c.name, item_id) for item_id, doc in c.docs.items()}
 
 
 def apply(

@@ -288,6 +288,10 @@ class MatchEngine:
             english = np.zeros((len(main), c.english.dim), dtype=np.float32)
         return np.hstack([main, english])
 
+    def stored_vectors(self, corpus: str, item_id: int) -> np.ndarray:
+        """An indexed item's rows in the layout ``embed_*_docs`` returns (empty if it is not indexed)."""
+        return self._vectors(self.platforms if corpus == "platforms" else self.technologies, item_id)
+
     # ---- documents -----------------------------------------------------------------------------------------
     def platform_docs(self, rows: Iterable[Platform]) -> list[PlatformDoc]:
         return [platform_doc(p, self.settings.passage_chars, self.model_key) for p in rows]

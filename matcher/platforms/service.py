@@ -8,8 +8,9 @@ commit stores nothing; the indexes only ever reflect committed rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 from sqlalchemy import String, cast, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -54,11 +55,13 @@ def create_platforms(
     upsert: bool = False,
     progress: Progress | None = None,
     field_prefix: str = "",
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> list[Platform]:
     """Store platforms in one transaction and index the active ones.
 
     With ``upsert`` a platform whose ``external_id`` already exists is updated instead (imports can be re-run);
-    without it a duplicate ``external_id`` raises ``Conflict`` and nothing is stored.
+    without it a duplicate ``external_id`` raises ``Conflict`` and nothing is stored. ``known`` holds vectors of
+    texts embedded before (``indexing.vectors_by_content``).
     """
     tax = rt.taxonomy
     seen: dict[str, int] = {}
@@ -85,7 +88,7 @@ def create_platforms(
         Platform(**(r.model_dump() | {"id": known[r.external_id].id})) if r.external_id in known else r
         for r in rows
     ]
-    prepared = indexing.prepare(rt.engine, PLATFORM, previews, progress)
+    prepared = indexing.prepare(rt.engine, PLATFORM, previews, progress, known)
     with rt.engine.write_lock, rt.session() as s:
         existing = _existing_by_external_id(s, list(seen))
         if existing and not upsert:

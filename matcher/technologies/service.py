@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
+import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -44,7 +46,11 @@ def _indexed(t: Technology) -> bool:
 
 
 def create_technology(
-    rt: Runtime, item: TechnologyCreate, *, access_token_hash: str | None = None
+    rt: Runtime,
+    item: TechnologyCreate,
+    *,
+    access_token_hash: str | None = None,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> Technology:
     """Store a technology and index it (unless closed) so platforms can find it."""
     row = Technology(
@@ -53,7 +59,7 @@ def create_technology(
         access_token_hash=access_token_hash,
     )
     _check_external_id_free(rt, None, row.external_id)
-    (ready,) = indexing.prepare(rt.engine, TECHNOLOGY, [row])
+    (ready,) = indexing.prepare(rt.engine, TECHNOLOGY, [row], known=known)
     with rt.engine.write_lock, rt.session() as s:
         s.add(row)
         try:
