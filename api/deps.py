@@ -37,6 +37,18 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def get_optional_principal(
+    rt: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """Who is calling on a public route: None when anonymous; a key that is sent must still be valid."""
+    if credentials is None or not credentials.credentials:
+        return None
+    return get_principal(rt, credentials)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
 def require_admin(principal: PrincipalDep) -> Principal:
     if not principal.is_admin:
         raise HTTPException(403, "Only the admin key may do this.")

@@ -6,12 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text as sa_text
 from sqlmodel import select
 
 from api.app import create_app
@@ -263,8 +262,26 @@ def test_operator_signs_in_edits_own_profile_only(small_client: TestClient, smal
     assert 'id="fits-title"' in small_client.get(f"/platforms/{mine.id}", headers=HTML).text
 
 
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
+    small_client: TestClient, small_runtime: Runtime
+) -> None:
+    with small_runtime.session() as s:
+        mine = s.exec(select(Platform).order_by(Platform.id)).first()
+    _, key = create_platform_key(small_runtime, mine.id)  # type: ignore[arg-type, union-attr]
+    _sign_in(small_client, key)
+    saved = small_client.cookies.get("pm_session")
+    edit = f"/platforms/{mine.id}/edit"  # type: ignore[union-attr]
+    assert small_client.get(edit, headers=HTML).status_code == 200
+    page = small_client.get(edit, headers=HTML).text
+    out = small_client.post("/operator/sign-out", data={"csrf_token": csrf_of(page)}, follow_redirects=False)
+    assert out.status_code == 303
+    small_client.cookies.set("pm_session", saved)  # the copy an attacker kept
+    again = small_client.get(edit, headers=HTML, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/operator/sign-in")
+
+
 def test_operator_reads_the_inbox_and_marks_an_item_read(
-    small_client: TestClient, small_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    small_client: TestClient, small_runtime: Runtime
 ) -> None:
     tech = create_technology(
         small_runtime,
@@ -285,10 +302,8 @@ def test_operator_reads_the_inbox_and_marks_an_item_read(
     assert r.status_code == 200 and r.text.lstrip().startswith("<li") and "unread" not in r.text
     assert tech.id is not None
     # The sign-in expires meanwhile: htmx is told to load the sign-in page, not to swap it into the list item.
-    import api.web.session as web_session
-
-    later = time.time() + web_session.SIGN_IN_SECONDS + 60
-    monkeypatch.setattr(web_session, "time", SimpleNamespace(time=lambda: later))
+    with small_runtime.db.begin() as conn:
+        conn.execute(sa_text("UPDATE web_sign_in SET expires_at = created_at"))
     r = small_client.post(
         f"/platforms/{hydrogen.id}/inbox/{note_id}/read",
         data={"csrf_token": csrf_of(inbox.text)},

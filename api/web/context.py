@@ -22,7 +22,14 @@ from starlette.exceptions import HTTPException
 from api.deps import RuntimeDep
 from api.web.i18n import Translator
 from api.web.session import COOKIE, LANG_COOKIE, SIGN_IN_SECONDS, SessionCodec, WebSession
-from matcher.accounts.service import Principal, app_secret, authenticate_digest
+from matcher.accounts.service import (
+    Principal,
+    app_secret,
+    authenticate_digest,
+    close_sign_in,
+    open_sign_in,
+    signed_in_digest,
+)
 from matcher.runtime import Runtime
 
 HERE = Path(__file__).parent
@@ -94,14 +101,22 @@ class WebContext:
     def principal(self) -> Principal | None:
         """The signed-in operator (or admin), checked against the database on each request."""
         if not self._principal_loaded:
-            digest = self.session.signed_in_digest
+            token = self.session.sign_in_token
+            digest = signed_in_digest(self.rt.db, token) if token else None
             self._principal = authenticate_digest(self.rt, digest) if digest else None
             self._principal_loaded = True
         return self._principal
 
     def sign_in(self, key_digest: str, principal: Principal) -> None:
-        self.session.sign_in(key_digest)
+        self.session.sign_in(open_sign_in(self.rt.db, key_digest, SIGN_IN_SECONDS))
         self._principal, self._principal_loaded = principal, True
+
+    def sign_out(self) -> None:
+        """End the sign-in server-side, then forget it in the cookie."""
+        if self.session.sign_in_token:
+            close_sign_in(self.rt.db, self.session.sign_in_token)
+        self.session.sign_out()
+        self._principal, self._principal_loaded = None, True
 
     def can_operate(self, platform_id: int) -> bool:
         p = self.principal

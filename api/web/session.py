@@ -1,16 +1,16 @@
-"""The web session: a signed cookie with the CSRF token and, once an operator signs in, their key's hash.
+"""The web session: a signed cookie with the CSRF token and, once an operator signs in, their sign-in's token.
 
-Nothing secret is in the cookie (a hash is not the key) and nothing is kept server-side, so any API process can
-serve any request. The signing secret comes from the database (``app_secret``), so every process agrees on it
-without configuration. Each request re-checks the key hash against the database: revoking a key signs out every
-session that used it.
+The sign-in itself is kept in the database (``matcher.accounts.service.open_sign_in``): signing out deletes it, so
+a saved copy of the cookie opens nothing afterwards, and any API process can serve any request. Each request also
+re-checks the key the sign-in was made with, so revoking the key (or deleting its platform) signs out every
+session that used it. The signing secret comes from the database (``app_secret``), so every process agrees on it
+without configuration.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -24,25 +24,19 @@ SIGN_IN_SECONDS = 12 * 3600
 @dataclass(slots=True)
 class WebSession:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    key_digest: str | None = None
-    signed_in_at: float | None = None
+    #: The token of the server-side sign-in (None: not signed in).
+    sign_in_token: str | None = None
     #: Set when the cookie must be (re)written on the response.
     changed: bool = True
 
-    def sign_in(self, key_digest: str) -> None:
+    def sign_in(self, token: str) -> None:
         # A new CSRF token at sign-in: a token seen before signing in is worth nothing after.
         self.csrf = secrets.token_urlsafe(32)
-        self.key_digest, self.signed_in_at, self.changed = key_digest, time.time(), True
+        self.sign_in_token, self.changed = token, True
 
     def sign_out(self) -> None:
         self.csrf = secrets.token_urlsafe(32)
-        self.key_digest, self.signed_in_at, self.changed = None, None, True
-
-    @property
-    def signed_in_digest(self) -> str | None:
-        if self.key_digest and self.signed_in_at and time.time() - self.signed_in_at < SIGN_IN_SECONDS:
-            return self.key_digest
-        return None
+        self.sign_in_token, self.changed = None, True
 
     def csrf_matches(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(token.encode(), self.csrf.encode())  # type: ignore[union-attr]
@@ -59,9 +53,9 @@ class SessionCodec:
             return WebSession()
         try:
             data = self._serializer.loads(cookie)
-            return WebSession(data["c"], data.get("k"), data.get("t"), changed=False)
+            return WebSession(data["c"], data.get("s"), changed=False)
         except (BadSignature, KeyError, TypeError, ValueError):
             return WebSession()
 
     def dump(self, session: WebSession) -> str:
-        return self._serializer.dumps({"c": session.csrf, "k": session.key_digest, "t": session.signed_in_at})
+        return self._serializer.dumps({"c": session.csrf, "s": session.sign_in_token})

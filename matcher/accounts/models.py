@@ -32,3 +32,18 @@ class AppSecret(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(max_length=128)
+
+
+class WebSignIn(SQLModel, table=True):
+    """One signed-in web session, kept server-side so that signing out ends it everywhere at once (a saved copy
+    of the cookie opens nothing afterwards). The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "web_sign_in"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    #: The SHA-256 of the key signed in with: each request checks it again, so revoking the key ends the session.
+    key_digest: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
-from matcher.accounts.models import ApiKey, AppSecret
+from matcher.accounts.models import ApiKey, AppSecret, WebSignIn
 from matcher.dbtypes import utcnow
 from matcher.errors import NotFound
 from matcher.platforms.models import Platform
@@ -132,17 +132,53 @@ def revoke_platform_key(rt: Runtime, platform_id: int, key_id: int) -> None:
 
 
 def revoke_platform_access(session: Session, platform_id: int) -> int:
-    """Revoke every key of a platform inside the caller's transaction (a deleted platform's keys must die with
-    it, in the same commit); returns how many were live. Web sessions signed in with them end at their next
-    request, which re-checks the key."""
+    """Revoke every key of a platform and end the web sessions signed in with them, inside the caller's
+    transaction (a deleted platform's access must die with it, in the same commit); returns how many keys were
+    live."""
     now = utcnow()
-    live = session.exec(
-        select(ApiKey).where(ApiKey.platform_id == platform_id, ApiKey.revoked_at == None)  # noqa: E711
-    ).all()
+    keys = session.exec(select(ApiKey).where(ApiKey.platform_id == platform_id)).all()
+    live = [row for row in keys if row.revoked_at is None]
     for row in live:
         row.revoked_at = now
         session.add(row)
+    if keys:
+        session.exec(delete(WebSignIn).where(WebSignIn.key_digest.in_([k.key_hash for k in keys])))  # type: ignore[attr-defined, call-overload]
     return len(live)
+
+
+def open_sign_in(db: Engine, key_digest: str, seconds: float) -> str:
+    """Record a web sign-in for ``seconds`` and return its token (for the cookie; stored only as a hash).
+    Expired sign-ins are cleared on the way."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with Session(db) as s:
+        s.exec(delete(WebSignIn).where(WebSignIn.expires_at < now))  # type: ignore[call-overload, arg-type]
+        s.add(
+            WebSignIn(
+                token_hash=hash_key(token),
+                key_digest=key_digest,
+                created_at=now,
+                expires_at=now + timedelta(seconds=seconds),
+            )
+        )
+        s.commit()
+    return token
+
+
+def signed_in_digest(db: Engine, token: str) -> str | None:
+    """The key digest of a live sign-in, or None when it was signed out, has expired or never existed."""
+    with Session(db) as s:
+        row = s.exec(select(WebSignIn).where(WebSignIn.token_hash == hash_key(token))).first()
+    if row is None or row.expires_at <= utcnow():
+        return None
+    return row.key_digest
+
+
+def close_sign_in(db: Engine, token: str) -> None:
+    """Sign out: the sign-in is deleted, so no copy of its cookie opens anything again."""
+    with Session(db) as s:
+        s.exec(delete(WebSignIn).where(WebSignIn.token_hash == hash_key(token)))  # type: ignore[call-overload, arg-type]
+        s.commit()
 
 
 def app_secret(db: Engine, name: str) -> str:

@@ -1,0 +1,79 @@
+"""Who sees a researcher's contact: the admin key and the researcher's own private link, nobody else."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from matcher.accounts.service import create_platform_key
+from matcher.platforms.models import Platform
+from matcher.runtime import Runtime
+from tests.conftest import ADMIN_KEY, AUTH
+
+CONTACT = "secret-lab@example.edu.cn"
+HTML = {"Accept": "text/html"}
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def _sign_in(client: TestClient, key: str) -> None:
+    token = _csrf(client.get("/operator/sign-in", headers=HTML).text)
+    r = client.post("/operator/sign-in", data={"key": key, "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+
+
+def _hydrogen(rt: Runtime) -> int:
+    with rt.session() as s:
+        return s.exec(select(Platform.id).where(Platform.external_id == "s-hydrogen")).one()  # type: ignore[return-value]
+
+
+def test_the_api_shows_a_contact_to_the_admin_only(small_client: TestClient, small_runtime: Runtime) -> None:
+    body = {"summary": "质子交换膜电解槽电堆耐久性验证", "contact": CONTACT}
+    created = small_client.post("/v1/technologies", json=body, headers=AUTH)
+    assert created.status_code == 201 and created.json()["contact"] == CONTACT  # the admin who stored it
+    tid = created.json()["id"]
+    _, key = create_platform_key(small_runtime, _hydrogen(small_runtime))
+    platform = {"Authorization": f"Bearer {key}"}
+    for headers in ({}, platform):
+        assert small_client.get(f"/v1/technologies/{tid}", headers=headers).json()["contact"] is None
+        listed = small_client.get("/v1/technologies", headers=headers).json()["items"]
+        assert [t["contact"] for t in listed] == [None]
+        assert CONTACT not in small_client.get(f"/v1/platforms/{_hydrogen(small_runtime)}/technologies").text
+        assert (
+            CONTACT
+            not in small_client.get(
+                f"/v1/platforms/{_hydrogen(small_runtime)}/notifications", headers=platform
+            ).text
+        )
+    assert small_client.get(f"/v1/technologies/{tid}", headers=AUTH).json()["contact"] == CONTACT
+    assert small_client.get("/v1/technologies", headers=AUTH).json()["items"][0]["contact"] == CONTACT
+    bad = small_client.get(f"/v1/technologies/{tid}", headers={"Authorization": "Bearer wrong"})
+    assert bad.status_code == 401
+
+
+def test_the_web_shows_a_contact_to_its_researcher_and_the_admin_only(
+    small_client: TestClient, small_runtime: Runtime
+) -> None:
+    token = _csrf(small_client.get("/?text=x", headers=HTML).text)
+    r = small_client.post(
+        "/technologies",
+        data={"text": "质子交换膜电解槽电堆需要兆瓦级耐久性验证", "contact": CONTACT, "csrf_token": token},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    link = r.headers["location"]
+    assert CONTACT in small_client.get(link, headers=HTML).text  # the researcher's own page
+    pid = _hydrogen(small_runtime)
+    page = small_client.get(f"/platforms/{pid}", headers=HTML).text
+    assert CONTACT not in page  # anonymous
+    _, key = create_platform_key(small_runtime, pid)
+    _sign_in(small_client, key)
+    operator = small_client.get(f"/platforms/{pid}", headers=HTML).text
+    assert 'id="fits-title"' in operator and "质子交换膜电解槽" in operator and CONTACT not in operator
+    assert CONTACT not in small_client.get(f"/platforms/{pid}/inbox", headers=HTML).text
+    _sign_in(small_client, ADMIN_KEY)
+    assert CONTACT in small_client.get(f"/platforms/{pid}", headers=HTML).text
