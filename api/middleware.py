@@ -54,7 +54,13 @@ class RequestLogMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` with 413 problem+json, whether or not Content-Length is sent."""
+    """Refuse bodies over ``max_bytes`` with 413 problem+json, whether or not Content-Length is sent.
+
+    A body sent without Content-Length (chunked) is counted as it is read. Reading stops with an exception at
+    the first byte over the cap; whatever the app then makes of it (FastAPI answers a body it could not read with
+    400, a form parser may answer otherwise) is replaced by the 413, unless the app had already started its
+    response before it read that far.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -70,9 +76,13 @@ class BodyLimitMiddleware:
             return
         seen = 0
         too_big = False
+        app_started = False
+        rejected = False
 
         async def limited_receive() -> Message:
             nonlocal seen, too_big
+            if too_big:
+                raise _BodyTooLarge
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
@@ -81,10 +91,25 @@ class BodyLimitMiddleware:
                     raise _BodyTooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            nonlocal app_started, rejected
+            if too_big and not app_started:
+                if not rejected:
+                    rejected = True
+                    await self._reject(send)
+                return
+            if message["type"] == "http.response.start":
+                app_started = True
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except _BodyTooLarge:
-            await self._reject(send)
+            if app_started:
+                raise  # a response is under way: only closing the connection can end it
+            if not rejected:
+                rejected = True
+                await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(

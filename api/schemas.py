@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from matcher.fields import (
+    AREA,
+    DIRECTION,
+    PROVINCE_CODE,
+    SERVICE_TYPE,
+    TECHNOLOGY_STATUS,
+    TIER,
+    AreaCode,
+    DirectionCode,
+    LongText,
+    OptionalProvince,
+    ServiceTypeCode,
+    TierCode,
+)
 from matcher.matching.engine import PlatformMatch, TechnologyMatch
 from matcher.matching.service import MatchOutcome
 from matcher.platforms.schemas import PlatformCreate
 from matcher.settings import Settings
 from matcher.taxonomy import Taxonomy
 from matcher.technologies.schemas import TechnologyRead
-
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class MatchRequest(BaseModel):
@@ -37,13 +49,13 @@ class MatchRequest(BaseModel):
         },
     )
 
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
-    directions: list[Code] = Field(default_factory=list, max_length=37)
+    text: LongText
+    directions: list[DirectionCode] = Field(default_factory=list, max_length=37)
     trl: int | None = Field(None, ge=1, le=9)
-    province: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
-    service_types: list[Code] = Field(default_factory=list, max_length=5)
-    area: Code | None = None
-    tier: list[Code] = Field(default_factory=list, max_length=5)
+    province: OptionalProvince = None
+    service_types: list[ServiceTypeCode] = Field(default_factory=list, max_length=5)
+    area: AreaCode | None = None
+    tier: list[TierCode] = Field(default_factory=list, max_length=5)
     limit: int = Field(10, ge=1, le=100)
 
 
@@ -66,12 +78,12 @@ class MatchOut(BaseModel):
     name: str
     name_en: str | None = None
     organization: str | None = None
-    province: str | None = None
+    province: Annotated[str, PROVINCE_CODE] | None = None
     city: str | None = None
-    tier: str
-    area: str
-    directions: list[str]
-    service_types: list[str]
+    tier: Annotated[str, TIER]
+    area: Annotated[str, AREA]
+    directions: list[Annotated[str, DIRECTION]]
+    service_types: list[Annotated[str, SERVICE_TYPE]]
     score: float = Field(description="Calibrated on the dev set: about the chance that the platform fits.")
     fit: Literal["good", "possible", "weak"] = Field(
         description="`score` read against PILOTMATCH_GOOD_FIT_SCORE / PILOTMATCH_POSSIBLE_FIT_SCORE."
@@ -95,7 +107,7 @@ class MatchOut(BaseModel):
 
 
 class InferredDirectionOut(BaseModel):
-    code: str
+    code: Annotated[str, DIRECTION]
     name_zh: str
     name_en: str
     confidence: float = Field(ge=0, le=1)
@@ -134,7 +146,7 @@ class TechnologyMatchOut(BaseModel):
     technology_id: int
     title: str | None
     summary: str
-    status: str
+    status: Annotated[str, TECHNOLOGY_STATUS]
     trl: int | None
     score: float
     explanation: dict[str, float]

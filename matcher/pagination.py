@@ -8,6 +8,7 @@ from sqlmodel import Session
 from sqlmodel.sql.expression import Select
 
 from matcher.errors import InvalidInput
+from matcher.fields import MAX_ROW_ID
 
 
 def encode_cursor(last_id: int) -> str:
@@ -20,7 +21,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, value = raw.split(":", 1)
-        if kind != "id":
+        if kind != "id" or not 0 <= int(value) <= MAX_ROW_ID:  # beyond the column's type, the database raises
             raise ValueError(kind)
         return int(value)
     except (ValueError, UnicodeDecodeError) as exc:

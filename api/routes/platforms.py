@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
+from api.params import RowId
+from api.problems import problem_responses
 from api.schemas import BulkPlatforms, TechnologyMatchOut, TechnologyMatchResponse
 from matcher.platforms import service
 from matcher.platforms.schemas import (
@@ -21,7 +23,13 @@ from matcher.technologies.service import technologies_for_platform
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
 
 
-@router.post("", status_code=201, response_model=PlatformRead, summary="Create a platform profile")
+@router.post(
+    "",
+    status_code=201,
+    response_model=PlatformRead,
+    summary="Create a platform profile",
+    responses=problem_responses(409),
+)
 def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep) -> PlatformRead:
     return PlatformRead.model_validate(service.create_platforms(rt, [body])[0])
 
@@ -31,6 +39,7 @@ def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep) -> Platfo
     status_code=201,
     response_model=list[PlatformRead],
     summary="Create up to 1,000 platform profiles in one transaction (all or nothing)",
+    responses=problem_responses(409),
 )
 def create_platforms_bulk(body: BulkPlatforms, rt: RuntimeDep, _: AdminDep) -> list[PlatformRead]:
     rows = service.create_platforms(rt, body.items, field_prefix="items")
@@ -49,7 +58,7 @@ def list_platforms(
 
 
 @router.get("/{platform_id}", response_model=PlatformRead, summary="Get one platform profile")
-def get_platform(platform_id: int, rt: RuntimeDep) -> PlatformRead:
+def get_platform(platform_id: RowId, rt: RuntimeDep) -> PlatformRead:
     return PlatformRead.model_validate(service.get_platform(rt, platform_id))
 
 
@@ -57,9 +66,10 @@ def get_platform(platform_id: int, rt: RuntimeDep) -> PlatformRead:
     "/{platform_id}",
     response_model=PlatformRead,
     summary="Change some fields of a platform profile (admin, or the platform's own key)",
+    responses=problem_responses(403, 409),
 )
 def patch_platform(
-    platform_id: int, body: PlatformUpdate, rt: RuntimeDep, principal: PlatformAccessDep
+    platform_id: RowId, body: PlatformUpdate, rt: RuntimeDep, principal: PlatformAccessDep
 ) -> PlatformRead:
     return PlatformRead.model_validate(
         service.update_platform(rt, platform_id, body, by_admin=principal.is_admin)
@@ -67,7 +77,7 @@ def patch_platform(
 
 
 @router.delete("/{platform_id}", status_code=204, summary="Delete a platform (it leaves results at once)")
-def delete_platform(platform_id: int, rt: RuntimeDep, _: AdminDep) -> Response:
+def delete_platform(platform_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response:
     service.delete_platform(rt, platform_id)
     return Response(status_code=204)
 
@@ -78,7 +88,7 @@ def delete_platform(platform_id: int, rt: RuntimeDep, _: AdminDep) -> Response:
     summary="Technologies that fit this platform, best first (the reverse of /v1/match)",
 )
 def platform_technologies(
-    platform_id: int, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+    platform_id: RowId, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> TechnologyMatchResponse:
     matches = technologies_for_platform(rt, platform_id, limit)
     return TechnologyMatchResponse(technologies=[TechnologyMatchOut.of(m) for m in matches])

@@ -8,12 +8,19 @@ from fastapi import APIRouter, Query, Response
 
 from api.admission import ApiMatchAdmissionDep, MatchSlotDep
 from api.deps import AdminDep, RuntimeDep
+from api.params import RowId
 from api.problems import problem_responses
 from api.schemas import MatchResponse, TechnologyWithMatches
 from matcher.feedback.schemas import FeedbackCreate, FeedbackRead
 from matcher.feedback.service import list_feedback, record_feedback
 from matcher.technologies import service
-from matcher.technologies.schemas import TechnologyCreate, TechnologyPage, TechnologyRead, TechnologyUpdate
+from matcher.technologies.schemas import (
+    Status,
+    TechnologyCreate,
+    TechnologyPage,
+    TechnologyRead,
+    TechnologyUpdate,
+)
 
 router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
 
@@ -23,7 +30,7 @@ router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
     status_code=201,
     response_model=TechnologyWithMatches,
     summary="Submit a technology; the response carries its best-matching platforms",
-    responses=problem_responses(503),
+    responses=problem_responses(409, 503),
 )
 def create_technology(
     body: TechnologyCreate,
@@ -44,7 +51,7 @@ def create_technology(
 @router.get("", response_model=TechnologyPage, summary="List technologies (cursor pagination)")
 def list_technologies(
     rt: RuntimeDep,
-    status: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[Status | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TechnologyPage:
@@ -53,19 +60,24 @@ def list_technologies(
 
 
 @router.get("/{technology_id}", response_model=TechnologyRead, summary="Get one technology")
-def get_technology(technology_id: int, rt: RuntimeDep) -> TechnologyRead:
+def get_technology(technology_id: RowId, rt: RuntimeDep) -> TechnologyRead:
     return TechnologyRead.model_validate(service.get_technology(rt, technology_id))
 
 
-@router.patch("/{technology_id}", response_model=TechnologyRead, summary="Change some fields of a technology")
+@router.patch(
+    "/{technology_id}",
+    response_model=TechnologyRead,
+    summary="Change some fields of a technology",
+    responses=problem_responses(409),
+)
 def patch_technology(
-    technology_id: int, body: TechnologyUpdate, rt: RuntimeDep, _: AdminDep
+    technology_id: RowId, body: TechnologyUpdate, rt: RuntimeDep, _: AdminDep
 ) -> TechnologyRead:
     return TechnologyRead.model_validate(service.update_technology(rt, technology_id, body))
 
 
 @router.delete("/{technology_id}", status_code=204, summary="Delete a technology")
-def delete_technology(technology_id: int, rt: RuntimeDep, _: AdminDep) -> Response:
+def delete_technology(technology_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response:
     service.delete_technology(rt, technology_id)
     return Response(status_code=204)
 
@@ -77,7 +89,7 @@ def delete_technology(technology_id: int, rt: RuntimeDep, _: AdminDep) -> Respon
     responses=problem_responses(401, 429, 503),
 )
 def technology_matches(
-    technology_id: int,
+    technology_id: RowId,
     rt: RuntimeDep,
     _: ApiMatchAdmissionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -93,7 +105,7 @@ def technology_matches(
     summary="Record whether a suggested platform fits (good/bad, with a reason)",
 )
 def post_feedback(
-    technology_id: int, platform_id: int, body: FeedbackCreate, rt: RuntimeDep, _: AdminDep
+    technology_id: RowId, platform_id: RowId, body: FeedbackCreate, rt: RuntimeDep, _: AdminDep
 ) -> FeedbackRead:
     return FeedbackRead.model_validate(record_feedback(rt, technology_id, platform_id, body))
 
@@ -103,6 +115,6 @@ def post_feedback(
     response_model=list[FeedbackRead],
     summary="Feedback recorded on this technology",
 )
-def get_feedback(technology_id: int, rt: RuntimeDep) -> list[FeedbackRead]:
+def get_feedback(technology_id: RowId, rt: RuntimeDep) -> list[FeedbackRead]:
     service.get_technology(rt, technology_id)
     return [FeedbackRead.model_validate(f) for f in list_feedback(rt, technology_id)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from pydantic import ValidationError
@@ -11,14 +12,22 @@ from matcher.errors import InvalidInput
 
 Errors = dict[str, str]
 
+#: Whitespace at either end of a value, except the control characters ``str.strip`` would also drop (vertical
+#: tab, form feed, U+001C..U+001F): those must reach validation and be refused, never quietly removed.
+_EDGE_SPACE = re.compile(r"^[^\S\x0b\x0c\x1c-\x1f]+|[^\S\x0b\x0c\x1c-\x1f]+$")
+
+
+def strip(value: str) -> str:
+    return _EDGE_SPACE.sub("", value)
+
 
 def text(values: FormData | QueryParams | Mapping, name: str) -> str:
     value = values.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    return strip(value) if isinstance(value, str) else ""
 
 
 def many(values: FormData | QueryParams, name: str) -> list[str]:
-    return [v.strip() for v in values.getlist(name) if isinstance(v, str) and v.strip()]
+    return [strip(v) for v in values.getlist(name) if isinstance(v, str) and strip(v)]
 
 
 def optional(values: FormData | QueryParams, name: str) -> str | None:
@@ -43,13 +52,19 @@ def field_root(path: str | None) -> str:
 
 
 def add_validation_errors(
-    errors: Errors, exc: ValidationError, rename: Mapping[str, str] | None = None
+    errors: Errors,
+    exc: ValidationError,
+    rename: Mapping[str, str] | None = None,
+    messages: Mapping[tuple[str, str], str] | None = None,
 ) -> None:
+    """One message per input. ``messages`` replaces the schema's (English) message for a (field, error type)
+    pair, e.g. ``{("q", "string_too_long"): t("error.search_too_long")}``."""
     for e in exc.errors():
         loc = [str(x) for x in e.get("loc", ()) if not isinstance(x, int)]
         name = loc[0] if loc else "body"
         name = (rename or {}).get(name, name)
-        errors.setdefault(name, e.get("msg", "invalid").removeprefix("Value error, "))
+        message = (messages or {}).get((name, e.get("type", "")))
+        errors.setdefault(name, message or e.get("msg", "invalid").removeprefix("Value error, "))
 
 
 def add_domain_error(errors: Errors, exc: InvalidInput, rename: Mapping[str, str] | None = None) -> None:

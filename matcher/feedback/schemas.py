@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
-Verdict = Literal["good", "bad"]
-Reason = Literal["wrong_sector", "wrong_process", "wrong_scale", "too_early_stage", "no_capacity", "other"]
-REASONS: tuple[str, ...] = (
-    "wrong_sector",
-    "wrong_process",
-    "wrong_scale",
-    "too_early_stage",
-    "no_capacity",
-    "other",
-)
+from matcher.fields import FEEDBACK_REASON, VERDICT
+
+Verdict = Annotated[Literal["good", "bad"], VERDICT]
+Reason = Annotated[
+    Literal["wrong_sector", "wrong_process", "wrong_scale", "too_early_stage", "no_capacity", "other"],
+    FEEDBACK_REASON,
+]
+REASONS: tuple[str, ...] = get_args(get_args(Reason)[0])
 
 
 class FeedbackCreate(BaseModel):

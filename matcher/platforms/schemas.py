@@ -1,15 +1,39 @@
-"""Platform shapes at the edges: what clients send (create/patch) and what they get back."""
+"""Platform shapes at the edges: what clients send (create/patch) and what they get back.
+
+Request shapes use the shared field types of ``matcher.fields`` (plain text without control characters, codes
+documented as enums); the taxonomy checks codes in the service. The read shape describes what is stored and
+validates nothing beyond types, so a row stored under older rules can still be read.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-EquipmentItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+from matcher.fields import (
+    AREA,
+    BLANK_IS_NONE,
+    DIRECTION,
+    PROVINCE_CODE,
+    SERVICE_TYPE,
+    TIER,
+    AreaCode,
+    City,
+    DirectionCode,
+    ExternalId,
+    ListItem,
+    LongText,
+    MediumText,
+    Name,
+    OptionalProvince,
+    SearchText,
+    ServiceTypeCode,
+    ShortText,
+    TierCode,
+    drop_default,
+)
 
 _EXAMPLE = {
     "external_id": "js-2025-017",
@@ -35,36 +59,32 @@ _EXAMPLE = {
 
 
 class PlatformFields(BaseModel):
-    """Fields shared by create and read. Codes are checked against the taxonomy by the service."""
+    """A platform profile as clients send it. Codes are checked against the taxonomy by the service."""
 
     model_config = ConfigDict(extra="forbid")
 
-    external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None
-    ) = Field(None, description="The integrator's own id for this platform; unique. Imports upsert by it.")
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    external_id: ExternalId | None = Field(
+        None, description="The integrator's own id for this platform; unique. Imports upsert by it."
+    )
+    name: Name
     name_en: ShortText | None = None
     organization: ShortText | None = None
-    province: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = Field(
-        None, description="Province code (e.g. `jiangsu`), or its Chinese/English name."
+    province: OptionalProvince = None
+    city: City | None = None
+    tier: TierCode
+    area: AreaCode
+    directions: list[DirectionCode] = Field(default_factory=list, max_length=37)
+    service_types: list[ServiceTypeCode] = Field(default_factory=list, max_length=5)
+    capabilities: LongText = Field(
+        description="Free-text capability profile (Chinese, English or both). Long texts are split into passages."
     )
-    city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    tier: Code = Field(description="One of the taxonomy's tier codes.")
-    area: Code = Field(description="One of the 6 key-area codes.")
-    directions: list[Code] = Field(default_factory=list, max_length=37)
-    service_types: list[Code] = Field(default_factory=list, max_length=5)
-    capabilities: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)] = (
-        Field(
-            description="Free-text capability profile (Chinese, English or both). Long texts are split into passages."
-        )
-    )
-    equipment: list[EquipmentItem] = Field(default_factory=list, max_length=200)
-    scale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    equipment: list[ListItem] = Field(default_factory=list, max_length=200)
+    scale: MediumText | None = None
     trl_min: int | None = Field(None, ge=1, le=9)
     trl_max: int | None = Field(None, ge=1, le=9)
     capacity: int | None = Field(None, ge=0, le=100000, description="Open project slots.")
     contact: ShortText | None = None
-    website: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    website: MediumText | None = None
     active: bool = True
     notify_top_k: int | None = Field(
         None,
@@ -87,60 +107,88 @@ class PlatformCreate(PlatformFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
 
+#: A field that may be left out of a PATCH but never sent as ``null``.
+_NOT_NULL = {"default": None, "json_schema_extra": drop_default}
+
+
 class PlatformUpdate(BaseModel):
-    """A partial update: only the fields present are changed (``null`` clears an optional field)."""
+    """A partial update: only the fields present are changed. ``null`` clears an optional field; the fields a
+    profile cannot be without (name, tier, area, capabilities, active and the lists) refuse it."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"tier": "national", "capacity": 5}]}
     )
 
-    external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None
-    ) = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    external_id: ExternalId | None = None
+    name: Name = Field(**_NOT_NULL)
     name_en: ShortText | None = None
     organization: ShortText | None = None
-    province: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
-    city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    tier: Code | None = None
-    area: Code | None = None
-    directions: list[Code] | None = Field(None, max_length=37)
-    service_types: list[Code] | None = Field(None, max_length=5)
-    capabilities: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)] | None
-    ) = None
-    equipment: list[EquipmentItem] | None = Field(None, max_length=200)
-    scale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    province: OptionalProvince = None
+    city: City | None = None
+    tier: TierCode = Field(**_NOT_NULL)
+    area: AreaCode = Field(**_NOT_NULL)
+    directions: list[DirectionCode] = Field(max_length=37, **_NOT_NULL)
+    service_types: list[ServiceTypeCode] = Field(max_length=5, **_NOT_NULL)
+    capabilities: LongText = Field(**_NOT_NULL)
+    equipment: list[ListItem] = Field(max_length=200, **_NOT_NULL)
+    scale: MediumText | None = None
     trl_min: int | None = Field(None, ge=1, le=9)
     trl_max: int | None = Field(None, ge=1, le=9)
     capacity: int | None = Field(None, ge=0, le=100000)
     contact: ShortText | None = None
-    website: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-    active: bool | None = None
+    website: MediumText | None = None
+    active: bool = Field(**_NOT_NULL)
     notify_top_k: int | None = Field(None, ge=1, le=100)
     notify_min_score: float | None = Field(None, ge=0, le=1)
 
 
-class PlatformRead(PlatformFields):
+class PlatformRead(BaseModel):
+    """A stored platform profile."""
+
     model_config = ConfigDict(
         extra="ignore", from_attributes=True, json_schema_extra={"examples": [_EXAMPLE]}
     )
 
     id: int
+    external_id: str | None = None
+    name: str
+    name_en: str | None = None
+    organization: str | None = None
+    province: Annotated[str, PROVINCE_CODE] | None = None
+    city: str | None = None
+    tier: Annotated[str, TIER]
+    area: Annotated[str, AREA]
+    directions: list[Annotated[str, DIRECTION]] = Field(default_factory=list)
+    service_types: list[Annotated[str, SERVICE_TYPE]] = Field(default_factory=list)
+    capabilities: str
+    equipment: list[str] = Field(default_factory=list)
+    scale: str | None = None
+    trl_min: int | None = None
+    trl_max: int | None = None
+    capacity: int | None = None
+    contact: str | None = None
+    website: str | None = None
+    active: bool = True
+    notify_top_k: int | None = None
+    notify_min_score: float | None = None
     created_at: datetime
     updated_at: datetime
 
 
 class PlatformFilters(BaseModel):
-    """Filters for listing platforms; every one is optional."""
+    """Filters for listing platforms; every one is optional, and a blank one (``?area=``) is no filter."""
 
-    area: str | None = None
-    direction: str | None = None
-    tier: str | None = None
-    province: str | None = None
-    service_type: str | None = None
+    area: Annotated[AreaCode | None, BLANK_IS_NONE] = None
+    direction: Annotated[DirectionCode | None, BLANK_IS_NONE] = None
+    tier: Annotated[TierCode | None, BLANK_IS_NONE] = None
+    province: OptionalProvince = None
+    service_type: Annotated[ServiceTypeCode | None, BLANK_IS_NONE] = None
     active: bool | None = None
-    q: str | None = Field(None, max_length=200, description="Substring of the name (Chinese or English).")
+    q: SearchText | None = Field(
+        None,
+        description="Text found in the name or English name, case-insensitively and literally (`%` and `_` "
+        "are ordinary characters).",
+    )
 
 
 class PlatformPage(BaseModel):

@@ -1,14 +1,31 @@
-"""Technology shapes at the edges."""
+"""Technology shapes at the edges.
+
+Request shapes use the shared field types of ``matcher.fields``; the read shape describes what is stored and
+validates nothing beyond types.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Status = Literal["open", "matched", "closed"]
+from matcher.fields import (
+    DIRECTION,
+    PROVINCE_CODE,
+    SERVICE_TYPE,
+    TECHNOLOGY_STATUS,
+    DirectionCode,
+    ExternalId,
+    LongText,
+    ProvinceInput,
+    ServiceTypeCode,
+    ShortText,
+    drop_default,
+)
+
+Status = Annotated[Literal["open", "matched", "closed"], TECHNOLOGY_STATUS]
 
 _EXAMPLE = {
     "title": "Sodium-ion layered oxide cathode",
@@ -26,20 +43,18 @@ _EXAMPLE = {
 class TechnologyFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None
-    ) = None
-    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)] = Field(
+    external_id: ExternalId | None = None
+    title: ShortText | None = None
+    summary: LongText = Field(
         description="What the technology is, where it stands and what pilot testing it needs (Chinese or English)."
     )
-    directions: list[Code] = Field(default_factory=list, max_length=37)
+    directions: list[DirectionCode] = Field(default_factory=list, max_length=37)
     trl: int | None = Field(None, ge=1, le=9, description="Technology readiness level today.")
-    service_types: list[Code] = Field(default_factory=list, max_length=5, description="Wanted service types.")
-    preferred_provinces: list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]] = (
-        Field(default_factory=list, max_length=31)
+    service_types: list[ServiceTypeCode] = Field(
+        default_factory=list, max_length=5, description="Wanted service types."
     )
-    contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    preferred_provinces: list[ProvinceInput] = Field(default_factory=list, max_length=31)
+    contact: ShortText | None = None
     status: Status = "open"
 
 
@@ -47,32 +62,44 @@ class TechnologyCreate(TechnologyFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
 
+#: A field that may be left out of a PATCH but never sent as ``null``.
+_NOT_NULL = {"default": None, "json_schema_extra": drop_default}
+
+
 class TechnologyUpdate(BaseModel):
+    """A partial update: only the fields present are changed. ``null`` clears an optional field (a list becomes
+    empty); ``summary`` and ``status`` refuse it."""
+
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "matched"}]})
 
-    external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None
-    ) = None
-    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
-    summary: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)] | None
-    ) = None
-    directions: list[Code] | None = Field(None, max_length=37)
+    external_id: ExternalId | None = None
+    title: ShortText | None = None
+    summary: LongText = Field(**_NOT_NULL)
+    directions: list[DirectionCode] | None = Field(None, max_length=37)
     trl: int | None = Field(None, ge=1, le=9)
-    service_types: list[Code] | None = Field(None, max_length=5)
-    preferred_provinces: (
-        list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]] | None
-    ) = Field(None, max_length=31)
-    contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
-    status: Status | None = None
+    service_types: list[ServiceTypeCode] | None = Field(None, max_length=5)
+    preferred_provinces: list[ProvinceInput] | None = Field(None, max_length=31)
+    contact: ShortText | None = None
+    status: Status = Field(**_NOT_NULL)
 
 
-class TechnologyRead(TechnologyFields):
+class TechnologyRead(BaseModel):
+    """A stored technology."""
+
     model_config = ConfigDict(
         extra="ignore", from_attributes=True, json_schema_extra={"examples": [_EXAMPLE]}
     )
 
     id: int
+    external_id: str | None = None
+    title: str | None = None
+    summary: str
+    directions: list[Annotated[str, DIRECTION]] = Field(default_factory=list)
+    trl: int | None = None
+    service_types: list[Annotated[str, SERVICE_TYPE]] = Field(default_factory=list)
+    preferred_provinces: list[Annotated[str, PROVINCE_CODE]] = Field(default_factory=list)
+    contact: str | None = None
+    status: Annotated[str, TECHNOLOGY_STATUS]
     created_at: datetime
     updated_at: datetime
 

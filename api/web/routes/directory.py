@@ -6,7 +6,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from pydantic import ValidationError
 
+from api.params import RowId
 from api.schemas import TechnologyMatchOut
 from api.web import forms
 from api.web.context import WebDep
@@ -33,8 +35,10 @@ def directory(ctx: WebDep) -> Response:
         rows, next_cursor = list_platforms(ctx.rt, filters, cursor=cursor, limit=PAGE_SIZE)
     except InvalidInput as exc:
         forms.add_domain_error(errors, exc)
-    except ValueError:
-        errors["q"] = ctx.t("error.search_too_long")
+    except ValidationError as exc:
+        forms.add_validation_errors(
+            errors, exc, messages={("q", "string_too_long"): ctx.t("error.search_too_long")}
+        )
     query = {k: v for k, v in chosen.items() if v}
     return ctx.render(
         "directory/list.html",
@@ -49,7 +53,7 @@ def directory(ctx: WebDep) -> Response:
 
 
 @router.get("/platforms/{platform_id}")
-def platform(platform_id: int, ctx: WebDep) -> Response:
+def platform(platform_id: RowId, ctx: WebDep) -> Response:
     """Anyone sees the profile; its operator (or the admin) also sees the technologies that fit it."""
     row = get_platform(ctx.rt, platform_id)
     fits: list[TechnologyMatchOut] | None = None

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from api.params import RowId
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep, safe_next
 from matcher.accounts.service import authenticate, hash_key
@@ -71,7 +72,7 @@ def sign_in(ctx: WebDep, form: CheckedForm) -> Response:
 
 @router.post("/operator/sign-out")
 def sign_out(ctx: WebDep, form: CheckedForm) -> Response:
-    ctx.session.sign_out()
+    ctx.sign_out()
     return ctx.redirect("/")
 
 
@@ -90,7 +91,7 @@ def _profile_values(p: Platform) -> dict:
 
 
 @router.get("/platforms/{platform_id}/edit")
-def edit_form(platform_id: int, ctx: WebDep) -> Response:
+def edit_form(platform_id: RowId, ctx: WebDep) -> Response:
     own = _own(ctx, platform_id)
     if isinstance(own, Response):
         return own
@@ -99,7 +100,7 @@ def edit_form(platform_id: int, ctx: WebDep) -> Response:
 
 
 @router.post("/platforms/{platform_id}/edit")
-def edit(platform_id: int, ctx: WebDep, form: CheckedForm) -> Response:
+def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm) -> Response:
     """Validate like the API (same schema, same service); on error show the typed values with messages beside
     their fields and store nothing."""
     own = _own(ctx, platform_id)
@@ -151,7 +152,7 @@ def edit(platform_id: int, ctx: WebDep, form: CheckedForm) -> Response:
 
 
 @router.get("/platforms/{platform_id}/inbox")
-def inbox(platform_id: int, ctx: WebDep) -> Response:
+def inbox(platform_id: RowId, ctx: WebDep) -> Response:
     own = _own(ctx, platform_id)
     if isinstance(own, Response):
         return own
@@ -166,7 +167,7 @@ def inbox(platform_id: int, ctx: WebDep) -> Response:
 
 
 @router.post("/platforms/{platform_id}/inbox/{notification_id}/read")
-def read(platform_id: int, notification_id: int, ctx: WebDep, form: CheckedForm) -> Response:
+def read(platform_id: RowId, notification_id: RowId, ctx: WebDep, form: CheckedForm) -> Response:
     own = _own(ctx, platform_id)
     if isinstance(own, Response):
         return own

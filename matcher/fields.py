@@ -1,0 +1,191 @@
+"""Field types shared by every shape at the edges: plain text, coded values and row ids.
+
+* ``PlainText`` marks a string field whose value is stored or searched: it refuses NUL and the other C0 control
+  characters except tab and newline (PostgreSQL cannot store NUL at all; the rest garble logs, CSV exports and
+  pages), and turns a browser's ``\\r\\n`` line breaks into ``\\n``. A lone ``\\r`` is refused like any other
+  control character. The check runs before whitespace is stripped, so a control character at either end is
+  refused too, never silently dropped.
+* ``TIER``, ``AREA``, ``DIRECTION``, ``SERVICE_TYPE``, ``PROVINCE`` and the other coded markers document a code
+  field as an enum, with each code's Chinese and English name, in the JSON schema (and so in the OpenAPI
+  document). They do not validate: the taxonomy's own checks do that in the services, with messages that list
+  the valid codes, and accept what the schema describes (province names as well as codes).
+* ``MAX_ROW_ID`` is the largest id a row can have on every backend (PostgreSQL ``INTEGER``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+from matcher.taxonomy import Coded, default_taxonomy
+
+#: The largest row id on every backend: PostgreSQL ``INTEGER`` (SQLite would take up to 2**63 - 1).
+MAX_ROW_ID = 2**31 - 1
+
+#: Control characters refused in text, once ``\r\n`` has become ``\n``: C0 except tab (09) and newline (0A).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+
+#: The same rule as a JSON-schema pattern (ECMA-262): no C0 control character except tab, newline, or a
+#: carriage return that starts a ``\r\n`` pair.
+TEXT_PATTERN = r"^(?:[^\x00-\x08\x0b-\x1f]|\r\n)*$"
+
+
+def plain_text(value: str) -> str:
+    """``value`` with ``\\r\\n`` as ``\\n``; ``ValueError`` naming the first other control character in it."""
+    value = value.replace("\r\n", "\n")
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise ValueError(
+            f"contains the control character U+{ord(found.group()):04X}; "
+            "text may hold tabs and line breaks but no other control characters"
+        )
+    return value
+
+
+def _plain_text_input(value: Any) -> Any:
+    return plain_text(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainText:
+    """``Annotated[str, StringConstraints(...), PlainText]``: see the module docstring."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(_plain_text_input, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        out["pattern"] = TEXT_PATTERN
+        return out
+
+
+PlainText = _PlainText()
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSchema:
+    """Documents a string as one of ``codes``, each described as ``code: 中文 / English``. Schema only."""
+
+    codes: tuple[str, ...]
+    description: str
+    #: Other spellings the service accepts (province names): the schema then admits any string up to this
+    #: length and the description says so, rather than claiming an enum the service does not enforce.
+    lenient_max_length: int | None = None
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        if self.lenient_max_length is not None:
+            return {
+                "type": "string",
+                "maxLength": self.lenient_max_length,
+                "pattern": TEXT_PATTERN,
+                "description": self.description,
+                "examples": list(self.codes[:2]),
+            }
+        return {"type": "string", "enum": list(self.codes), "description": self.description}
+
+
+def describe_codes(lead: str, names: Mapping[str, tuple[str, str]]) -> str:
+    """``lead`` then one line per code: ``- `code`: 中文 / English``."""
+    return lead + "\n\n" + "\n".join(f"- `{code}`: {zh} / {en}" for code, (zh, en) in names.items())
+
+
+def coded(lead: str, names: Mapping[str, tuple[str, str]]) -> CodeSchema:
+    return CodeSchema(tuple(names), describe_codes(lead, names))
+
+
+def _names(items: Sequence[Coded]) -> dict[str, tuple[str, str]]:
+    return {i.code: (i.name_zh, i.name_en) for i in items}
+
+
+_TAXONOMY = default_taxonomy()
+
+TIER = coded("Tier code (级别).", _names(_TAXONOMY.tiers))
+AREA = coded("Key-area code (重点领域).", {a.code: (a.name_zh, a.name_en) for a in _TAXONOMY.areas})
+DIRECTION = coded(
+    "Industry-direction code (产业方向).",
+    {d.code: (d.name_zh, d.name_en) for d in _TAXONOMY.directions.values()},
+)
+SERVICE_TYPE = coded("Service-type code (服务类型).", _names(_TAXONOMY.service_types))
+PROVINCE_CODE = coded("Province code (省份).", _names(_TAXONOMY.provinces))
+#: Province as clients may send it: a code, or the province's Chinese (with or without 省/市/自治区) or English
+#: name; stored and returned as the code.
+PROVINCE = CodeSchema(
+    PROVINCE_CODE.codes,
+    describe_codes(
+        "Province (省份): a code below, or the province's Chinese name (with or without 省/市/自治区) or English "
+        "name, in any case; it is stored and returned as the code.",
+        _names(_TAXONOMY.provinces),
+    ),
+    lenient_max_length=32,
+)
+
+TECHNOLOGY_STATUSES: dict[str, tuple[str, str]] = {
+    "open": ("征集中", "Open: looking for a platform"),
+    "matched": ("已对接", "Matched with a platform"),
+    "closed": ("已关闭", "Closed: no longer matched"),
+}
+TECHNOLOGY_STATUS = coded("Technology status (状态).", TECHNOLOGY_STATUSES)
+
+VERDICTS: dict[str, tuple[str, str]] = {
+    "good": ("合适", "The platform fits"),
+    "bad": ("不合适", "The platform does not fit"),
+}
+VERDICT = coded("Verdict on a suggested platform (评价).", VERDICTS)
+
+FEEDBACK_REASONS: dict[str, tuple[str, str]] = {
+    "wrong_sector": ("行业方向不符", "Wrong sector"),
+    "wrong_process": ("工艺不符", "Wrong process"),
+    "wrong_scale": ("规模不符", "Wrong scale"),
+    "too_early_stage": ("技术成熟度不够", "Technology at too early a stage"),
+    "no_capacity": ("平台无空余能力", "Platform has no capacity"),
+    "other": ("其他", "Other"),
+}
+FEEDBACK_REASON = coded("Why a suggested platform does not fit (原因).", FEEDBACK_REASONS)
+
+
+# ---- text types of request fields (each stripped, then bounded) ----------------------------------------------
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), PlainText]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), PlainText]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PlainText]
+City = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), PlainText]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), PlainText]
+ListItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), PlainText]
+MediumText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), PlainText]
+#: A profile or a technology description: what is embedded and matched.
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000), PlainText]
+#: A search in names (``q``).
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), PlainText]
+
+TierCode = Annotated[Code, TIER]
+AreaCode = Annotated[Code, AREA]
+DirectionCode = Annotated[Code, DIRECTION]
+ServiceTypeCode = Annotated[Code, SERVICE_TYPE]
+#: A province as sent: a code or a name (the service turns it into the code).
+ProvinceInput = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32), PlainText, PROVINCE]
+
+
+def blank_as_none(value: Any) -> Any:
+    """A blank string (an empty select) means "none", as ``null`` does; stored, it would be no valid code."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+#: ``Annotated[X | None, BLANK_IS_NONE]``: a blank string is taken as ``None`` (for filters and provinces).
+BLANK_IS_NONE = BeforeValidator(blank_as_none)
+#: An optional province: blank means none.
+OptionalProvince = Annotated[ProvinceInput | None, BLANK_IS_NONE]
+
+
+def drop_default(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` for a field that may be left out but not sent as ``null``: its Python default is
+    ``None`` (meaning "not sent"), which the schema must not advertise as a value."""
+    schema.pop("default", None)
