@@ -192,8 +192,8 @@ class MatchGate:
         self._running = {SHORT: 0, LONG: 0}
         self._waiting: dict[str, deque[_Waiter]] = {SHORT: deque(), LONG: deque()}
         self._lock = threading.Lock()
-        #: Seconds one match takes, smoothed; Retry-After is worked out from it.
-        self._seconds_per_match = 0.05
+        #: Seconds one match takes in each lane, smoothed; Retry-After is worked out from them.
+        self._seconds_per_match = {SHORT: 0.05, LONG: 0.5}
 
     def lane_of(self, cost: int) -> str:
         return LONG if cost > self.long_cost else SHORT
@@ -208,7 +208,7 @@ class MatchGate:
                 return MatchTicket(self, lane)
             waiting = len(self._waiting[SHORT]) + len(self._waiting[LONG])
             if waiting >= self.queue or (lane == LONG and len(self._waiting[LONG]) >= self.long_queue):
-                retry_after = self._retry_after_locked()
+                retry_after = self._retry_after_locked(lane)
                 REFUSED.labels("overloaded").inc()
                 raise Overloaded(
                     f"The service is matching at capacity ({self.concurrency} running, {waiting} waiting); "
@@ -260,7 +260,7 @@ class MatchGate:
             self._running[lane] -= 1
             IN_FLIGHT.labels(lane).dec()
             if measured:
-                self._seconds_per_match += 0.2 * (seconds - self._seconds_per_match)
+                self._seconds_per_match[lane] += 0.2 * (seconds - self._seconds_per_match[lane])
             self._hand_on_locked()
 
     def _hand_on_locked(self) -> None:
@@ -278,10 +278,11 @@ class MatchGate:
             self._start(lane)
             waiter.loop.call_soon_threadsafe(_wake, waiter.future)
 
-    def _retry_after_locked(self) -> float:
-        """Seconds until the work ahead (running and waiting) is done, at the recent pace; at least 1."""
-        ahead = sum(self._running.values()) + sum(len(w) for w in self._waiting.values())
-        return max(1.0, min(60.0, ahead * self._seconds_per_match / self.concurrency))
+    def _retry_after_locked(self, lane: str) -> float:
+        """Seconds until the lane's work ahead (running and waiting) is done at its recent pace; 1 to 60."""
+        ahead = self._running[lane] + len(self._waiting[lane])
+        slots = self.long_slots if lane == LONG else self.concurrency
+        return max(1.0, min(60.0, ahead * self._seconds_per_match[lane] / slots))
 
 
 def _wake(future: asyncio.Future[None]) -> None:
