@@ -73,6 +73,7 @@ def test_the_limit_is_per_peer_address_and_ignores_x_forwarded_for(demo_runtime:
         assert spoofed.status_code == 429
 
 
+@pytest.mark.backend_independent
 def test_an_ipv6_client_is_one_client_per_64_block() -> None:
     def address(host: str) -> str:
         return client_address(Request({"type": "http", "client": (host, 1234), "headers": []}))
@@ -154,6 +155,7 @@ def run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
 
 
+@pytest.mark.backend_independent
 def test_a_long_text_never_takes_the_last_slot() -> None:
     async def scenario() -> None:
         gate = MatchGate(concurrency=2, queue=4)
@@ -172,6 +174,7 @@ def test_a_long_text_never_takes_the_last_slot() -> None:
     run(scenario())
 
 
+@pytest.mark.backend_independent
 def test_a_freed_slot_goes_to_a_waiting_short_text_before_a_long_one() -> None:
     async def scenario() -> list[str]:
         gate = MatchGate(concurrency=1, queue=4)
@@ -193,6 +196,7 @@ def test_a_freed_slot_goes_to_a_waiting_short_text_before_a_long_one() -> None:
     assert run(scenario()) == ["short", "long"]
 
 
+@pytest.mark.backend_independent
 def test_long_texts_fill_at_most_half_the_queue() -> None:
     async def scenario() -> None:
         gate = MatchGate(concurrency=1, queue=4)
@@ -215,6 +219,7 @@ def test_long_texts_fill_at_most_half_the_queue() -> None:
     run(scenario())
 
 
+@pytest.mark.backend_independent
 def test_a_cancelled_waiter_gives_its_place_back() -> None:
     async def scenario() -> None:
         gate = MatchGate(concurrency=1, queue=1)
@@ -232,6 +237,7 @@ def test_a_cancelled_waiter_gives_its_place_back() -> None:
     run(scenario())
 
 
+@pytest.mark.backend_independent
 def test_a_token_bucket_admits_its_burst_then_one_token_per_interval() -> None:
     limiter = RateLimiter(per_minute=60)
     for _ in range(60):
@@ -243,6 +249,7 @@ def test_a_token_bucket_admits_its_burst_then_one_token_per_interval() -> None:
     assert len(limiter) == 2
 
 
+@pytest.mark.backend_independent
 def test_a_limit_of_zero_admits_everything() -> None:
     limiter = RateLimiter(per_minute=0)
     for _ in range(1000):

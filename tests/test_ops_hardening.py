@@ -52,6 +52,7 @@ def _references(html: str) -> list[str]:
     )
 
 
+@pytest.mark.backend_independent
 def test_docs_load_swagger_ui_from_this_server_only(client: TestClient) -> None:
     r = client.get("/docs")
     assert r.status_code == 200 and "SwaggerUIBundle" in r.text
@@ -72,10 +73,12 @@ def test_docs_load_swagger_ui_from_this_server_only(client: TestClient) -> None:
     assert '"validatorUrl": null' in r.text
 
 
+@pytest.mark.backend_independent
 def test_redoc_is_not_served(client: TestClient) -> None:
     assert client.get("/redoc").status_code == 404
 
 
+@pytest.mark.backend_independent
 def test_nosniff_on_json_html_errors_and_static_files(client: TestClient) -> None:
     responses = {
         "json": client.get("/healthz"),
@@ -92,6 +95,7 @@ def test_nosniff_on_json_html_errors_and_static_files(client: TestClient) -> Non
         assert len(r.headers.get_list("x-content-type-options")) == 1, name
 
 
+@pytest.mark.backend_independent
 def test_nosniff_on_413_from_the_body_limit(demo_runtime: Runtime) -> None:
     settings = demo_runtime.settings.model_copy(update={"max_body_bytes": 1024})
     with TestClient(create_app(settings=settings, runtime=demo_runtime)) as c:
@@ -104,6 +108,7 @@ def test_nosniff_on_413_from_the_body_limit(demo_runtime: Runtime) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.backend_independent
 def test_nosniff_on_the_500_of_an_unhandled_error(demo_runtime: Runtime) -> None:
     app = create_app(runtime=demo_runtime)
 
@@ -118,6 +123,7 @@ def test_nosniff_on_the_500_of_an_unhandled_error(demo_runtime: Runtime) -> None
         assert r.headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.backend_independent
 def test_create_app_refuses_a_short_admin_key_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PILOTMATCH_ADMIN_KEY", "short-key")
     with pytest.raises(SystemExit) as stopped:
@@ -127,6 +133,7 @@ def test_create_app_refuses_a_short_admin_key_with_one_line(monkeypatch: pytest.
     assert "\n" not in message
 
 
+@pytest.mark.backend_independent
 def test_serve_refuses_a_short_admin_key_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     env = os.environ | {
         "PILOTMATCH_ADMIN_KEY": "short-key",
@@ -149,6 +156,7 @@ def test_serve_refuses_a_short_admin_key_with_one_line_and_no_traceback(tmp_path
     assert not (tmp_path / "db.sqlite").exists(), "nothing was created before the refusal"
 
 
+@pytest.mark.backend_independent
 def test_a_long_enough_admin_key_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     from api.app import load_settings
 
