@@ -6,6 +6,7 @@ wildcards in a search, ``null`` where a field cannot be empty, and codes documen
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -160,6 +161,13 @@ def test_control_characters_are_refused_even_at_either_end(small_client: TestCli
         assert assert_problem(r, 422)["errors"][0]["field"] == "name"
 
 
+def test_the_documented_error_example_is_what_the_api_answers(small_client: TestClient) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "api-contract.md").read_text(encoding="utf-8")
+    example = doc.split("<!-- example: checked by tests/test_input_contract.py -->", 1)[1]
+    documented = json.loads(example.split("```json", 1)[1].split("```", 1)[0])
+    assert small_client.post("/v1/match", json={"text": "a\x00b"}).json() == documented
+
+
 def test_tabs_and_line_breaks_are_kept_and_crlf_becomes_lf(small_client: TestClient) -> None:
     body = TECHNOLOGY | {"title": "a\tb", "summary": "第一行\r\n第二行\n第三行\tend"}
     r = small_client.post("/v1/technologies", json=body, headers=AUTH)
@@ -211,7 +219,8 @@ def test_web_forms_refuse_control_characters(small_client: TestClient, small_run
     directory = small_client.get("/platforms", params={"q": "\x00"}, headers=HTML)
     assert directory.status_code == 422 and 'id="q-error"' in directory.text
     assert small_client.get("/platforms", params={"q": "x" * 201}, headers=HTML).status_code == 422
-    assert small_client.get("/", params={"text": "\x00电解"}, headers=HTML).status_code < 500
+    search = small_client.get("/", params={"text": "\x00电解"}, headers=HTML)
+    assert search.status_code == 422 and 'id="text-error"' in search.text and "U+0000" in search.text
 
 
 # ---- ids out of range ------------------------------------------------------------------------------------------

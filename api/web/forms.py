@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, QueryParams
 
 from matcher.errors import InvalidInput
+from matcher.fields import plain_text
 
 Errors = dict[str, str]
 
@@ -24,6 +25,17 @@ def strip(value: str) -> str:
 def text(values: FormData | QueryParams | Mapping, name: str) -> str:
     value = values.get(name)
     return strip(value) if isinstance(value, str) else ""
+
+
+def plain(values: FormData | QueryParams, name: str, errors: Errors) -> str:
+    """``text`` for a value used as text but not through a request model (the search box): ``\r\n`` becomes
+    ``\n``, and a control character is recorded in ``errors`` as the API's models would refuse it."""
+    value = text(values, name)
+    try:
+        return plain_text(value)
+    except ValueError as exc:
+        errors[name] = str(exc)
+        return value
 
 
 def many(values: FormData | QueryParams, name: str) -> list[str]:

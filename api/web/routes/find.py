@@ -31,7 +31,7 @@ def _query(ctx: WebContext, values) -> tuple[dict, forms.Errors]:  # type: ignor
     """The search form's values as typed (to show them again) plus errors on them."""
     errors: forms.Errors = {}
     q = {
-        "text": forms.text(values, "text"),
+        "text": forms.plain(values, "text", errors),
         "directions": forms.many(values, "directions"),
         "trl": forms.whole_number(values, "trl", errors, ctx.t("error.trl")),
         "province": forms.text(values, "province"),
