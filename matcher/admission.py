@@ -10,7 +10,9 @@ cores shared with every other request. Without admission, twenty long texts sent
   the queue full is refused at once (the caller answers 503 with ``Retry-After``) instead of waiting without end.
   Long texts (``cost`` above ``long_cost``) may hold at most ``concurrency - 1`` of the slots (one when there is
   only one) and at most half the queue, and a free slot goes to a waiting short text before a long one, so a
-  short query waits for at most the matches already running, never behind a queue of long ones.
+  short query waits for at most the matches already running, never behind a queue of long ones. A request whose
+  lane has more than ``MAX_WAIT_SECONDS`` of work ahead is refused too, however short the queue, and when
+  matches slow down the newest waiters are taken off the queue (503) until the rest fit in that time.
 
 Neither knows about HTTP; ``api.admission`` maps their refusals to 429 and 503. Both are per process: with
 ``pilotmatch serve --workers N`` each process keeps its own buckets and its own slots.
@@ -23,7 +25,8 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 from pyrate_limiter import Duration, Rate, TokenBucket
@@ -33,6 +36,10 @@ from matcher.errors import PilotMatchError
 #: A match whose text is longer than this (in bytes of the request that carries it) goes to the long lane.
 #: A 2,000-byte English text matches in about 60 ms, a third as many Chinese characters in about 30 ms.
 LONG_COST = 2_000
+#: A match is also refused when the work ahead of it in its lane would take longer than this at the lane's
+#: recent pace: on a slow or contended machine a queue that is not full by count can still mean a minute's wait,
+#: past the time-out of most proxies and clients. Refused at once, the client can come back when told.
+MAX_WAIT_SECONDS = 15.0
 
 REFUSED = Counter(
     "pilotmatch_match_refused_total",
@@ -133,6 +140,7 @@ class _Waiter:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
     granted: bool = False
+    shed: bool = False
 
 
 @dataclass
@@ -160,13 +168,16 @@ class MatchTicket:
 
     gate: MatchGate
     lane: str
-    started: float = field(default_factory=time.perf_counter)
+    started: float = 0.0
     _released: bool = False
+
+    def __post_init__(self) -> None:
+        self.started = self.gate.clock()
 
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self.gate._release(self.lane, time.perf_counter() - self.started)
+            self.gate._release(self.lane, self.gate.clock() - self.started)
 
     def __enter__(self) -> MatchTicket:
         return self
@@ -183,8 +194,16 @@ class MatchGate:
     pool) and a gate may be shared by event loops.
     """
 
-    def __init__(self, concurrency: int, queue: int, long_cost: int = LONG_COST) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        queue: int,
+        long_cost: int = LONG_COST,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.concurrency = concurrency
+        #: What a match's duration is measured with (seconds).
+        self.clock = clock
         self.queue = queue
         self.long_cost = long_cost
         self.long_slots = max(1, concurrency - 1)
@@ -207,7 +226,11 @@ class MatchGate:
                 self._start(lane)
                 return MatchTicket(self, lane)
             waiting = len(self._waiting[SHORT]) + len(self._waiting[LONG])
-            if waiting >= self.queue or (lane == LONG and len(self._waiting[LONG]) >= self.long_queue):
+            if (
+                waiting >= self.queue
+                or (lane == LONG and len(self._waiting[LONG]) >= self.long_queue)
+                or self._wait_locked(lane) > MAX_WAIT_SECONDS
+            ):
                 retry_after = self._retry_after_locked(lane)
                 REFUSED.labels("overloaded").inc()
                 raise Overloaded(
@@ -220,14 +243,15 @@ class MatchGate:
             self._waiting[lane].append(waiter)
             QUEUED.labels(lane).inc()
         try:
-            await waiter.future
+            await waiter.future  # raises Overloaded when the waiter is shed
         except BaseException:
             with self._lock:
-                if not waiter.granted:
+                granted = waiter.granted
+                if not granted and not waiter.shed:
                     self._waiting[lane].remove(waiter)
                     QUEUED.labels(lane).dec()
-                    raise
-            self._release(lane, 0.0, measured=False)  # granted as it was cancelled: hand the slot on
+            if granted:
+                self._release(lane, 0.0, measured=False)  # granted as it was cancelled: hand the slot on
             raise
         return MatchTicket(self, lane)
 
@@ -262,6 +286,7 @@ class MatchGate:
             if measured:
                 self._seconds_per_match[lane] += 0.2 * (seconds - self._seconds_per_match[lane])
             self._hand_on_locked()
+            self._shed_locked(lane)
 
     def _hand_on_locked(self) -> None:
         """Give free slots to waiters: short texts first, long ones while the long lane has room."""
@@ -278,13 +303,37 @@ class MatchGate:
             self._start(lane)
             waiter.loop.call_soon_threadsafe(_wake, waiter.future)
 
-    def _retry_after_locked(self, lane: str) -> float:
-        """Seconds until the lane's work ahead (running and waiting) is done at its recent pace; 1 to 60."""
+    def _shed_locked(self, lane: str) -> None:
+        """When matches turn out slower than the queue was filled for, refuse the newest waiters (they have
+        waited least) until the rest can be served within ``MAX_WAIT_SECONDS``."""
+        while self._waiting[lane] and self._wait_locked(lane) > MAX_WAIT_SECONDS:
+            waiter = self._waiting[lane].pop()
+            QUEUED.labels(lane).dec()
+            REFUSED.labels("overloaded").inc()
+            waiter.shed = True
+            retry_after = self._retry_after_locked(lane)
+            refusal = Overloaded(
+                f"Matching has slowed down; this request was taken off the queue. Try again in "
+                f"{math.ceil(retry_after)} s.",
+                retry_after,
+            )
+            waiter.loop.call_soon_threadsafe(_refuse, waiter.future, refusal)
+
+    def _wait_locked(self, lane: str) -> float:
+        """Seconds until the lane's work ahead (running and waiting) is done, at its recent pace."""
         ahead = self._running[lane] + len(self._waiting[lane])
         slots = self.long_slots if lane == LONG else self.concurrency
-        return max(1.0, min(60.0, ahead * self._seconds_per_match[lane] / slots))
+        return ahead * self._seconds_per_match[lane] / slots
+
+    def _retry_after_locked(self, lane: str) -> float:
+        return max(1.0, min(60.0, self._wait_locked(lane)))
 
 
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _refuse(future: asyncio.Future[None], refusal: Overloaded) -> None:
+    if not future.done():
+        future.set_exception(refusal)

@@ -18,8 +18,8 @@ p50/p99 per kind, errors, lost writes. The match rate limit is off here (every c
 
 ``--mode long-text``: does a flood of long texts starve short ones? One ``pilotmatch serve`` on SQLite with the
 demo data and the service's default admission settings. Short clients send a one-word match every
-``--short-interval`` seconds (within the anonymous rate limit); first alone (``--baseline-seconds``), then while
-``--long-clients`` clients send 20,000-character texts (the longest a match accepts) back to back, trying again
+``--short-interval`` seconds (within the anonymous rate limit): 10 s to warm up, alone for
+``--baseline-seconds``, then while ``--long-clients`` clients send 20,000-character texts (the longest a match accepts) back to back, trying again
 0.2 s after a refusal (they ignore ``Retry-After``, as a careless or hostile client would). Every client has its
 own loopback address (127.0.1.x long, 127.0.2.x short), so each has its own rate limit as distinct hosts would.
 Prints the one-word match's p50/p99 alone and under the load, and how many requests of each kind were answered
@@ -381,13 +381,26 @@ def short_client(base: str, address: str, until: float, interval: float, counts:
             counts.add(r.status_code, (time.perf_counter() - started) * 1000)
 
 
-def run_short(base: str, args: argparse.Namespace, until: float, counts: Counts) -> list[threading.Thread]:
+def run_short(
+    base: str, args: argparse.Namespace, until: float, counts: Counts, network: str = "127.0.2"
+) -> list[threading.Thread]:
     return [
         threading.Thread(
-            target=short_client, args=(base, f"127.0.2.{i + 1}", until, args.short_interval, counts, 100 + i)
+            target=short_client,
+            args=(base, f"{network}.{i + 1}", until, args.short_interval, counts, 100 + i),
         )
         for i in range(args.short_clients)
     ]
+
+
+def run_all(threads: list[threading.Thread]) -> float:
+    """Start the threads, wait for all of them, and return the seconds that took."""
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
 
 
 def long_text(args: argparse.Namespace) -> int:
@@ -423,24 +436,20 @@ def long_text(args: argparse.Namespace) -> int:
                     http.post(f"{base}/v1/match", json={"text": q})
                 http.post(f"{base}/v1/match", json=long_text_body(random.Random(0)))
                 admission = http.get(f"{base}/readyz").json().get("matching", {})
+            # A new process pages in code and model files for a while: a first round at the measured pace is
+            # discarded (from other addresses, so the measured clients start with full buckets).
+            run_all(run_short(base, args, time.monotonic() + 10, Counts(), network="127.0.3"))
             alone = Counts()
-            threads = run_short(base, args, time.monotonic() + args.baseline_seconds, alone)
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            run_all(run_short(base, args, time.monotonic() + args.baseline_seconds, alone))
             loaded, long = Counts(), Counts()
             until = time.monotonic() + args.seconds
-            threads = run_short(base, args, until, loaded) + [
-                threading.Thread(target=long_client, args=(base, f"127.0.1.{i + 1}", until, long, i))
-                for i in range(args.long_clients)
-            ]
-            started = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - started
+            elapsed = run_all(
+                run_short(base, args, until, loaded)
+                + [
+                    threading.Thread(target=long_client, args=(base, f"127.0.1.{i + 1}", until, long, i))
+                    for i in range(args.long_clients)
+                ]
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from api.admission import Admission, client_address
 from api.app import create_app
-from matcher.admission import LONG_COST, MatchGate, Overloaded, RateLimited, RateLimiter
+from matcher.admission import LONG_COST, MAX_WAIT_SECONDS, MatchGate, Overloaded, RateLimited, RateLimiter
 from matcher.runtime import Runtime
 from tests.conftest import AUTH
 
@@ -215,6 +215,61 @@ def test_long_texts_fill_at_most_half_the_queue() -> None:
         for task in shorts + longs:
             (await asyncio.wait_for(task, 1)).release()
         assert gate.stats().in_flight == 0
+
+    run(scenario())
+
+
+@pytest.mark.backend_independent
+def test_a_long_text_is_refused_when_the_work_ahead_would_take_too_long_even_if_the_queue_has_room() -> None:
+    async def scenario() -> None:
+        gate = MatchGate(concurrency=2, queue=1000)
+        running = await gate.admit(LONG_COST + 1)
+        waiting: list[asyncio.Task] = []
+        with pytest.raises(Overloaded) as refused:
+            while len(waiting) < gate.long_queue:
+                waiting.append(asyncio.create_task(gate.admit(LONG_COST + 1)))
+                await asyncio.sleep(0)
+                if waiting[-1].done():
+                    waiting.pop().result()  # raises Overloaded
+        assert 0 < len(waiting) < gate.long_queue, "refused by the time bound, long before the queue is full"
+        assert refused.value.retry_after > MAX_WAIT_SECONDS - 1
+        assert gate.stats().queued == len(waiting)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        running.release()
+        assert gate.stats().in_flight == 0 and gate.stats().queued == 0
+
+    run(scenario())
+
+
+@pytest.mark.backend_independent
+def test_when_matches_slow_down_the_newest_waiters_are_refused_and_the_oldest_served() -> None:
+    now = [0.0]
+
+    async def scenario() -> None:
+        gate = MatchGate(concurrency=1, queue=40, clock=lambda: now[0])
+        running = await gate.admit(LONG_COST + 1)
+        waiters = []
+        for _ in range(10):
+            waiters.append(asyncio.create_task(gate.admit(LONG_COST + 1)))
+            await asyncio.sleep(0)
+        assert gate.stats().long_queued == 10
+        now[0] += 30.0  # the running long text took 30 s: the queue behind it would take minutes
+        running.release()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        outcomes = [w.exception() if w.done() else "waiting" for w in waiters]
+        served = waiters[0].result()
+        assert outcomes[0] is None, "the oldest waiter got the slot"
+        assert outcomes[1] == "waiting", "the next one can still be served within the bound"
+        shed = outcomes[2:]
+        assert all(isinstance(e, Overloaded) for e in shed), outcomes
+        assert all(e.retry_after >= 1 for e in shed)
+        assert gate.stats().queued == 1 and gate.stats().in_flight == 1
+        served.release()
+        (await asyncio.wait_for(waiters[1], 1)).release()
+        assert gate.stats().in_flight == 0 and gate.stats().queued == 0
 
     run(scenario())
 
