@@ -10,9 +10,9 @@ cores shared with every other request. Without admission, twenty long texts sent
   the queue full is refused at once (the caller answers 503 with ``Retry-After``) instead of waiting without end.
   Long texts (``cost`` above ``long_cost``) may hold at most ``concurrency - 1`` of the slots (one when there is
   only one) and at most half the queue, and a free slot goes to a waiting short text before a long one, so a
-  short query waits for at most the matches already running, never behind a queue of long ones. A request whose
-  lane has more than ``MAX_WAIT_SECONDS`` of work ahead is refused too, however short the queue, and when
-  matches slow down the newest waiters are taken off the queue (503) until the rest fit in that time.
+  short query waits for at most the matches already running, never behind a queue of long ones. No request waits
+  longer than ``max_wait`` (15 s): one not served by then is refused, and one whose lane already has more work
+  ahead than that is refused at once, however short the queue.
 
 Neither knows about HTTP; ``api.admission`` maps their refusals to 429 and 503. Both are per process: with
 ``pilotmatch serve --workers N`` each process keeps its own buckets and its own slots.
@@ -36,9 +36,10 @@ from matcher.errors import PilotMatchError
 #: A match whose text is longer than this (in bytes of the request that carries it) goes to the long lane.
 #: A 2,000-byte English text matches in about 60 ms, a third as many Chinese characters in about 30 ms.
 LONG_COST = 2_000
-#: A match is also refused when the work ahead of it in its lane would take longer than this at the lane's
-#: recent pace: on a slow or contended machine a queue that is not full by count can still mean a minute's wait,
-#: past the time-out of most proxies and clients. Refused at once, the client can come back when told.
+#: The longest a match waits in the queue. On a slow or contended machine a queue that is not full by count can
+#: still mean a minute's wait, past the time-out of most proxies and clients: a waiter not served by then is
+#: refused (503), and a match whose lane already has more work ahead than this (at its recent pace) is refused
+#: at once.
 MAX_WAIT_SECONDS = 15.0
 
 REFUSED = Counter(
@@ -140,7 +141,6 @@ class _Waiter:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
     granted: bool = False
-    shed: bool = False
 
 
 @dataclass
@@ -199,6 +199,7 @@ class MatchGate:
         concurrency: int,
         queue: int,
         long_cost: int = LONG_COST,
+        max_wait: float = MAX_WAIT_SECONDS,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.concurrency = concurrency
@@ -206,6 +207,7 @@ class MatchGate:
         self.clock = clock
         self.queue = queue
         self.long_cost = long_cost
+        self.max_wait = max_wait
         self.long_slots = max(1, concurrency - 1)
         self.long_queue = math.ceil(queue / 2)
         self._running = {SHORT: 0, LONG: 0}
@@ -229,7 +231,7 @@ class MatchGate:
             if (
                 waiting >= self.queue
                 or (lane == LONG and len(self._waiting[LONG]) >= self.long_queue)
-                or self._wait_locked(lane) > MAX_WAIT_SECONDS
+                or self._wait_locked(lane) > self.max_wait
             ):
                 retry_after = self._retry_after_locked(lane)
                 REFUSED.labels("overloaded").inc()
@@ -243,16 +245,27 @@ class MatchGate:
             self._waiting[lane].append(waiter)
             QUEUED.labels(lane).inc()
         try:
-            await waiter.future  # raises Overloaded when the waiter is shed
-        except BaseException:
+            await asyncio.wait({waiter.future}, timeout=self.max_wait)
+        except BaseException:  # cancelled while waiting
             with self._lock:
                 granted = waiter.granted
-                if not granted and not waiter.shed:
+                if not granted:
                     self._waiting[lane].remove(waiter)
                     QUEUED.labels(lane).dec()
             if granted:
                 self._release(lane, 0.0, measured=False)  # granted as it was cancelled: hand the slot on
             raise
+        with self._lock:
+            if not waiter.granted:  # not served within max_wait
+                self._waiting[lane].remove(waiter)
+                QUEUED.labels(lane).dec()
+                REFUSED.labels("overloaded").inc()
+                retry_after = self._retry_after_locked(lane)
+                raise Overloaded(
+                    f"This match waited {self.max_wait:.0f} s for a slot without getting one; try again in "
+                    f"{math.ceil(retry_after)} s.",
+                    retry_after,
+                )
         return MatchTicket(self, lane)
 
     def stats(self) -> GateStats:
@@ -286,7 +299,6 @@ class MatchGate:
             if measured:
                 self._seconds_per_match[lane] += 0.2 * (seconds - self._seconds_per_match[lane])
             self._hand_on_locked()
-            self._shed_locked(lane)
 
     def _hand_on_locked(self) -> None:
         """Give free slots to waiters: short texts first, long ones while the long lane has room."""
@@ -303,22 +315,6 @@ class MatchGate:
             self._start(lane)
             waiter.loop.call_soon_threadsafe(_wake, waiter.future)
 
-    def _shed_locked(self, lane: str) -> None:
-        """When matches turn out slower than the queue was filled for, refuse the newest waiters (they have
-        waited least) until the rest can be served within ``MAX_WAIT_SECONDS``."""
-        while self._waiting[lane] and self._wait_locked(lane) > MAX_WAIT_SECONDS:
-            waiter = self._waiting[lane].pop()
-            QUEUED.labels(lane).dec()
-            REFUSED.labels("overloaded").inc()
-            waiter.shed = True
-            retry_after = self._retry_after_locked(lane)
-            refusal = Overloaded(
-                f"Matching has slowed down; this request was taken off the queue. Try again in "
-                f"{math.ceil(retry_after)} s.",
-                retry_after,
-            )
-            waiter.loop.call_soon_threadsafe(_refuse, waiter.future, refusal)
-
     def _wait_locked(self, lane: str) -> float:
         """Seconds until the lane's work ahead (running and waiting) is done, at its recent pace."""
         ahead = self._running[lane] + len(self._waiting[lane])
@@ -332,8 +328,3 @@ class MatchGate:
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _refuse(future: asyncio.Future[None], refusal: Overloaded) -> None:
-    if not future.done():
-        future.set_exception(refusal)
