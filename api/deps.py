@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
+from api.params import RowId
 from matcher.accounts.service import Principal, authenticate, platform_exists, touch
 from matcher.errors import NotFound
 from matcher.runtime import Runtime
@@ -66,7 +67,7 @@ def require_platform_access(principal: Principal, platform_id: int) -> None:
         raise NotFound(f"Platform {platform_id} does not exist.")
 
 
-def platform_principal(platform_id: int, principal: PrincipalDep, rt: RuntimeDep) -> Principal:
+def platform_principal(platform_id: RowId, principal: PrincipalDep, rt: RuntimeDep) -> Principal:
     """The caller may act for this platform, and it exists: every route under a deleted platform is 404 (its own
     keys were revoked with it, so they are 401 before this)."""
     require_platform_access(principal, platform_id)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import get_principal, platform_principal, require_admin
+from api.deps import get_optional_principal, get_principal, platform_principal, require_admin
 from matcher.errors import (
     Conflict,
     Forbidden,
@@ -98,6 +98,7 @@ def _problem_response(status: int) -> dict[str, Any]:
 #: Statuses a dependency answers by itself, wherever a route uses it.
 _DEPENDENCY_STATUSES: dict[Any, tuple[int, ...]] = {
     get_principal: (401,),
+    get_optional_principal: (401,),
     require_admin: (403,),
     platform_principal: (404,),
 }

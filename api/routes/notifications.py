@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
+from api.params import RowId
 from api.problems import problem, problem_responses
 from matcher.accounts import service as keys
 from matcher.notifications import service
@@ -140,7 +141,7 @@ class KeyOut(BaseModel):
     responses=problem_responses(*_PLATFORM),
 )
 def inbox(
-    platform_id: int,
+    platform_id: RowId,
     rt: RuntimeDep,
     _: PlatformAccessDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -156,7 +157,7 @@ def inbox(
     summary="Mark as read",
     responses=problem_responses(*_PLATFORM),
 )
-def read(platform_id: int, notification_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> NotificationOut:
+def read(platform_id: RowId, notification_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> NotificationOut:
     note = service.mark_read(rt, platform_id, notification_id)
     return NotificationOut.of(note, service.deliveries_of(rt, notification_id))
 
@@ -169,7 +170,7 @@ def read(platform_id: int, notification_id: int, rt: RuntimeDep, _: PlatformAcce
     responses=problem_responses(*_PLATFORM),
 )
 def redeliver(
-    platform_id: int, notification_id: int, rt: RuntimeDep, _: PlatformAccessDep
+    platform_id: RowId, notification_id: RowId, rt: RuntimeDep, _: PlatformAccessDep
 ) -> NotificationOut:
     service.redeliver(rt, platform_id, notification_id)
     note = service.get_notification(rt, platform_id, notification_id)
@@ -187,7 +188,7 @@ def redeliver(
     responses=problem_responses(401, 404, 409, 413, 422),
 )
 def create_webhook(
-    platform_id: int, body: WebhookCreate, rt: RuntimeDep, _: PlatformAccessDep
+    platform_id: RowId, body: WebhookCreate, rt: RuntimeDep, _: PlatformAccessDep
 ) -> WebhookSecretOut:
     ep = service.create_endpoint(rt, platform_id, body.url, body.description)
     return WebhookSecretOut.of(ep)
@@ -199,7 +200,7 @@ def create_webhook(
     summary="The platform's webhook endpoints",
     responses=problem_responses(*_PLATFORM),
 )
-def list_webhooks(platform_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> list[WebhookOut]:
+def list_webhooks(platform_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> list[WebhookOut]:
     return [WebhookOut.model_validate(e) for e in service.list_endpoints(rt, platform_id)]
 
 
@@ -209,7 +210,7 @@ def list_webhooks(platform_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> lis
     summary="Delete a webhook endpoint",
     responses=problem_responses(*_PLATFORM),
 )
-def delete_webhook(platform_id: int, webhook_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> Response:
+def delete_webhook(platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> Response:
     service.delete_endpoint(rt, platform_id, webhook_id)
     return Response(status_code=204)
 
@@ -220,7 +221,7 @@ def delete_webhook(platform_id: int, webhook_id: int, rt: RuntimeDep, _: Platfor
     summary="Replace the signing secret",
     responses=problem_responses(*_PLATFORM),
 )
-def rotate(platform_id: int, webhook_id: int, rt: RuntimeDep, _: PlatformAccessDep) -> WebhookSecretOut:
+def rotate(platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> WebhookSecretOut:
     ep = service.rotate_secret(rt, platform_id, webhook_id)
     return WebhookSecretOut.of(ep)
 
@@ -243,7 +244,7 @@ def _tester(request: Request, rt: Runtime) -> WebhookTester:
     responses=problem_responses(*_PLATFORM, 429),
 )
 async def test_webhook(
-    platform_id: int, webhook_id: int, request: Request, rt: RuntimeDep, _: PlatformAccessDep
+    platform_id: RowId, webhook_id: RowId, request: Request, rt: RuntimeDep, _: PlatformAccessDep
 ) -> Response | TestResult:
     endpoint = await run_in_threadpool(service.get_endpoint, rt, platform_id, webhook_id)
     try:
@@ -274,7 +275,7 @@ async def test_webhook(
     summary="Issue this platform its own API key",
     responses=problem_responses(*_ADMIN),
 )
-def create_key(platform_id: int, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> KeyCreated:
+def create_key(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> KeyCreated:
     row, key = keys.create_platform_key(rt, platform_id)
     return KeyCreated(id=row.id, key=key)  # type: ignore[arg-type]
 
@@ -285,7 +286,7 @@ def create_key(platform_id: int, rt: RuntimeDep, _: AdminDep, __: PlatformAccess
     summary="The platform's keys (prefixes and last use only)",
     responses=problem_responses(*_ADMIN),
 )
-def list_keys(platform_id: int, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> list[KeyOut]:
+def list_keys(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> list[KeyOut]:
     return [KeyOut.model_validate(k) for k in keys.list_platform_keys(rt, platform_id)]
 
 
@@ -295,6 +296,8 @@ def list_keys(platform_id: int, rt: RuntimeDep, _: AdminDep, __: PlatformAccessD
     summary="Revoke a key at once",
     responses=problem_responses(*_ADMIN),
 )
-def revoke_key(platform_id: int, key_id: int, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> Response:
+def revoke_key(
+    platform_id: RowId, key_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep
+) -> Response:
     keys.revoke_platform_key(rt, platform_id, key_id)
     return Response(status_code=204)

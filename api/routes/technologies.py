@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.admission import ApiMatchAdmissionDep, MatchSlotDep
-from api.deps import AdminDep, RuntimeDep
+from api.deps import AdminDep, OptionalPrincipalDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
 from api.schemas import MatchResponse, TechnologyWithMatches
+from matcher.accounts.service import Principal
 from matcher.feedback.schemas import FeedbackCreate, FeedbackRead
 from matcher.feedback.service import list_feedback, record_feedback
 from matcher.technologies import service
+from matcher.technologies.models import Technology
 from matcher.technologies.schemas import (
     Status,
     TechnologyCreate,
@@ -51,17 +53,29 @@ def create_technology(
 @router.get("", response_model=TechnologyPage, summary="List technologies (cursor pagination)")
 def list_technologies(
     rt: RuntimeDep,
+    principal: OptionalPrincipalDep,
     status: Annotated[Status | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TechnologyPage:
     rows, next_cursor = service.list_technologies(rt, status=status, cursor=cursor, limit=limit)
-    return TechnologyPage(items=[TechnologyRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return TechnologyPage(items=[_shown(r, principal) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{technology_id}", response_model=TechnologyRead, summary="Get one technology")
-def get_technology(technology_id: RowId, rt: RuntimeDep) -> TechnologyRead:
-    return TechnologyRead.model_validate(service.get_technology(rt, technology_id))
+@router.get(
+    "/{technology_id}",
+    response_model=TechnologyRead,
+    summary="Get one technology (its contact only for the admin key)",
+)
+def get_technology(technology_id: RowId, rt: RuntimeDep, principal: OptionalPrincipalDep) -> TechnologyRead:
+    return _shown(service.get_technology(rt, technology_id), principal)
+
+
+def _shown(row: Technology, principal: Principal | None) -> TechnologyRead:
+    """A researcher's contact is theirs: only the network administrator sees it here (the researcher sees it on
+    their private link; platforms never do, until an introduction both sides agreed to exists)."""
+    out = TechnologyRead.model_validate(row)
+    return out if principal is not None and principal.is_admin else out.model_copy(update={"contact": None})
 
 
 @router.patch(

@@ -63,6 +63,8 @@ def platform(platform_id: RowId, ctx: WebDep) -> Response:
             fits = [TechnologyMatchOut.of(m) for m in technologies_for_platform(ctx.rt, platform_id, 10)]
         except NotFound:  # inactive platforms take no part in matching
             fits = []
-        # The researcher left a contact so that fitting platforms can reach them; only operators see it.
-        contacts = contacts_of(ctx.rt, [f.technology_id for f in fits])
+        # A researcher's contact is theirs: the administrator sees it, an operator does not (a platform learns
+        # it only through an introduction both sides agreed to).
+        if ctx.principal is not None and ctx.principal.is_admin:
+            contacts = contacts_of(ctx.rt, [f.technology_id for f in fits])
     return ctx.render("directory/platform.html", p=row, fits=fits, contacts=contacts)
