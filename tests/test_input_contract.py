@@ -29,7 +29,7 @@ from matcher.runtime import Runtime
 from matcher.settings import Settings
 from matcher.taxonomy import default_taxonomy
 from matcher.technologies.models import Technology
-from tests.conftest import ADMIN_KEY, AUTH
+from tests.conftest import ADMIN_KEY, AUTH, make_settings
 from tests.live import free_port
 
 HTML = {"Accept": "text/html"}
@@ -151,6 +151,23 @@ def test_every_text_query_parameter_refuses_nul(small_client: TestClient) -> Non
                 assert_problem(r, 422)
                 checked += 1
     assert checked >= 8  # q, area, direction, tier, province, service_type, cursor, status, format
+
+
+def test_registering_a_webhook_refuses_nul_in_its_text(tmp_path: Path) -> None:
+    """Registration only, never a delivery (no worker runs beside a runtime passed in). PostgreSQL answered 500."""
+    rt = Runtime.open(make_settings(tmp_path, webhook_allow_private=True))
+    try:
+        with TestClient(create_app(runtime=rt)) as client:
+            assert client.post("/v1/platforms", json=PLATFORM, headers=AUTH).status_code == 201
+            for body in (
+                {"url": "http://127.0.0.1:9/hook", "description": POISON},
+                {"url": "http://127.0.0.1:9/ho\x00ok"},
+            ):
+                r = client.post("/v1/platforms/1/webhooks", json=body, headers=AUTH)
+                assert assert_problem(r, 422)["errors"][0]["field"] in body
+            assert client.get("/v1/platforms/1/webhooks", headers=AUTH).json() == []
+    finally:
+        rt.close()
 
 
 @pytest.mark.parametrize("char", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\r", "\x1b", "\x1f"])
@@ -510,7 +527,12 @@ def test_every_request_text_field_documents_the_control_character_rule(spec: dic
             ]
             for schema in schemas:
                 for string in strings(schema):
-                    assert "enum" in string or string.get("pattern") == TEXT_PATTERN, string
+                    pattern = string.get("pattern")  # the shared rule, or a stricter one of its own (URLs)
+                    refuses_controls = pattern == TEXT_PATTERN or (
+                        pattern is not None
+                        and all(re.search(pattern, f"a{c}b") is None for c in "\x00\x01\x1f")
+                    )
+                    assert "enum" in string or refuses_controls, string
                     checked += 1
     assert checked > 60
 
