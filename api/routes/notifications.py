@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem, problem_responses
 from matcher.accounts import service as keys
+from matcher.fields import PlainText, ShortText
 from matcher.notifications import service
 from matcher.notifications.delivery import WebhookTestBusy, WebhookTester
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
@@ -86,8 +87,9 @@ class WebhookCreate(BaseModel):
             max_length=2000,
             description="An http(s) URL whose host resolves only to public addresses; stored in normal form.",
         ),
+        PlainText,
     ]
-    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    description: ShortText | None = None
 
 
 class WebhookOut(BaseModel):
