@@ -155,7 +155,9 @@ def test_a_reconciled_start_completes_technologies_as_a_rebuild_would(small_runt
         rebuilt = _completion(rt, tech.id)  # type: ignore[arg-type]
         # A rebuild embeds the platforms again, in another batch order: floats agree to rounding noise.
         assert rebuilt[0] == after[0] and rebuilt[1] == pytest.approx(after[1], abs=1e-6)
-        assert np.allclose(np.frombuffer(rebuilt[2], np.float32), np.frombuffer(after[2], np.float32), atol=1e-6)
+        assert np.allclose(
+            np.frombuffer(rebuilt[2], np.float32), np.frombuffer(after[2], np.float32), atol=1e-6
+        )
     finally:
         rt.close()
 
