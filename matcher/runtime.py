@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from matcher import indexing
 from matcher.db import create_db_engine, migrate
 from matcher.matching.embedders import Embedder, load_embedder
 from matcher.matching.engine import MatchEngine
@@ -134,7 +135,7 @@ class Runtime:
         with self.session() as s:
             platforms = s.exec(select(Platform).where(Platform.active == True)).all()  # noqa: E712
             technologies = s.exec(select(Technology).where(Technology.status != "closed")).all()
-        return self.engine.load(platforms, technologies, progress, started)
+        return indexing.reconcile(self.engine, platforms, technologies, progress, started)
 
     def _load_missing(self) -> dict[str, int] | None:
         """After a replay: index rows the indexes lack and drop items whose rows are gone (ids only). None when

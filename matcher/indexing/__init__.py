@@ -13,6 +13,7 @@ under the lock and embeds only if the indexed text changed in between (another w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ __all__ = [
     "apply",
     "is_indexed",
     "prepare",
+    "reconcile",
     "vectors_by_content",
 ]
 
@@ -150,3 +152,41 @@ def apply(
             engine.apply_technologies([d for d, _ in embedded], [v for _, v in embedded])  # type: ignore[misc]
         for doc in facts_only:
             engine.update_technology_facts(doc)  # type: ignore[arg-type]
+
+
+def reconcile(
+    engine: MatchEngine,
+    platforms: Sequence[Platform],
+    technologies: Sequence[Technology],
+    progress: Progress | None = None,
+    started: float | None = None,
+) -> dict[str, int]:
+    """Bring both corpora in step with these rows (every active platform, every open technology): start-up when
+    the change log cannot say what changed, and ``pilotmatch reindex`` (after the snapshots were dropped).
+
+    Each corpus starts from its snapshot, if there is a usable one; then every row takes the path a write takes
+    (``prepare`` and ``apply``): only texts the snapshot lacks are embedded, and items without a row are removed.
+    Platforms come first, since technologies are completed against them. Returns what was reused, embedded
+    and removed per corpus, for logs and health checks.
+    """
+    started = started or time.perf_counter()
+    stats: dict[str, int] = {}
+    with engine.write_lock:
+        for corpus, rows in ((PLATFORM, platforms), (TECHNOLOGY, technologies)):
+            name = _name(corpus)
+            engine.read_snapshot(name)
+            gone = set(engine.indexed_ids(name)) - {row.id for row in rows}
+            prepared = prepare(engine, corpus, rows, progress)
+            apply(
+                engine,
+                corpus,
+                [(item_id, None, None) for item_id in sorted(gone)]
+                + [(row.id, row, ready) for row, ready in zip(rows, prepared, strict=True)],  # type: ignore[misc]
+            )
+            embedded = sum(1 for ready in prepared if ready.vectors is not None)
+            stats[f"{name}_reused"] = len(rows) - embedded
+            stats[f"{name}_embedded"] = embedded
+            stats[f"{name}_removed"] = len(gone)
+        engine.save()
+    engine.loaded(stats, started)
+    return stats

@@ -396,10 +396,28 @@ class MatchEngine:
         c.version += 1
 
     def update_technology_facts(self, doc: TechnologyDoc) -> None:
-        """A technology change that leaves its text alone (TRL, directions, status) needs no re-embedding."""
+        """A technology change that leaves its text alone (TRL, directions, status) needs no re-embedding. Its
+        completion is kept when nothing it depends on changed (the same facts, the same platforms and feedback
+        settings): a start-up that finds every row as its snapshot holds it searches nothing."""
         c = self.technologies
+        old = c.docs.get(doc.id)
+        if (
+            old is not None
+            and old.expansion == self.expansion
+            and replace(old.facts, inferred=()) == doc.facts
+        ):
+            c.docs[doc.id] = replace(
+                doc,
+                facts=old.facts,
+                best_raw=old.best_raw,
+                expanded=old.expanded,
+                expansion=old.expansion,
+            )
+            if old.card != doc.card:
+                c.dirty = True
+            return
         vectors = self._vectors(c, doc.id)
-        if doc.id in c.docs and len(vectors):
+        if old is not None and len(vectors):
             c.docs[doc.id] = self._completed_technology(doc, vectors[0])
             c.dirty = True
             c.version += 1
@@ -690,25 +708,6 @@ class MatchEngine:
             expanded=self.split(found.qvec)[0] if found.expanded else None,
             expansion=self.expansion,
         )
-
-    def _reused_technology(self, doc: TechnologyDoc, old: TechnologyDoc | None) -> TechnologyDoc:
-        """A technology whose text is unchanged since the snapshot keeps what was inferred for it then (its
-        facts other than directions come fresh from the database); one without any, or completed under other
-        feedback settings, is completed now."""
-        if (
-            old is not None
-            and (doc.facts.directions or old.facts.inferred)
-            and old.expansion == self.expansion
-        ):
-            return replace(
-                doc,
-                facts=replace(doc.facts, inferred=old.facts.inferred),
-                best_raw=old.best_raw,
-                expanded=old.expanded,
-                expansion=old.expansion,
-            )
-        vectors = self._vectors(self.technologies, doc.id)
-        return self._completed_technology(doc, vectors[0]) if len(vectors) else doc
 
     def _inferred_from(
         self, fused: list[tuple[Relevance, PlatformDoc, DenseHit]], qvec: np.ndarray, text: str
@@ -1004,54 +1003,14 @@ class MatchEngine:
             " ".join(f"{k}={v}" for k, v in stats.items()),
         )
 
-    def load(
-        self,
-        platforms: Sequence[Platform],
-        technologies: Sequence[Technology],
-        progress: Progress | None = None,
-        started: float | None = None,
-    ) -> dict[str, int]:
-        """Bring both corpora in step with the given rows (active platforms, open technologies).
-
-        Uses the snapshot where it is valid and re-embeds only what is new or changed; returns counts of what it
-        did so callers can log them.
-        """
-        started = started or time.perf_counter()
-        stats: dict[str, int] = {}
+    def read_snapshot(self, corpus: str) -> None:
+        """Load one corpus's snapshot as it is, or start it empty when there is none usable (the reconcile in
+        ``matcher.indexing`` then brings it in step with the rows)."""
         with self.write_lock:
-            for c, rows, make_docs in (
-                (self.platforms, platforms, self.platform_docs),
-                (self.technologies, technologies, self.technology_docs),
-            ):
-                self._read_snapshot(c)
-                hashes = {i: d.content_hash for i, d in c.docs.items()}
-                docs = make_docs(rows)
-                wanted = {d.id for d in docs}
-                stale = [i for i in hashes if i not in wanted]
-                fresh = [d for d in docs if hashes.get(d.id) == d.content_hash and d.id in c.dense]
-                changed = [d for d in docs if not (hashes.get(d.id) == d.content_hash and d.id in c.dense)]
-                self._remove(c, stale)
-                for d in fresh:
-                    if c is self.platforms:
-                        d = self.with_inferred_directions(d, c.dense.vectors(d.id))  # type: ignore[arg-type]
-                    else:
-                        d = self._reused_technology(d, c.docs.get(d.id))  # type: ignore[arg-type]
-                    c.docs[d.id] = d
-                c.version += 1
-                if changed:
-                    if c is self.platforms:
-                        vectors = self.embed_platform_docs(changed, progress)  # type: ignore[arg-type]
-                        self.apply_platforms(changed, vectors)  # type: ignore[arg-type]
-                    else:
-                        vectors = self.embed_technology_docs(changed, progress)  # type: ignore[arg-type]
-                        self.apply_technologies(changed, vectors)  # type: ignore[arg-type]
-                c.dirty = c.dirty or bool(stale or changed) or not hashes or len(fresh) != len(hashes)
-                stats[f"{c.name}_reused"] = len(fresh)
-                stats[f"{c.name}_embedded"] = len(changed)
-                stats[f"{c.name}_removed"] = len(stale)
-            self.save()
-        self.loaded(stats, started)
-        return stats
+            self._read_snapshot(self.platforms if corpus == "platforms" else self.technologies)
+
+    def indexed_ids(self, corpus: str) -> list[int]:
+        return list((self.platforms if corpus == "platforms" else self.technologies).docs)
 
     def clear_snapshots(self) -> None:
         for c in (self.platforms, self.technologies):
