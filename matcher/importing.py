@@ -68,7 +68,9 @@ def import_platforms(
     done = 0
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
-        create_platforms(rt, chunk, upsert=True, field_prefix=f"items[{start}:]", known=known)
+        create_platforms(
+            rt, chunk, upsert=True, field_prefix=f"items[{start}:]", known=known, match_now=False
+        )
         done += len(chunk)
         if progress:
             progress(done, len(items))

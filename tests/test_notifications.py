@@ -114,6 +114,28 @@ def test_one_notification_per_pair_ever(client: TestClient, rt: Runtime) -> None
     assert [n["technology_id"] for n in inbox] == [tech["id"]]
 
 
+def test_bulk_created_platforms_are_matched_by_the_worker(client: TestClient, rt: Runtime) -> None:
+    """A bulk write answers once its rows are stored and indexed; the worker matches them and notifies in one
+    batch (a 1,000-platform import no longer holds the request for every platform's reverse match)."""
+    tech = client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH).json()
+    item = {
+        "tier": "provincial",
+        "area": "emerging_future",
+        "capabilities": "PEM电解槽电堆耐久性测试、催化剂涂层膜放大制备与兆瓦级制氢系统验证。",
+    }
+    items = [item | {"name": f"PEM电解槽验证中心 {i}"} for i in range(3)]
+    created = client.post("/v1/platforms/bulk", json={"items": items}, headers=AUTH).json()
+    ids = [p["id"] for p in created]
+    for pid in ids:
+        assert client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"] == []
+    assert client.get("/readyz").json()["unmatched_rows"] == len(ids)
+    DeliveryWorker(rt).run_once()
+    for pid in ids:
+        inbox = client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]
+        assert tech["id"] in [n["technology_id"] for n in inbox]
+    assert client.get("/readyz").json()["unmatched_rows"] == 0
+
+
 def test_new_platform_hears_of_open_technologies(client: TestClient) -> None:
     tech = client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH).json()
     created = client.post(

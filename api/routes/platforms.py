@@ -42,7 +42,7 @@ def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep) -> Platfo
     responses=problem_responses(409),
 )
 def create_platforms_bulk(body: BulkPlatforms, rt: RuntimeDep, _: AdminDep) -> list[PlatformRead]:
-    rows = service.create_platforms(rt, body.items, field_prefix="items")
+    rows = service.create_platforms(rt, body.items, field_prefix="items", match_now=False)
     return [PlatformRead.model_validate(r) for r in rows]
 
 

@@ -283,21 +283,33 @@ def _commit_outbox(
 
 def _record_best(s: Session, best: Sequence[BestMatch]) -> None:
     """A technology's own matching sets its best match outright; a platform's matching only raises it (so two
-    writers racing can only leave the higher, which is the truth for the rows both saw)."""
+    writers racing can only leave the higher, which is the truth for the rows both saw).
+
+    Raises are folded to the highest per technology first: a bulk import of 1,000 platforms offers each open
+    technology up to 1,000 candidates, and one UPDATE each would take most of the import's time."""
+    raises: dict[int, BestMatch] = {}
+    quiet = {"synchronize_session": False}  # plain UPDATEs: no loaded objects to keep in step
     for b in best:
         stmt = update(Technology).where(Technology.id == b.technology_id)  # type: ignore[arg-type]
         if b.directions is not None:
             s.execute(
                 stmt.values(
                     best_score=b.score, best_platform_id=b.platform_id, matched_directions=b.directions
-                )
+                ),
+                execution_options=quiet,
             )
-        else:
-            s.execute(
-                stmt.where(
-                    or_(Technology.best_score == None, Technology.best_score < b.score)  # type: ignore[operator]  # noqa: E711
-                ).values(best_score=b.score, best_platform_id=b.platform_id)
+        elif b.technology_id not in raises or b.score > raises[b.technology_id].score:
+            raises[b.technology_id] = b
+    for b in raises.values():
+        s.execute(
+            update(Technology)
+            .where(
+                Technology.id == b.technology_id,  # type: ignore[arg-type]
+                or_(Technology.best_score == None, Technology.best_score < b.score),  # type: ignore[operator]  # noqa: E711
             )
+            .values(best_score=b.score, best_platform_id=b.platform_id),
+            execution_options=quiet,
+        )
 
 
 def rematch_technologies_of(s: Session, platform_ids: Sequence[int]) -> None:
@@ -334,8 +346,8 @@ def match_pending(rt: Runtime, limit: int = 100) -> int:
     created = 0
     for tid in techs:
         created += notify_for_technology(rt, tid)  # type: ignore[arg-type]
-    for pid in plats:
-        created += notify_for_platform(rt, pid)  # type: ignore[arg-type]
+    if plats:  # one transaction for the batch: a bulk import's platforms arrive here together
+        created += notify_for_platforms(rt, list(plats))  # type: ignore[arg-type]
     return created
 
 

@@ -56,12 +56,15 @@ def create_platforms(
     progress: Progress | None = None,
     field_prefix: str = "",
     known: Mapping[str, np.ndarray] | None = None,
+    match_now: bool = True,
 ) -> list[Platform]:
     """Store platforms in one transaction and index the active ones.
 
     With ``upsert`` a platform whose ``external_id`` already exists is updated instead (imports can be re-run);
     without it a duplicate ``external_id`` raises ``Conflict`` and nothing is stored. ``known`` holds vectors of
-    texts embedded before (``indexing.vectors_by_content``).
+    texts embedded before (``indexing.vectors_by_content``). Without ``match_now`` (bulk writes) the new
+    platforms stay flagged ``needs_matching`` and the delivery worker matches them and notifies in batches, so the
+    request answers once the rows are stored and indexed.
     """
     tax = rt.taxonomy
     seen: dict[str, int] = {}
@@ -129,7 +132,8 @@ def create_platforms(
             PLATFORM,
             [(r.id, r, p) for r, p in zip(stored, prepared, strict=True)],  # type: ignore[misc]
         )
-    notify_for_platforms(rt, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
+    if match_now:
+        notify_for_platforms(rt, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
     return stored
 
 
