@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from matcher.runtime import Runtime
 from tests.conftest import AUTH
-from tests.live import free_port
+from tests.live import in_thread
 
 TOPICS = [
     "钙钛矿光伏组件",
@@ -28,23 +25,8 @@ TOPICS = [
 
 @pytest.fixture
 def live_server(small_runtime: Runtime) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=small_runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with in_thread(create_app(runtime=small_runtime)) as base:
+        yield base
 
 
 def test_parallel_writes_and_matches_stay_consistent(live_server: str) -> None:

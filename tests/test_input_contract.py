@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -30,7 +27,7 @@ from matcher.settings import Settings
 from matcher.taxonomy import default_taxonomy
 from matcher.technologies.models import Technology
 from tests.conftest import ADMIN_KEY, AUTH, make_settings
-from tests.live import free_port
+from tests.live import in_thread
 
 HTML = {"Accept": "text/html"}
 
@@ -333,28 +330,8 @@ def test_a_chunked_body_over_the_cap_is_413(small_client: TestClient) -> None:
 def live_small_cap(small_runtime: Runtime) -> Iterator[str]:
     """The app under a live uvicorn, with a 64 KiB body cap."""
     settings = small_runtime.settings.model_copy(update={"max_body_bytes": 65536})
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings=settings, runtime=small_runtime),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with in_thread(create_app(settings=settings, runtime=small_runtime)) as base:
+        yield base
 
 
 def test_a_chunked_upload_to_a_live_server_over_the_cap_is_413(live_small_cap: str) -> None:

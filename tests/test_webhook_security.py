@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,7 +35,7 @@ from matcher.notifications.url_guard import normalise_webhook_url, refused_reaso
 from matcher.platforms.service import create_platforms
 from matcher.runtime import Runtime
 from tests.conftest import AUTH, SAMPLE_PLATFORMS, make_settings
-from tests.live import free_port
+from tests.live import free_port, in_thread
 from tests.webhook_receiver import Receiver
 
 HYDROGEN_TECH = {
@@ -557,23 +556,8 @@ def test_concurrent_registrations_never_exceed_the_cap(rt: Runtime) -> None:
 
 @pytest.fixture
 def live(rt: Runtime) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=rt), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with in_thread(create_app(runtime=rt)) as base:
+        yield base
 
 
 def _wait(condition: Callable[[], bool], seconds: float) -> bool:
