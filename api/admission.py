@@ -103,16 +103,25 @@ async def _take_token(request: Request, admission: Admission, *, keyed: bool) ->
 async def _api_match(request: Request) -> AsyncIterator[None]:
     admission: Admission = request.app.state.admission
     await _take_token(request, admission, keyed=True)
-    # FastAPI has read the body before dependencies run, so this is the cached copy: its size is the cost,
-    # whether or not the client sent Content-Length.
-    cost = len(await request.body()) + len(request.url.query)
-    with await admission.gate.admit(cost):
+    with await admission.gate.admit(await _cost(request, admission)):
         yield
 
 
+async def _cost(request: Request, admission: Admission) -> int:
+    """What a request asks the gate for. FastAPI has read the body before dependencies run, so this is the cached
+    copy: its size is the cost, whether or not the client sent Content-Length. A GET re-ranks a stored text of
+    unknown length (up to 20,000 characters): it takes the long lane rather than starve short searches."""
+    if request.method == "GET":
+        return admission.gate.long_cost + 1
+    return len(await request.body()) + len(request.url.query)
+
+
 async def _write_slot(request: Request) -> AsyncIterator[None]:
-    cost = len(await request.body()) + len(request.url.query)
-    with await request.app.state.admission.gate.admit(cost):
+    """Writes that embed text (a new or edited profile or technology) cost what a match of that text costs: they
+    take a slot in the gate and a token of the caller's key, so a platform key's edits cannot crowd out searches."""
+    admission: Admission = request.app.state.admission
+    await _take_token(request, admission, keyed=True)
+    with await admission.gate.admit(await _cost(request, admission)):
         yield
 
 
@@ -123,8 +132,11 @@ async def _page_match(request: Request) -> AsyncIterator[None]:
     admission: Admission = request.app.state.admission
     await _take_token(request, admission, keyed=False)
     # A form's body is read by the page's own form parser; its declared length is the cost (none: the long lane).
+    # A private link re-ranks a stored text of unknown length: the long lane.
     length = request.headers.get("content-length", "0" if request.method == "GET" else "")
     cost = int(length) if length.isdigit() else admission.gate.long_cost + 1
+    if request.url.path.startswith("/t/"):
+        cost = admission.gate.long_cost + 1
     with await admission.gate.admit(cost + len(request.url.query)):
         yield
 

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("pilotmatch.request")
+
+
+#: A private link's token is a secret (stored only as a hash): logs show the route, not the token.
+_PRIVATE_LINK = re.compile(r"^/t/[^/]+")
+
+
+def _loggable(path: str) -> str:
+    return _PRIVATE_LINK.sub("/t/<token>", path)
 
 
 class RequestLogMiddleware:
@@ -44,7 +53,7 @@ class RequestLogMiddleware:
                 extra={
                     "fields": {
                         "method": scope["method"],
-                        "path": scope["path"],
+                        "path": _loggable(scope["path"]),
                         "status": status,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                         "request_id": request_id,

@@ -28,12 +28,14 @@ from matcher.taxonomy import Coded, default_taxonomy
 #: The largest row id on every backend: PostgreSQL ``INTEGER`` (SQLite would take up to 2**63 - 1).
 MAX_ROW_ID = 2**31 - 1
 
-#: Control characters refused in text, once ``\r\n`` has become ``\n``: C0 except tab (09) and newline (0A).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+#: Characters refused in text, once ``\r\n`` has become ``\n``: C0 controls except tab (09) and newline (0A),
+#: DEL and the C1 controls, the line and paragraph separators, and the bidirectional overrides and isolates
+#: (they make a name read differently from what it is, in pages, CSV files and logs).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
-#: The same rule as a JSON-schema pattern (ECMA-262): no C0 control character except tab, newline, or a
-#: carriage return that starts a ``\r\n`` pair.
-TEXT_PATTERN = r"^(?:[^\x00-\x08\x0b-\x1f]|\r\n)*$"
+#: The same rule as a JSON-schema pattern (ECMA-262): none of those characters, except a carriage return that
+#: starts a ``\r\n`` pair.
+TEXT_PATTERN = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\r\n)*$"
 
 
 def plain_text(value: str) -> str:
@@ -43,7 +45,7 @@ def plain_text(value: str) -> str:
     if found is not None:
         raise ValueError(
             f"contains the control character U+{ord(found.group()):04X}; "
-            "text may hold tabs and line breaks but no other control characters"
+            "text may hold tabs and line breaks but no other control or direction-override characters"
         )
     return value
 
@@ -176,7 +178,8 @@ ProvinceInput = Annotated[str, StringConstraints(strip_whitespace=True, max_leng
 
 def blank_as_none(value: Any) -> Any:
     """A blank string (an empty select) means "none", as ``null`` does; stored, it would be no valid code."""
-    return None if isinstance(value, str) and not value.strip() else value
+    # Only real blanks: Python's strip() also removes the separators U+001C-U+001F, which must be refused.
+    return None if isinstance(value, str) and not value.strip(" \t\n\r\u3000") else value
 
 
 #: ``Annotated[X | None, BLANK_IS_NONE]``: a blank string is taken as ``None`` (for filters and provinces).

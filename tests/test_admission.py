@@ -382,3 +382,45 @@ def test_submitting_a_technology_needs_a_match_slot_and_stores_nothing_without_o
         finally:
             ticket.release()
         assert client.post("/v1/technologies", json=body, headers=AUTH).status_code == 201
+
+
+def test_writes_that_embed_text_count_against_the_callers_key(small_runtime: Runtime) -> None:
+    """A platform key's profile edits are embedded like a match: they take the key's tokens and a gate slot, so
+    a key cannot re-embed 20,000-character profiles without limit while searches wait."""
+    from matcher.accounts.service import create_platform_key
+
+    pid = small_runtime.engine.indexed_ids("platforms")[0]
+    _, key = create_platform_key(small_runtime, pid)
+    own = {"Authorization": f"Bearer {key}"}
+    with app_client(small_runtime, keyed_match_rate_limit=2) as client:
+        edits = [
+            client.patch(f"/v1/platforms/{pid}", json={"capabilities": f"中试线第{i}版工艺说明"}, headers=own)
+            for i in range(3)
+        ]
+        assert [r.status_code for r in edits] == [200, 200, 429]
+        assert edits[2].headers["retry-after"] and edits[2].json()["status"] == 429
+
+
+def test_re_ranking_a_stored_technology_takes_the_long_lane(demo_runtime: Runtime) -> None:
+    """A GET re-ranks a stored text whose length the request does not show: it may be 20,000 characters, so it
+    waits in the long lane and cannot crowd out short searches."""
+    with app_client(demo_runtime, match_concurrency=2, match_queue=4) as client:
+        gate = admission(client).gate
+        ticket = asyncio.run(gate.admit(gate.long_cost + 1))  # the one slot long texts may take
+        tid = client.get("/v1/technologies", params={"limit": 1}).json()["items"][0]["id"]
+        answers: list[int] = []
+        waiting = threading.Thread(
+            target=lambda: answers.append(client.get(f"/v1/technologies/{tid}/matches").status_code)
+        )
+        try:
+            waiting.start()
+            deadline = time.monotonic() + 10
+            while gate.stats().queued < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert client.get("/readyz").json()["matching"]["long_queued"] == 1
+            assert client.post("/v1/match", json=SHORT).status_code == 200  # the short lane is free
+            assert answers == []
+        finally:
+            ticket.release()
+        waiting.join(timeout=30)
+        assert answers == [200]

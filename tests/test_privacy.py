@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from matcher.accounts.service import create_platform_key
+from matcher.logs import KeyValueFormatter
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
 from tests.conftest import ADMIN_KEY, AUTH
@@ -77,3 +79,31 @@ def test_the_web_shows_a_contact_to_its_researcher_and_the_admin_only(
     assert CONTACT not in small_client.get(f"/platforms/{pid}/inbox", headers=HTML).text
     _sign_in(small_client, ADMIN_KEY)
     assert CONTACT in small_client.get(f"/platforms/{pid}", headers=HTML).text
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(KeyValueFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_request_logs_hide_private_links_and_cannot_be_forged(small_client: TestClient) -> None:
+    handler = _Lines()
+    logger = logging.getLogger("pilotmatch.request")
+    logger.addHandler(handler)
+    try:
+        small_client.get("/t/secret-token-value", headers=HTML)
+        forged = (
+            "/v1/x%0A2026-12-06T09:00:00%20info%20pilotmatch.request%20request%20path=/v1/platforms/1/keys"
+        )
+        small_client.get(forged, headers={"X-Request-ID": "deadbeef status=200 user=admin"})
+    finally:
+        logger.removeHandler(handler)
+    text = "\n".join(handler.lines)
+    assert "secret-token-value" not in text and "path=/t/<token>" in text
+    assert len(handler.lines) == 2  # the forged request is one line, its path and id quoted
+    assert 'request_id="deadbeef status=200 user=admin"' in handler.lines[1]

@@ -205,6 +205,8 @@ MALFORMED = [
     "http://127.0.0.1:18080/poi\x01son",
     "http://127.0.0.1:18080/poi\x1bson",
     "http://127.0.0.1:18080/poi\x7fson",
+    "http://xn--ls8h.la/",  # punycode that does not decode: refused, never a 500
+    "http://xn--zz.example/",
     "http://127.0.0.1:18080/poi\u200bson",  # zero-width space
     "http://127.0.0.1:18080/hook\n",  # trailing control characters are refused, not stripped
     "\thttp://127.0.0.1:18080/hook",
@@ -645,3 +647,27 @@ def test_the_normal_forms_in_the_docs_are_what_the_service_stores() -> None:
                 normalise_webhook_url(url)
         else:
             assert normalise_webhook_url(url) == stored.strip().strip("`"), url
+
+
+def test_digests_go_only_to_a_contact_that_is_one_address(tmp_path: Path, smtp: tuple[_Mailbox, int]) -> None:
+    """A platform key writes its own contact: a list of addresses must not make the service mail third parties,
+    and a line break must neither add headers nor stop other platforms' digests."""
+    box, smtp_port = smtp
+    runtime = _runtime(tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_port}", email_batch_minutes=0)
+    try:
+        with TestClient(create_app(runtime=runtime)) as c:
+            listed, broken = _pid(c, "s-hydrogen"), _pid(c, "s-antibody")
+            lists = {"contact": "ops@h2.example.cn, victim@elsewhere.example", "notify_min_score": 0}
+            assert c.patch(f"/v1/platforms/{listed}", json=lists, headers=AUTH).status_code == 200
+            injected = {"contact": "ops@bio.example.cn\nBcc: hidden@elsewhere.example", "notify_min_score": 0}
+            assert c.patch(f"/v1/platforms/{broken}", json=injected, headers=AUTH).status_code == 200
+            c.post(
+                "/v1/technologies",
+                json=HYDROGEN_TECH | {"summary": "PEM电解槽与单克隆抗体工艺"},
+                headers=AUTH,
+            )
+            DeliveryWorker(runtime).run_once()
+        assert not any("elsewhere" in r for r in box.recipients)
+        assert "ops@s-steel.example.cn" in box.recipients  # the others' digests still went out
+    finally:
+        runtime.close()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from api.admission import MatchSlotDep
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
@@ -28,9 +29,9 @@ router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
     status_code=201,
     response_model=PlatformRead,
     summary="Create a platform profile",
-    responses=problem_responses(409),
+    responses=problem_responses(409, 429, 503),
 )
-def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep) -> PlatformRead:
+def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep) -> PlatformRead:
     return PlatformRead.model_validate(service.create_platforms(rt, [body])[0])
 
 
@@ -39,9 +40,11 @@ def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep) -> Platfo
     status_code=201,
     response_model=list[PlatformRead],
     summary="Create up to 1,000 platform profiles in one transaction (all or nothing)",
-    responses=problem_responses(409),
+    responses=problem_responses(409, 429, 503),
 )
-def create_platforms_bulk(body: BulkPlatforms, rt: RuntimeDep, _: AdminDep) -> list[PlatformRead]:
+def create_platforms_bulk(
+    body: BulkPlatforms, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep
+) -> list[PlatformRead]:
     rows = service.create_platforms(rt, body.items, field_prefix="items", match_now=False)
     return [PlatformRead.model_validate(r) for r in rows]
 
@@ -66,10 +69,14 @@ def get_platform(platform_id: RowId, rt: RuntimeDep) -> PlatformRead:
     "/{platform_id}",
     response_model=PlatformRead,
     summary="Change some fields of a platform profile (admin, or the platform's own key)",
-    responses=problem_responses(403, 409),
+    responses=problem_responses(403, 409, 429, 503),
 )
 def patch_platform(
-    platform_id: RowId, body: PlatformUpdate, rt: RuntimeDep, principal: PlatformAccessDep
+    platform_id: RowId,
+    body: PlatformUpdate,
+    rt: RuntimeDep,
+    principal: PlatformAccessDep,
+    _slot: MatchSlotDep,
 ) -> PlatformRead:
     return PlatformRead.model_validate(
         service.update_platform(rt, platform_id, body, by_admin=principal.is_admin)

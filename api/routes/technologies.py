@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
     status_code=201,
     response_model=TechnologyWithMatches,
     summary="Submit a technology; the response carries its best-matching platforms",
-    responses=problem_responses(409, 503),
+    responses=problem_responses(409, 429, 503),
 )
 def create_technology(
     body: TechnologyCreate,
@@ -82,10 +82,10 @@ def _shown(row: Technology, principal: Principal | None) -> TechnologyRead:
     "/{technology_id}",
     response_model=TechnologyRead,
     summary="Change some fields of a technology",
-    responses=problem_responses(409),
+    responses=problem_responses(409, 429, 503),
 )
 def patch_technology(
-    technology_id: RowId, body: TechnologyUpdate, rt: RuntimeDep, _: AdminDep
+    technology_id: RowId, body: TechnologyUpdate, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep
 ) -> TechnologyRead:
     return TechnologyRead.model_validate(service.update_technology(rt, technology_id, body))
 

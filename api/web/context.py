@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -108,6 +108,10 @@ class WebContext:
         return self._principal
 
     def sign_in(self, key_digest: str, principal: Principal) -> None:
+        """A new sign-in replaces the one this browser had: the earlier one ends server-side too, so a copy of
+        the old cookie opens nothing (signing in as someone else, then out, must not leave the first open)."""
+        if self.session.sign_in_token:
+            close_sign_in(self.rt.db, self.session.sign_in_token)
         self.session.sign_in(open_sign_in(self.rt.db, key_digest, SIGN_IN_SECONDS))
         self._principal, self._principal_loaded = principal, True
 
@@ -170,10 +174,19 @@ def _local_path(request: Request) -> str:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site paths: a ``next`` of ``//evil.example`` or ``https://...`` would be an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only same-site paths: a ``next`` of ``//evil.example`` or ``https://...`` would be an open redirect. It
+    may end up in a header (``HX-Redirect``): one with a control character is refused (a browser drops a tab from
+    ``/\t/evil.example`` and goes to ``//evil.example``; a line break would split the header), and other
+    non-ASCII characters (a Chinese search text) are percent-encoded."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in target)
+    ):
         return default
-    return target
+    return quote(target, safe="/?&=%#:@!$'()*+,;~-._")
 
 
 def get_assets(request: Request) -> WebAssets:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import random
+import re
 import smtplib
 import ssl
 from datetime import timedelta
@@ -48,13 +49,29 @@ def send_email(smtp_url: str, message: EmailMessage, timeout: float = 10.0) -> N
         client.send_message(message)
 
 
+#: One plain address: no display name, no list, no whitespace or line breaks (a contact of several addresses
+#: would make the service mail third parties; a line break, headers of the sender's choosing).
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+
+
+def email_address(contact: str | None) -> str | None:
+    """The address digests go to: the platform's contact when it is exactly one e-mail address, else None (a
+    phone number, a name, or several addresses get no e-mail)."""
+    if not contact:
+        return None
+    contact = contact.strip()
+    return contact if _ADDRESS.fullmatch(contact) else None
+
+
 def compose_digest(rt: Runtime, platform: Platform, notes: list[Notification]) -> EmailMessage:
     base = rt.settings.public_url.rstrip("/")
     n = len(notes)
     msg = EmailMessage()
     msg["Subject"] = f"【PilotMatch】{n} 项新技术与贵平台匹配 / {n} new technologies match your platform"
     msg["From"] = rt.settings.smtp_from
-    msg["To"] = platform.contact
+    msg["To"] = email_address(platform.contact) or ""
     lines_zh = [f"{platform.name}：PilotMatch 为贵平台找到 {n} 项可能需要中试的技术。", ""]
     lines_en = [
         f"{platform.name_en or platform.name}: PilotMatch found {n} technologies that may need you.",
@@ -118,7 +135,7 @@ def send_digests(rt: Runtime) -> int:
     sent = 0
     for pid, notes in by_platform.items():
         platform = platforms.get(pid)
-        if platform is None or not platform.contact:
+        if platform is None or email_address(platform.contact) is None:
             continue
         if platform.last_email_at is not None and now - platform.last_email_at < window:
             continue  # one message per platform per batch window; these wait for the next one
@@ -127,7 +144,7 @@ def send_digests(rt: Runtime) -> int:
         error = None
         try:
             send_email(rt.settings.smtp_url.get_secret_value(), compose_digest(rt, platform, notes))
-        except (smtplib.SMTPException, OSError) as exc:
+        except Exception as exc:  # any failure is this digest's alone: the others still go out
             error = f"{type(exc).__name__}: {exc}"[:500]
         with rt.session() as s:
             for note in notes:

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, NotFound
 from matcher.matching.engine import MatchQuery, TechnologyMatch
+from matcher.notifications.email import email_address
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import check_webhook_url
 from matcher.observability import NOTIFICATIONS, QUEUE_DEPTH
@@ -93,7 +94,7 @@ def _store(s: Session, notes: list[dict], *, email: bool = False) -> int:
         note = Notification(**fields)
         if email:
             platform = s.get(Platform, note.platform_id)
-            if platform is not None and platform.contact and "@" in platform.contact:
+            if platform is not None and email_address(platform.contact) is not None:
                 note.email_status = "pending"
         exists = s.exec(
             select(Notification.id).where(

@@ -245,5 +245,7 @@ def check_webhook_url(
     if resolve:
         parsed = httpx.URL(normal)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        checked_addresses(parsed.host, port, allow_private=allow_private, resolve=resolver)
+        # The ASCII (punycode) name is the one deliveries connect to; decoding it back to Unicode can fail (an
+        # invalid ``xn--`` label) or name another host (IDNA 2003 maps "ß" to "ss").
+        checked_addresses(parsed.raw_host.decode("ascii"), port, allow_private=allow_private, resolve=resolver)
     return normal

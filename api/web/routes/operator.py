@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from api.admission import PageMatchAdmissionDep
 from api.params import RowId
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep, safe_next
@@ -100,7 +101,7 @@ def edit_form(platform_id: RowId, ctx: WebDep) -> Response:
 
 
 @router.post("/platforms/{platform_id}/edit")
-def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm) -> Response:
+def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response:
     """Validate like the API (same schema, same service); on error show the typed values with messages beside
     their fields and store nothing."""
     own = _own(ctx, platform_id)
@@ -114,7 +115,11 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm) -> Response:
         "province": forms.optional(form, "province"),
         "area": forms.text(form, "area"),
         "capabilities": forms.text(form, "capabilities"),
-        "equipment": [line.strip() for line in forms.text(form, "equipment").splitlines() if line.strip()],
+        # One item a line; split on line breaks only, after the control-character check (splitlines would also
+        # split on, and so silently drop, characters the API refuses).
+        "equipment": [
+            line.strip() for line in forms.plain(form, "equipment", errors).split("\n") if line.strip()
+        ],
         "directions": forms.many(form, "directions"),
         "service_types": forms.many(form, "service_types"),
         "active": form.get("active") == "on",
