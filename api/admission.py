@@ -90,6 +90,8 @@ def install_admission(app: FastAPI, settings: Settings) -> Admission:
 
 async def _take_token(request: Request, admission: Admission, *, keyed: bool) -> None:
     key = _bearer(request) if keyed else None
+    if keyed and key is None and "authorization" in request.headers:
+        raise HTTPException(401, "Send the API key as 'Authorization: Bearer <key>'.")
     if key is None:
         if admission.anonymous.enabled:
             admission.anonymous.take(f"ip:{client_address(request)}")

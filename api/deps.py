@@ -39,11 +39,17 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def get_optional_principal(
-    rt: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    rt: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
-    """Who is calling on a public route: None when anonymous; a key that is sent must still be valid."""
-    if credentials is None or not credentials.credentials:
+    """Who is calling on a public route: None when anonymous. A request that sends an ``Authorization`` header
+    meant to identify itself: a key that is not valid, or a header that is not ``Bearer <key>`` (a forgotten
+    ``Bearer``), is a 401 rather than a quietly anonymous answer."""
+    if "authorization" not in request.headers:
         return None
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(401, "Send the API key as 'Authorization: Bearer <key>'.")
     return get_principal(rt, credentials)
 
 

@@ -107,3 +107,16 @@ def test_request_logs_hide_private_links_and_cannot_be_forged(small_client: Test
     assert "secret-token-value" not in text and "path=/t/<token>" in text
     assert len(handler.lines) == 2  # the forged request is one line, its path and id quoted
     assert 'request_id="deadbeef status=200 user=admin"' in handler.lines[1]
+
+
+def test_a_malformed_authorization_header_is_refused_not_read_as_anonymous(small_client: TestClient) -> None:
+    """An integrator who forgets `Bearer ` must be told, not silently served the anonymous view."""
+    created = small_client.post(
+        "/v1/technologies", json={"summary": "电解槽", "contact": CONTACT}, headers=AUTH
+    )
+    tid = created.json()["id"]
+    for header in (ADMIN_KEY, f"Token {ADMIN_KEY}", "Bearer ", "Basic YWRtaW46YWRtaW4="):
+        r = small_client.get(f"/v1/technologies/{tid}", headers={"Authorization": header})
+        assert r.status_code == 401, header
+        match = small_client.post("/v1/match", json={"text": "电解槽"}, headers={"Authorization": header})
+        assert match.status_code == 401, header

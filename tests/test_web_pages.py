@@ -196,6 +196,8 @@ def test_submission_stores_the_technology_and_opens_a_private_link(
     assert link.startswith("/t/")
     page = small_client.get(link, headers=HTML)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    # The link to keep is on the address the page was reached at (no PILOTMATCH_PUBLIC_URL is set here).
+    assert f"http://testserver{link.split('?')[0]}</code>" in page.text
     assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
     assert "PEM电解水制氢中试平台" in page.text
     with small_runtime.session() as s:

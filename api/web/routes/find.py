@@ -150,8 +150,15 @@ def technology(token: str, ctx: WebDep, _: PageMatchAdmissionDep) -> Response:
     results = MatchResponse.of(
         matches_for_technology(ctx.rt, tech, PAGE_SIZE), ctx.rt.taxonomy, ctx.rt.settings
     )
+    # The link to keep: on the configured public address, or where this page was reached when none is set.
+    settings = ctx.rt.settings
+    base = settings.public_url if "public_url" in settings.model_fields_set else str(ctx.request.base_url)
     response = ctx.render(
-        "find/technology.html", tech=tech, results=results, new=ctx.request.query_params.get("new") == "1"
+        "find/technology.html",
+        tech=tech,
+        results=results,
+        new=ctx.request.query_params.get("new") == "1",
+        link_base=base.rstrip("/"),
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
