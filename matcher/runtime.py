@@ -155,8 +155,7 @@ class Runtime:
             missing, extra = wanted - have, have - wanted
             if len(missing) + len(extra) > MAX_ROW_BY_ROW:
                 return None
-            for item_id in sorted(missing | extra):
-                self.follower.apply(corpus, item_id)
+            self.follower.apply_many(corpus, sorted(missing | extra))
             stats[f"{name}_reused"] = len(have & wanted)
             stats[f"{name}_embedded"] = len(missing)
             stats[f"{name}_removed"] = len(extra)

@@ -20,7 +20,7 @@ from sqlmodel import Field, Session, SQLModel, delete, select
 
 from matcher import indexing
 from matcher.dbtypes import UTCDateTime, utcnow
-from matcher.indexing import PLATFORM
+from matcher.indexing import PLATFORM, TECHNOLOGY
 from matcher.observability import INDEX_ITEMS, SYNC_LAG
 from matcher.platforms.models import Platform
 from matcher.technologies.models import Technology
@@ -173,8 +173,8 @@ class ChangeFollower:
         for r in rows:
             if r.id not in self._applied and r.origin != self.rt.instance_id:
                 latest[(r.corpus, r.item_id)] = r.id  # type: ignore[assignment]
-        for corpus, item_id in latest:
-            self.apply(corpus, item_id)
+        for corpus in (PLATFORM, TECHNOLOGY):
+            self.apply_many(corpus, [item_id for c, item_id in latest if c == corpus])
         self._applied.update(r.id for r in rows)  # type: ignore[misc]
         watermark = self.position
         for r in rows:
@@ -189,22 +189,38 @@ class ChangeFollower:
 
     def apply(self, corpus: str, item_id: int) -> None:
         """Bring one item of this process's engine in step with its row (the row is the truth)."""
+        self.apply_many(corpus, [item_id])
+
+    def apply_many(self, corpus: str, item_ids: list[int]) -> None:
+        """The same for many items: their rows read in one query and their changed texts embedded in batches
+        (catching up after a bulk import or a reset is one embedding call per batch, not one per row)."""
+        if not item_ids:
+            return
         engine = self.rt.engine
         model = Platform if corpus == PLATFORM else Technology
         with self.rt.session() as s:
-            row = s.get(model, item_id)
-        prepared = indexing.prepare(engine, corpus, [row]) if row is not None else [None]  # the slow part
+            rows = {r.id: r for r in s.exec(select(model).where(model.id.in_(item_ids))).all()}  # type: ignore[attr-defined]
+        present = list(rows.values())
+        prepared = dict(zip(rows, indexing.prepare(engine, corpus, present), strict=True))  # the slow part
         with engine.write_lock:
-            if row is None or self._unchanged(model, item_id, row.updated_at):
-                indexing.apply(engine, corpus, [(item_id, row, prepared[0])])
-            # else a later log entry brings the newer state
+            now = self._updated_at(model, list(rows))
+            items: list[tuple[int, Platform | Technology | None, indexing.Prepared | None]] = []
+            for item_id in item_ids:
+                row = rows.get(item_id)
+                if row is None:
+                    items.append((item_id, None, None))
+                elif now.get(item_id) == row.updated_at:
+                    items.append((item_id, row, prepared[item_id]))
+                # else the row changed (or went) since it was read: a later log entry brings its newer state
+            indexing.apply(engine, corpus, items)
 
-    def _unchanged(self, model: type, item_id: int, updated_at: object) -> bool:
-        """True if the row still is as it was when it was read (else a later log entry brings the newer state;
-        a row deleted meanwhile counts as changed too: its delete entry removes it)."""
+    def _updated_at(self, model: type, item_ids: list[int]) -> dict[int, object]:
+        """When each row was last written, as the database has it now (rows deleted meanwhile are absent)."""
+        if not item_ids:
+            return {}
         with self.rt.session() as s:
-            row = s.get(model, item_id)
-        return row is not None and row.updated_at == updated_at
+            found = s.exec(select(model.id, model.updated_at).where(model.id.in_(item_ids))).all()  # type: ignore[attr-defined]
+        return dict(found)  # type: ignore[arg-type]
 
     def complete_stale_technologies(self, batch: int = STALE_BATCH) -> int:
         """Technologies completed against platforms that have changed since are completed again, a small batch

@@ -247,5 +247,7 @@ def check_webhook_url(
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         # The ASCII (punycode) name is the one deliveries connect to; decoding it back to Unicode can fail (an
         # invalid ``xn--`` label) or name another host (IDNA 2003 maps "ß" to "ss").
-        checked_addresses(parsed.raw_host.decode("ascii"), port, allow_private=allow_private, resolve=resolver)
+        checked_addresses(
+            parsed.raw_host.decode("ascii"), port, allow_private=allow_private, resolve=resolver
+        )
     return normal
