@@ -22,7 +22,8 @@ run: install
 	$(BIN)/pilotmatch serve --host $(HOST) --port $(PORT)
 
 # The whole suite runs on SQLite files, then every test that touches the database runs again on a throw-away
-# PostgreSQL cluster the tests start (tests marked backend_independent, of models, indexes and ranking, run once).
+# PostgreSQL cluster the tests start (tests marked backend_independent run once: models, indexes, ranking, the
+# browser tests and the contract fuzzer, whose PostgreSQL-specific cases test_input_contract covers on both).
 # System packages first: PostgreSQL's binaries, Chromium for the browser tests, a CJK font.
 test: install
 	scripts/ensure-system-packages.sh

@@ -44,6 +44,9 @@ EN_ENZYME = (
     "stirred reactor."
 )
 
+#: What a browser sees does not depend on the database backend: these run once, on SQLite.
+pytestmark = pytest.mark.backend_independent
+
 
 class Site:
     def __init__(self, base: str, operator_key: str, platform: Platform, shots: Path) -> None:
