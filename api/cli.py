@@ -185,6 +185,10 @@ def match(
     trl: Annotated[int | None, typer.Option(min=1, max=9)] = None,
     province: Annotated[str | None, typer.Option()] = None,
     area: Annotated[str | None, typer.Option()] = None,
+    direction: Annotated[
+        list[str] | None,
+        typer.Option(help="An industry direction code (repeatable); replaces the inferred directions."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Rank platforms for TEXT and show why each fits."""
@@ -192,7 +196,9 @@ def match(
 
     rt = _open_runtime("Loading")
     try:
-        outcome = match_text(rt, text, trl=trl, province=province, area=area, limit=limit)
+        outcome = match_text(
+            rt, text, directions=direction or [], trl=trl, province=province, area=area, limit=limit
+        )
         results = outcome.matches
     except PilotMatchError as exc:
         raise _fail(exc) from exc

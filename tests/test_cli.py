@@ -64,6 +64,12 @@ def test_import_match_reindex_round_trip(env: Path) -> None:
 
     table = runner.invoke(app, ["match", "量子磁力计外场测试"])
     assert table.exit_code == 0 and "Quantum" in table.output
+    assert "--direction" in table.output  # the hint names an option that exists
+    chosen = runner.invoke(app, ["match", "量子磁力计外场测试", "--direction", "quantum", "--json"])
+    assert chosen.exit_code == 0, chosen.output
+    assert json.loads(chosen.output[chosen.output.index("{") :])["matches"]
+    unknown = runner.invoke(app, ["match", "量子磁力计外场测试", "--direction", "nonsense"])
+    assert unknown.exit_code == 2 and "nonsense" in unknown.output
 
     result = runner.invoke(app, ["reindex"])
     assert result.exit_code == 0, result.output
