@@ -22,7 +22,7 @@ class RankWeights(BaseModel):
 
     ``relevance`` scales the fused semantic/lexical relevance in [0, 1]. The other weights are the most a factor
     can add (or, for TRL and capacity, take away). Defaults were chosen on the dev set with
-    ``scripts/evaluate.py --tune``; see the README.
+    ``scripts/evaluate.py --tune``; see docs/quality.md.
     """
 
     relevance: float = Field(0.80, ge=0.0, le=1.0)
@@ -80,7 +80,7 @@ class FusionSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    """PilotMatch configuration. See the README's "Settings" table for every variable."""
+    """PilotMatch configuration. docs/settings.md lists every variable."""
 
     @field_validator("admin_key")
     @classmethod
@@ -136,12 +136,12 @@ class Settings(BaseSettings):
     candidate_pool: int = Field(100, ge=10, le=5000)
     #: Pseudo-relevance feedback: a query the multilingual model alone reads (not mostly English, or the English
     #: channel off) or a short English one is moved toward the profiles of its ``expansion_depth`` best-ranked
-    #: platforms by this weight, and ranked again. 0 turns it off. Measured on the dev set; see the README.
+    #: platforms by this weight, and ranked again. 0 turns it off. Measured on the dev set; see docs/quality.md.
     expansion_weight: float = Field(0.2, ge=0.0, le=1.0)
     expansion_depth: int = Field(3, ge=1, le=20)
     #: English queries of at most this many words (a title or a search phrase, not a summary) get feedback too.
     expansion_english_words: int = Field(12, ge=0, le=1000)
-    #: Calibrated scores at or above these read as a "good" / "possible" fit (see the README's reliability table).
+    #: Calibrated scores at or above these read as a "good" / "possible" fit (see the reliability table in docs/quality.md).
     good_fit_score: float = Field(0.6, ge=0.0, le=1.0)
     possible_fit_score: float = Field(0.3, ge=0.0, le=1.0)
     #: The coverage report counts an open technology as unmet demand when its best match scores below this:

@@ -11,7 +11,7 @@ service the CLI and API use (and its ratio to the embedder's), the time a new `p
 from its snapshot to healthy, /v1/match latency p50/p99 over HTTP against that process (warm, sequential), its
 resident memory, the same latencies for query embedding and for each index alone, and the approximate dense
 index's recall@10 against exact search over the same vectors. Numbers only, no assertions: compare them with the
-targets in the README.
+targets in docs/speed.md.
 """
 
 from __future__ import annotations
@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
                 http_ms = timed(
                     lambda: client.post("/v1/match", json={"text": random.choice(queries)}), args.queries
                 )
-                # Per query language: English queries also run the English model (see the README).
+                # Per query language: English queries also run the English model (see docs/matching.md).
                 by_language = {
                     name: timed(
                         lambda group=group: client.post("/v1/match", json={"text": random.choice(group)}),
