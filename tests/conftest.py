@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -71,6 +74,18 @@ def demo_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     seed_demo(rt)
     yield rt
     rt.close()
+
+
+def copy_demo(demo: Runtime, folder: Path) -> str:
+    """A writable copy of the seeded demo (SQLite database and index snapshots) in ``folder``; returns its
+    database URL. Cheaper than seeding again when a test must write to the demo."""
+    source = sqlite3.connect(make_url(demo.settings.database_url).database)
+    with sqlite3.connect(folder / "pilotmatch.db") as copy:
+        source.backup(copy)
+    source.close()
+    demo.engine.save()
+    shutil.copytree(demo.settings.index_dir, folder / "indexes")
+    return f"sqlite:///{folder / 'pilotmatch.db'}"
 
 
 @pytest.fixture(scope="session")

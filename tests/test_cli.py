@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app
 from matcher.runtime import Runtime
 from matcher.settings import Settings
-from tests.conftest import ADMIN_KEY, AUTH, make_settings
+from tests.conftest import ADMIN_KEY, AUTH, copy_demo, make_settings
 
 runner = CliRunner()
 
@@ -120,13 +117,7 @@ def test_seed_demo_fills_only_an_empty_database_and_reset_goes_back(
     """A second `make run` must not undo an operator's work: seeding a database that has platforms changes
     nothing; `seed-demo --reset --yes` is the explicit way back to the demo."""
     # Start from a copy of the seeded demo (the first `seed-demo` of a `make run`), database and snapshots.
-    source = sqlite3.connect(make_url(demo_runtime.settings.database_url).database)
-    with sqlite3.connect(env / "demo.db") as copy:
-        source.backup(copy)
-    source.close()
-    demo_runtime.engine.save()
-    shutil.copytree(demo_runtime.settings.index_dir, env / "indexes")
-    monkeypatch.setenv("PILOTMATCH_DATABASE_URL", f"sqlite:///{env / 'demo.db'}")
+    monkeypatch.setenv("PILOTMATCH_DATABASE_URL", copy_demo(demo_runtime, env))
     settings = Settings(admin_key=ADMIN_KEY)
     with Runtime.open(settings) as rt, TestClient(create_app(runtime=rt)) as c:
         ids = _platform_ids(c)

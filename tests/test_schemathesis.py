@@ -13,8 +13,6 @@ full ranges (docs/api-contract.md).
 from __future__ import annotations
 
 import logging
-import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +22,10 @@ import schemathesis
 from fastapi import FastAPI
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
-from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from matcher.runtime import Runtime
-from tests.conftest import ADMIN_KEY, make_settings
+from tests.conftest import ADMIN_KEY, copy_demo, make_settings
 
 CHECKS = (
     "not_a_server_error",
@@ -48,12 +45,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory, demo_runtime: Runtime) 
 
     The copy is the session's seeded demo, database and snapshots, rather than a second seeding."""
     folder = tmp_path_factory.mktemp("schemathesis")
-    source = sqlite3.connect(make_url(demo_runtime.settings.database_url).database)
-    with sqlite3.connect(folder / "pilotmatch.db") as copy:
-        source.backup(copy)
-    source.close()
-    demo_runtime.engine.save()
-    shutil.copytree(demo_runtime.settings.index_dir, folder / "indexes")
+    copy_demo(demo_runtime, folder)
     rt = Runtime.open(make_settings(folder, match_rate_limit=0, keyed_match_rate_limit=0))
     yield create_app(runtime=rt)
     rt.close()
