@@ -29,9 +29,9 @@ async def healthz(request: Request) -> Health:
     rt: Runtime = request.app.state.runtime
     return Health(
         status="ok",
-        model=rt.engine.embedder.model_id,
-        platforms=len(rt.engine.platforms.dense),
-        technologies=len(rt.engine.technologies.dense),
+        model=rt.engine.vectors.embedder.model_id,
+        platforms=rt.engine.count("platforms"),
+        technologies=rt.engine.count("technologies"),
     )
 
 
@@ -63,8 +63,8 @@ def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
     checks["status"] = "not ready" if not ready else "overloaded" if overloaded else "ready"
     if rt.follower is not None:
         checks["change_log_lag"] = rt.follower.lag
-    checks["platforms"] = len(rt.engine.platforms.dense)
-    checks["technologies"] = len(rt.engine.technologies.dense)
+    checks["platforms"] = rt.engine.count("platforms")
+    checks["technologies"] = rt.engine.count("technologies")
     return JSONResponse(checks, status_code=200 if ready and not overloaded else 503)
 
 

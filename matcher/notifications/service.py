@@ -23,7 +23,9 @@ from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, NotFound
-from matcher.matching.engine import MatchQuery, TechnologyMatch
+from matcher.matching.documents import technology_need, technology_text
+from matcher.matching.query import MatchQuery
+from matcher.matching.results import TechnologyMatch
 from matcher.notifications.email import email_address
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import check_webhook_url
@@ -124,9 +126,9 @@ def _store(s: Session, notes: list[dict], *, email: bool = False) -> int:
 def _fits(rt: Runtime, platform: Platform, technology_id: int) -> tuple[float, dict] | None:
     """(score, explanation) if the technology is among the platform's best ``notify_top_k`` and scores enough."""
     top_k, min_score = _limits(rt, platform)
-    if platform.id not in rt.engine.platforms.docs:
+    if not rt.engine.contains("platforms", platform.id):  # type: ignore[arg-type]
         return None
-    for m in rt.engine.technologies_for_platform(platform.id, top_k):  # type: ignore[arg-type]
+    for m in rt.engine.technologies_for(platform.id, top_k).matches:  # type: ignore[arg-type]
         if m.technology_id == technology_id:
             return (m.score, m.explanation) if m.score >= min_score else None
     return None
@@ -139,7 +141,7 @@ def notify_for_technology(rt: Runtime, technology_id: int) -> int:
         tech = s.get(Technology, technology_id)
         if tech is None or not tech.needs_matching:
             return 0
-    if tech.status != "closed" and technology_id not in rt.engine.technologies.docs:
+    if tech.status != "closed" and not rt.engine.contains("technologies", technology_id):
         # Committed but not in this process's index yet: the writer is between its commit and its index update,
         # or this process's follower has not read the change log that far. Claiming the row now would clear the
         # flag with no match run; leave it for the next pass, which will see the vector.
@@ -149,17 +151,16 @@ def notify_for_technology(rt: Runtime, technology_id: int) -> int:
     notes: list[dict] = []
     best = BestMatch(technology_id, None, None, list(tech.directions or ()))
     if vec is not None and tech.status != "closed":
-        from matcher.technologies.service import need_of, technology_text
-
-        text = technology_text(tech)
-        matches, need = rt.engine.match_with_need(
-            vec, text, MatchQuery(text, need_of(tech), limit=CANDIDATE_PLATFORMS)
+        query = MatchQuery(
+            technology_text(tech), technology_need(tech), limit=CANDIDATE_PLATFORMS, vector=vec
         )
+        result = rt.engine.match(query)
+        matches = result.matches
         best = BestMatch(
             technology_id,
             matches[0].score if matches else None,
             matches[0].platform_id if matches else None,
-            list(need.directions) or [code for code, _ in need.inferred[:1]],
+            list(tech.directions or ()) or [d.code for d in result.inferred_directions[:1]],
         )
         ids = [m.platform_id for m in matches]
         with rt.session() as s:
@@ -194,7 +195,7 @@ def notify_for_platforms(rt: Runtime, platform_ids: list[int]) -> int:
             select(Platform).where(Platform.id.in_(platform_ids), Platform.needs_matching == True)  # type: ignore[union-attr]  # noqa: E712
         ).all()
     # As for technologies: an active platform this process has not indexed yet is left flagged for a later pass.
-    platforms = [p for p in platforms if not p.active or p.id in rt.engine.platforms.docs]
+    platforms = [p for p in platforms if not p.active or rt.engine.contains("platforms", p.id)]  # type: ignore[arg-type]
     notes: list[dict] = []
     better: list[BestMatch] = []
     for platform in platforms:
@@ -208,10 +209,15 @@ def notify_for_platforms(rt: Runtime, platform_ids: list[int]) -> int:
 
 def _reach(rt: Runtime, platform: Platform) -> list[TechnologyMatch]:
     """The platform's best technologies: enough for its notifications and for best-match bookkeeping."""
-    if not platform.active or platform.id not in rt.engine.platforms.docs or not rt.engine.technologies.docs:
+    engine = rt.engine
+    if (
+        not platform.active
+        or not engine.contains("platforms", platform.id)
+        or not engine.count("technologies")
+    ):  # type: ignore[arg-type]
         return []
     top_k, _ = _limits(rt, platform)
-    return rt.engine.technologies_for_platform(platform.id, max(top_k, BEST_MATCH_REACH))  # type: ignore[arg-type]
+    return engine.technologies_for(platform.id, max(top_k, BEST_MATCH_REACH)).matches  # type: ignore[arg-type]
 
 
 def _platform_notes(rt: Runtime, platform: Platform, reach: list[TechnologyMatch]) -> list[dict]:

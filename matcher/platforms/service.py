@@ -96,26 +96,8 @@ def create_platforms(
         existing = _existing_by_external_id(s, list(seen))
         if existing and not upsert:
             raise _duplicates(existing)
-        stored: list[Platform] = []
-        rematched: list[int] = []
-        now = utcnow()
-        for row, ready in zip(rows, prepared, strict=True):
-            old = existing.get(row.external_id) if row.external_id else None
-            if old is not None:
-                changed = rt.engine.needs_reembedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
-                for key, value in row.model_dump(
-                    exclude={"id", "created_at", "needs_matching", "last_email_at"}
-                ).items():
-                    setattr(old, key, value)
-                old.updated_at = now
-                old.needs_matching = old.needs_matching or (changed and old.active)
-                if changed or not old.active:
-                    rematched.append(old.id)  # type: ignore[arg-type]
-                row = old
-            else:
-                row.needs_matching = row.active
-            s.add(row)
-            stored.append(row)
+        stored, rematched = _merged(rt, rows, prepared, existing)
+        s.add_all(stored)
         try:
             s.flush()
             rematch_technologies_of(s, rematched)
@@ -135,6 +117,34 @@ def create_platforms(
     if match_now:
         notify_for_platforms(rt, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
     return stored
+
+
+def _merged(
+    rt: Runtime, rows: list[Platform], prepared: list[indexing.Prepared], existing: dict[str, Platform]
+) -> tuple[list[Platform], list[int]]:
+    """The rows to store: new ones as they are, and for an upsert the existing row updated in place (its id
+    kept). Also the ids of updated platforms whose technologies must be matched again (text changed, or
+    deactivated)."""
+    stored: list[Platform] = []
+    rematched: list[int] = []
+    now = utcnow()
+    for row, ready in zip(rows, prepared, strict=True):
+        old = existing.get(row.external_id) if row.external_id else None
+        if old is None:
+            row.needs_matching = row.active
+            stored.append(row)
+            continue
+        changed = rt.engine.writes.needs_embedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
+        for key, value in row.model_dump(
+            exclude={"id", "created_at", "needs_matching", "last_email_at"}
+        ).items():
+            setattr(old, key, value)
+        old.updated_at = now
+        old.needs_matching = old.needs_matching or (changed and old.active)
+        if changed or not old.active:
+            rematched.append(old.id)  # type: ignore[arg-type]
+        stored.append(old)
+    return stored, rematched
 
 
 def _existing_by_external_id(session: Session, external_ids: list[str]) -> dict[str, Platform]:
@@ -237,7 +247,7 @@ def update_platform(
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         reactivated = data["active"] and not row.active
-        text_changed = data["active"] and rt.engine.needs_reembedding(ready.doc, "platforms")
+        text_changed = data["active"] and rt.engine.writes.needs_embedding(ready.doc, "platforms")
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
