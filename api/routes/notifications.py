@@ -278,7 +278,7 @@ async def test_webhook(
     responses=problem_responses(*_ADMIN),
 )
 def create_key(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> KeyCreated:
-    row, key = keys.create_platform_key(rt, platform_id)
+    row, key = keys.create_platform_key(rt.db, platform_id)
     return KeyCreated(id=row.id, key=key)  # type: ignore[arg-type]
 
 
@@ -289,7 +289,7 @@ def create_key(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAcce
     responses=problem_responses(*_ADMIN),
 )
 def list_keys(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> list[KeyOut]:
-    return [KeyOut.model_validate(k) for k in keys.list_platform_keys(rt, platform_id)]
+    return [KeyOut.model_validate(k) for k in keys.list_platform_keys(rt.db, platform_id)]
 
 
 @router.delete(
@@ -301,5 +301,5 @@ def list_keys(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAcces
 def revoke_key(
     platform_id: RowId, key_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep
 ) -> Response:
-    keys.revoke_platform_key(rt, platform_id, key_id)
+    keys.revoke_platform_key(rt.db, platform_id, key_id)
     return Response(status_code=204)

@@ -63,7 +63,7 @@ def sign_in_form(ctx: WebDep) -> Response:
 def sign_in(ctx: WebDep, form: CheckedForm) -> Response:
     key = forms.text(form, "key")
     target = safe_next(forms.text(form, "next"), "")
-    principal = authenticate(ctx.rt, key) if key else None
+    principal = authenticate(ctx.rt.db, ctx.rt.settings, key) if key else None
     if principal is None:
         errors = {"key": ctx.t("error.key_invalid" if key else "error.key_required")}
         return ctx.render("operator/sign_in.html", 401, errors=errors, next=target)
