@@ -1,4 +1,4 @@
-"""A platform's inbox, webhook endpoints and API keys."""
+"""A platform's inbox and webhook endpoints (its API keys are in ``api.routes.keys``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
+from api.deps import PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem, problem_responses
-from matcher.accounts import service as keys
 from matcher.fields import PlainText, ShortText
 from matcher.notifications import service
 from matcher.notifications.delivery import WebhookTestBusy, WebhookTester
@@ -28,8 +27,6 @@ router = APIRouter(prefix="/v1/platforms/{platform_id}", tags=["notifications"])
 #: What every route under a platform can answer: no or a bad key (401), a missing platform or one this key may
 #: not see (404), a malformed id (422).
 _PLATFORM = (401, 404, 422)
-#: Routes for the admin key only; a platform's own key gets 403.
-_ADMIN = (401, 403, 404, 422)
 
 
 class DeliveryOut(BaseModel):
@@ -119,21 +116,6 @@ class TestResult(BaseModel):
     status_code: int | None
     error: str | None
     duration_ms: float
-
-
-class KeyCreated(BaseModel):
-    id: int
-    key: str = Field(description="Shown only now; stored as a hash.")
-
-
-class KeyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
 
 
 @router.get(
@@ -268,38 +250,3 @@ async def test_webhook(
         error=result.error,
         duration_ms=round(result.duration_ms, 2),
     )
-
-
-@router.post(
-    "/keys",
-    status_code=201,
-    response_model=KeyCreated,
-    summary="Issue this platform its own API key",
-    responses=problem_responses(*_ADMIN),
-)
-def create_key(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> KeyCreated:
-    row, key = keys.create_platform_key(rt.db, platform_id)
-    return KeyCreated(id=row.id, key=key)  # type: ignore[arg-type]
-
-
-@router.get(
-    "/keys",
-    response_model=list[KeyOut],
-    summary="The platform's keys (prefixes and last use only)",
-    responses=problem_responses(*_ADMIN),
-)
-def list_keys(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> list[KeyOut]:
-    return [KeyOut.model_validate(k) for k in keys.list_platform_keys(rt.db, platform_id)]
-
-
-@router.delete(
-    "/keys/{key_id}",
-    status_code=204,
-    summary="Revoke a key at once",
-    responses=problem_responses(*_ADMIN),
-)
-def revoke_key(
-    platform_id: RowId, key_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep
-) -> Response:
-    keys.revoke_platform_key(rt.db, platform_id, key_id)
-    return Response(status_code=204)
