@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             rt.follower.start_thread()
         if owned and settings.run_worker_in_process:
             # The embedded default: one process serves the API and delivers notifications.
-            worker = DeliveryWorker(rt)
+            worker = DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
             thread = worker.start_thread()
         try:
             yield

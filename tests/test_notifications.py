@@ -16,6 +16,7 @@ from standardwebhooks import Webhook
 
 from api.app import create_app
 from matcher.notifications.delivery import DeliveryWorker
+from matcher.notifications.outbox import notify_for_technology
 from matcher.platforms.service import create_platforms
 from matcher.runtime import Runtime
 from tests.conftest import ADMIN_KEY, AUTH, SAMPLE_PLATFORMS, make_settings
@@ -26,6 +27,11 @@ HYDROGEN_TECH = {
     "summary": "质子交换膜电解水制氢的低铱催化剂涂层膜，需要在兆瓦级PEM电解槽电堆上做耐久性验证和膜电极涂布放大。",
     "trl": 5,
 }
+
+
+def _worker(rt: Runtime) -> DeliveryWorker:
+    """A delivery worker on this runtime's database, engine and settings, as ``pilotmatch worker`` runs one."""
+    return DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
 
 
 @pytest.fixture
@@ -83,7 +89,7 @@ def test_matching_technology_reaches_inbox_and_signed_webhook(
     note = inbox[0]
     assert note["type"] == "match.created" and note["deliveries"][0]["status"] == "pending"
 
-    assert DeliveryWorker(rt).run_once() == 1
+    assert _worker(rt).run_once() == 1
     [request] = receiver.requests
     body = json.loads(Webhook(hook["secret"]).verify(request.body, request.headers) and request.body)
     assert body["type"] == "match.created"
@@ -112,7 +118,7 @@ def test_one_notification_per_pair_ever(client: TestClient, rt: Runtime) -> None
         json={"capabilities": "PEM电解槽电堆测试与膜电极放大，兆瓦级系统验证。"},
         headers=AUTH,
     )
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     inbox = client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]
     assert [n["technology_id"] for n in inbox] == [tech["id"]]
 
@@ -132,7 +138,7 @@ def test_bulk_created_platforms_are_matched_by_the_worker(client: TestClient, rt
     for pid in ids:
         assert client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"] == []
     assert client.get("/readyz").json()["unmatched_rows"] == len(ids)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     for pid in ids:
         inbox = client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]
         assert tech["id"] in [n["technology_id"] for n in inbox]
@@ -160,7 +166,7 @@ def test_retries_keep_one_webhook_id(client: TestClient, rt: Runtime, receiver: 
     pid = _pid(client, "s-hydrogen")
     _hook(client, pid, receiver.url)
     client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
-    worker = DeliveryWorker(rt)
+    worker = _worker(rt)
     for _ in range(3):
         worker.run_once()
     assert len(receiver.requests) == 3
@@ -176,7 +182,7 @@ def test_dead_letter_and_redeliver(client: TestClient, rt: Runtime, receiver: Re
     pid = _pid(client, "s-hydrogen")
     _hook(client, pid, receiver.url)
     client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
-    worker = DeliveryWorker(rt)
+    worker = _worker(rt)
     for _ in range(5):
         worker.run_once()
     assert len(receiver.requests) == 3  # the first try and the two configured retries
@@ -208,7 +214,7 @@ def test_endpoint_failing_for_a_day_is_disabled_and_platform_told(
         s.add(ep)
         s.commit()
     client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     hooks = client.get(f"/v1/platforms/{pid}/webhooks", headers=AUTH).json()
     assert hooks[0]["active"] is False and hooks[0]["disabled_reason"]
     types = [
@@ -228,7 +234,7 @@ def test_two_workers_never_send_one_delivery_twice(
         _hook(client, pid, receiver.url)
     for i in range(6):
         client.post("/v1/technologies", json=HYDROGEN_TECH | {"title": f"CCM variant {i}"}, headers=AUTH)
-    workers = [DeliveryWorker(rt), DeliveryWorker(rt)]
+    workers = [_worker(rt), _worker(rt)]
     threads = [threading.Thread(target=w.run_once) for w in workers]
     for t in threads:
         t.start()
@@ -264,7 +270,7 @@ def test_stored_but_unmatched_rows_are_caught_up_after_a_crash(
         s.add(row)
         s.commit()
     assert client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"] == []
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     assert len(receiver.requests) == 1
     assert (
         client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"][0]["technology_id"]
@@ -279,7 +285,7 @@ def _committed_unindexed_and_left_flagged(rt: Runtime, row: object) -> object:
         s.add(row)
         s.commit()
         s.refresh(row)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     with rt.session() as s:
         assert s.get(type(row), row.id).needs_matching  # type: ignore[attr-defined]
     return row
@@ -299,7 +305,7 @@ def test_a_row_committed_before_it_is_indexed_is_matched_later_not_dropped(
 
     doc = with_id(rt.engine.technology_docs([row])[0], row.id)
     rt.engine.apply_technologies([doc], rt.engine.embed_technology_docs([doc]))
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     with rt.session() as s:
         assert not s.get(Technology, row.id).needs_matching
     inbox = client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]
@@ -325,7 +331,7 @@ def test_a_platform_committed_before_it_is_indexed_hears_of_technologies_later(
 
     docs, vectors = rt.engine.prepare_platforms([row])
     rt.engine.apply_platforms([with_id(docs[0], row.id)], vectors)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     inbox = client.get(f"/v1/platforms/{row.id}/notifications", headers=AUTH).json()["items"]
     assert [n["technology_id"] for n in inbox] == [tech["id"]]
 
@@ -460,7 +466,7 @@ def test_email_digest_batches_per_platform_and_retries(
             box.refuse = 1  # the first send fails; webhooks must not wait for e-mail
             for i in range(2):
                 c.post("/v1/technologies", json=HYDROGEN_TECH | {"title": f"CCM {i}"}, headers=AUTH)
-            worker = DeliveryWorker(runtime)
+            worker = _worker(runtime)
             worker.run_once()
             assert len(receiver.requests) == 2 and box.messages == []
             worker.run_once()  # the retry (delay 0) goes through: one digest for both notifications
@@ -509,7 +515,6 @@ def test_concurrent_matching_of_one_row_stores_once_and_never_fails(client: Test
     """An API thread and a worker may match the same new technology at once; one of them records it."""
     import threading
 
-    from matcher.notifications.service import notify_for_technology
     from matcher.technologies.models import Technology
 
     tech = client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH).json()
@@ -528,7 +533,7 @@ def test_concurrent_matching_of_one_row_stores_once_and_never_fails(client: Test
 
     def run() -> None:
         try:
-            results.append(notify_for_technology(rt, tech["id"]))
+            results.append(notify_for_technology(rt.db, rt.engine, rt.settings, tech["id"]))
         except BaseException as exc:  # collected for the assertion below
             errors.append(exc)
 

@@ -16,7 +16,7 @@ from sqlmodel import select
 from api.app import create_app
 from api.web.context import highlight, safe_next
 from matcher.accounts.service import create_platform_key
-from matcher.notifications.service import match_pending
+from matcher.notifications.outbox import match_pending
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate
 from matcher.platforms.service import create_platforms, delete_platform
@@ -397,7 +397,7 @@ def test_a_new_fitting_platform_fills_a_gap_and_its_removal_reopens_it(tmp_path:
             filled = c.get("/v1/reports/coverage").json()
             assert filled["totals"]["unmet_demand"] == 0, filled["unmet_demand"]
             delete_platform(rt, platform.id)  # type: ignore[arg-type]
-            match_pending(rt)
+            match_pending(rt.db, rt.engine, rt.settings)
             assert c.get("/v1/reports/coverage").json()["totals"]["unmet_demand"] == 1
     finally:
         rt.close()
