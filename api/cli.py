@@ -253,7 +253,7 @@ def worker() -> None:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     rt = Runtime.open(settings)
-    w = DeliveryWorker(rt)
+    w = DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     signal.signal(signal.SIGINT, lambda *_: w.stop())
     console.print(f"Delivery worker {w.owner} started (Ctrl+C to stop).")

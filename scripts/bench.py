@@ -173,7 +173,7 @@ def fanout(deliveries: int) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from matcher.notifications.delivery import DeliveryWorker
-    from matcher.notifications.service import create_endpoint
+    from matcher.notifications.endpoints import create_endpoint
     from matcher.technologies.schemas import TechnologyCreate
     from matcher.technologies.service import create_technology
 
@@ -211,7 +211,7 @@ def fanout(deliveries: int) -> None:
         with rt.session() as s:
             ids = [p.id for p in s.exec(select(Platform)).all()]
         for pid in ids:
-            create_endpoint(rt, pid, url, None)
+            create_endpoint(rt.db, rt.settings, pid, url, None)
         t = time.perf_counter()
         for i in range(max(1, deliveries // per_tech)):
             create_technology(rt, TechnologyCreate(summary=f"{random.choice(QUERIES)} (variant {i})"))
@@ -220,7 +220,7 @@ def fanout(deliveries: int) -> None:
 
         with rt.session() as s:
             total = len(s.exec(select(WebhookDelivery.id)).all())
-        worker = DeliveryWorker(rt)
+        worker = DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
         t = time.perf_counter()
         sent = 0
         while sent < total:

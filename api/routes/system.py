@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.admission import Admission
 from api.deps import RuntimeDep
 from api.schemas import Health
-from matcher.notifications.service import queue_depth
+from matcher.notifications.outbox import queue_depth
 from matcher.runtime import Runtime
 
 router = APIRouter()
@@ -51,7 +51,7 @@ def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
         with rt.db.connect() as conn:
             conn.execute(text("SELECT 1"))
             checks["database"] = True
-        checks |= queue_depth(rt)
+        checks |= queue_depth(rt.db)
     except SQLAlchemyError as exc:
         checks["database"] = False
         checks["error"] = type(exc).__name__

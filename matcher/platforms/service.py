@@ -21,7 +21,7 @@ from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, Forbidden, InvalidInput, NotFound
 from matcher.indexing import PLATFORM
 from matcher.matching.documents import with_id
-from matcher.notifications.service import notify_for_platform, notify_for_platforms, rematch_technologies_of
+from matcher.notifications.outbox import notify_for_platform, notify_for_platforms, rematch_technologies_of
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
@@ -115,7 +115,7 @@ def create_platforms(
             [(r.id, r, p) for r, p in zip(stored, prepared, strict=True)],  # type: ignore[misc]
         )
     if match_now:
-        notify_for_platforms(rt, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
+        notify_for_platforms(rt.db, rt.engine, rt.settings, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
     return stored
 
 
@@ -264,7 +264,7 @@ def update_platform(
         s.refresh(row)
         indexing.apply(rt.engine, PLATFORM, [(platform_id, row, ready)])
     if row.needs_matching:
-        notify_for_platform(rt, platform_id)
+        notify_for_platform(rt.db, rt.engine, rt.settings, platform_id)
     return row
 
 

@@ -20,7 +20,7 @@ from matcher.matching.documents import technology_need, technology_text
 from matcher.matching.engine import MatchEngine
 from matcher.matching.query import MatchQuery
 from matcher.matching.results import MatchResult, TechnologyMatches
-from matcher.notifications.service import notify_for_technology
+from matcher.notifications.outbox import notify_for_technology
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
@@ -73,7 +73,7 @@ def create_technology(
             raise Conflict("A technology with the same external_id already exists.") from exc
         s.refresh(row)
         indexing.apply(rt.engine, TECHNOLOGY, [(row.id, row, ready)])  # type: ignore[list-item]
-    notify_for_technology(rt, row.id)  # type: ignore[arg-type]
+    notify_for_technology(rt.db, rt.engine, rt.settings, row.id)  # type: ignore[arg-type]
     return row
 
 
@@ -152,7 +152,7 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
         s.refresh(row)
         indexing.apply(rt.engine, TECHNOLOGY, [(technology_id, row, ready)])
     if row.needs_matching:
-        notify_for_technology(rt, technology_id)
+        notify_for_technology(rt.db, rt.engine, rt.settings, technology_id)
     return row
 
 
