@@ -33,19 +33,9 @@ Progress = Callable[[int, int], None]
 
 
 def _checked(tax: Taxonomy, data: dict, prefix: str = "") -> dict:
-    """Check codes against the taxonomy and canonicalise the province; raise ``InvalidInput`` naming the field."""
-    data = dict(data)
-    if data.get("tier") is not None:
-        data["tier"] = tax.check_tier(data["tier"], f"{prefix}tier")
-    if data.get("area") is not None:
-        data["area"] = tax.check_area(data["area"], f"{prefix}area")
-    if data.get("directions") is not None:
-        data["directions"] = tax.check_directions(data["directions"], f"{prefix}directions")
-    if data.get("service_types") is not None:
-        data["service_types"] = tax.check_service_types(data["service_types"], f"{prefix}service_types")
-    if data.get("province"):
-        data["province"] = tax.normalize_province(data["province"], f"{prefix}province")
-    return data
+    """Check codes against the taxonomy and canonicalise the province; one ``InvalidInput`` names every unknown
+    code with its field."""
+    return tax.check_codes(data, prefix)
 
 
 def create_platforms(
