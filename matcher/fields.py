@@ -240,15 +240,17 @@ def field_path(loc: Sequence[str | int]) -> str:
 
 
 def field_errors(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[FieldError]:
-    """Pydantic's errors (``ValidationError.errors()``) as ``FieldError``: field ``prefix`` + its JSON path (or
-    ``body`` for the whole input); an unknown code keeps the code as sent and the valid ones."""
+    """Pydantic's errors (``ValidationError.errors()``) as ``FieldError``: field ``prefix`` + its JSON path (for
+    the whole input: ``prefix`` without its final dot, or ``body``); an unknown code keeps the code as sent and the
+    valid ones."""
     out: list[FieldError] = []
     for e in errors:
         ctx = e.get("ctx") or {}
         unknown = e.get("type") == "unknown_code"
+        path = field_path(e.get("loc", ()))
         out.append(
             FieldError(
-                f"{prefix}{field_path(e.get('loc', ()))}" or "body",
+                f"{prefix}{path}" if path else prefix.rstrip(".") or "body",
                 str(e.get("msg", "invalid")).removeprefix("Value error, "),
                 list(ctx.get("allowed", [])) if unknown else None,
                 str(ctx.get("value")) if unknown else None,

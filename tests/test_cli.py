@@ -94,12 +94,13 @@ def test_import_reports_every_error_of_every_bad_line_and_stores_nothing(
         "{not json",
         "",
         json.dumps(good),
+        "[1, 2]",
     ]
     Path("bad.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = runner.invoke(app, ["import", "platforms", "bad.jsonl"])
     assert result.exit_code == 2, result.output
     report = " ".join(result.output.split())
-    assert "4 lines of bad.jsonl are invalid; nothing was stored" in report
+    assert "5 lines of bad.jsonl are invalid; nothing was stored" in report
     for expected in (
         "bad.jsonl:2: tier: Unknown tier 'platinum'",
         "bad.jsonl:2: directions[1]: Unknown industry direction 'nope'",
@@ -108,6 +109,7 @@ def test_import_reports_every_error_of_every_bad_line_and_stores_nothing(
         "bad.jsonl:3: trl_min: trl_min (8) must not be greater than trl_max (3)",
         "bad.jsonl:4: not valid JSON",
         "bad.jsonl:6: external_id: external_id 'g-1' is already on line 1",
+        "bad.jsonl:7: Input should be a valid dictionary",
     ):
         assert expected in report, expected
     assert "bad.jsonl:1:" not in report
