@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from matcher.errors import PilotMatchError
 from matcher.logs import configure_logging
 from matcher.settings import Settings
+
+if TYPE_CHECKING:
+    from api.schemas import MatchRequest, MatchResponse
 
 app = typer.Typer(
     help="PilotMatch: match research-lab technologies to pilot-test platforms (中试平台).",
@@ -30,16 +35,33 @@ err = Console(stderr=True)
 
 
 @contextmanager
-def _progress(label: str):  # type: ignore[no-untyped-def]
-    with Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
-    ) as bar:
-        task = bar.add_task(label, total=None)
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback that shows a bar only once there is work (a total above zero arrives), so a command
+    with nothing to index prints no empty bar."""
+    bar: Progress | None = None
+    task = None
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        nonlocal bar, task
+        if total <= 0:
+            return
+        if bar is None:
+            bar = Progress(
+                TextColumn(f"[bold]{escape(label)}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+            )
+            bar.start()
+            task = bar.add_task(label, total=total)
+        bar.update(task, completed=done, total=total)  # type: ignore[arg-type]
 
+    try:
         yield update
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def _open_runtime(label: str = "Indexing"):  # type: ignore[no-untyped-def]
@@ -52,7 +74,7 @@ def _open_runtime(label: str = "Indexing"):  # type: ignore[no-untyped-def]
 
 
 def _fail(exc: PilotMatchError) -> typer.Exit:
-    err.print(f"[red]Error:[/red] {exc.detail}")
+    err.print(f"[red]Error:[/red] {escape(exc.detail)}")
     return typer.Exit(code=2)
 
 
@@ -149,13 +171,20 @@ def seed_demo(
 def import_platforms(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one platform per line.")],
 ) -> None:
-    """Import platform profiles from a JSONL file (upserts by external_id, so re-running is safe)."""
-    from matcher.importing import import_platforms_file
+    """Import platform profiles from a JSONL file (upserts by external_id, so re-running is safe).
 
+    Every line is checked first: if any is invalid, each error of each bad line is listed with its line number
+    and nothing is stored."""
+    from matcher.importing import import_platforms, read_platforms_file
+
+    try:
+        items = read_platforms_file(file)  # before the model loads: a bad file fails at once
+    except PilotMatchError as exc:
+        raise _fail(exc) from exc
     rt = _open_runtime()
     try:
         with _progress("Importing") as update:
-            n = import_platforms_file(rt, file, progress=update)
+            n = import_platforms(rt, items, progress=update)
     except PilotMatchError as exc:
         raise _fail(exc) from exc
     finally:
@@ -178,65 +207,123 @@ def reindex() -> None:
         console.print(f"Rebuilt: {m.count} platforms ({m.passages} passages) with {m.model}, dim {m.dim}.")
 
 
+#: The option (or argument) of ``pilotmatch match`` that sets each field of a match request.
+_MATCH_OPTIONS = {
+    "text": "TEXT",
+    "directions": "--direction",
+    "service_types": "--service-type",
+    "tier": "--tier",
+    "trl": "--trl",
+    "province": "--province",
+    "area": "--area",
+    "limit": "--limit",
+}
+
+
+def _match_request(**fields: object) -> MatchRequest:
+    """The request ``POST /v1/match`` would take; every invalid option is printed at once, then exit 2."""
+    from pydantic import ValidationError
+
+    from api.schemas import MatchRequest
+    from matcher.fields import field_errors
+
+    try:
+        return MatchRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        for e in field_errors(exc.errors()):
+            option = _MATCH_OPTIONS.get(e.field.split("[")[0], e.field)
+            err.print(f"[red]Error:[/red] {escape(option)}: {escape(e.message)}")
+        raise typer.Exit(code=2) from exc
+
+
+def _print_matches(out: Console, text: str, response: MatchResponse) -> None:
+    """One row per platform; its name is never cut: it wraps, with tier, province and the leading factors of
+    its score ("why") on the lines below it."""
+    table = Table(title=f"Platforms for: {text[:60]}", show_lines=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("Fit", no_wrap=True)
+    table.add_column("Platform", overflow="fold", ratio=1)
+    for i, m in enumerate(response.matches, 1):
+        top = sorted(
+            ((k, v) for k, v in m.explanation.items() if abs(v) >= 0.005), key=lambda kv: -abs(kv[1])
+        )
+        why = ", ".join(f"{k} {v:+.2f}" for k, v in top[:4])
+        where = " · ".join(x for x in (m.tier, m.province) if x)
+        cell = f"[bold]{escape(m.name)}[/bold]\n[dim]{escape(where)}\nwhy: {escape(why)}[/dim]"
+        table.add_row(str(i), f"{m.score:.3f}", _FIT_STYLE[m.fit].format(m.fit), cell)
+    out.print(table)
+    if response.inferred_directions:
+        names = ", ".join(f"{d.name_zh} ({d.code}) {d.confidence:.0%}" for d in response.inferred_directions)
+        out.print(f"Inferred directions (pass --direction to override): {escape(names)}")
+
+
+_FIT_STYLE = {"good": "[green]{}[/green]", "possible": "[yellow]{}[/yellow]", "weak": "[dim]{}[/dim]"}
+
+
 @app.command()
 def match(
     text: Annotated[str, typer.Argument(help="Technology description, Chinese or English.")],
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
-    trl: Annotated[int | None, typer.Option(min=1, max=9)] = None,
-    province: Annotated[str | None, typer.Option()] = None,
-    area: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(help="How many platforms, 1-100.")] = 10,
+    trl: Annotated[
+        int | None, typer.Option(help="Technology readiness level today, 1-9 (a preference).")
+    ] = None,
+    province: Annotated[
+        str | None, typer.Option(help="Preferred province: a code, or its Chinese or English name.")
+    ] = None,
+    area: Annotated[str | None, typer.Option(help="Only platforms of this key-area code (a filter).")] = None,
     direction: Annotated[
         list[str] | None,
         typer.Option(help="An industry direction code (repeatable); replaces the inferred directions."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    service_type: Annotated[
+        list[str] | None, typer.Option(help="A wanted service-type code (repeatable; a preference).")
+    ] = None,
+    tier: Annotated[
+        list[str] | None, typer.Option(help="Only platforms of this tier code (repeatable).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly what POST /v1/match answers for the same request.")
+    ] = False,
 ) -> None:
-    """Rank platforms for TEXT and show why each fits."""
+    """Rank platforms for TEXT and show how well each fits and why.
+
+    Codes are listed at GET /v1/taxonomy; an unknown one is reported with the valid ones."""
+    from api.schemas import MatchResponse
     from matcher.matching.service import match_text
 
+    body = _match_request(
+        text=text,
+        limit=limit,
+        trl=trl,
+        province=province,
+        area=area,
+        directions=direction,
+        service_types=service_type,
+        tier=tier,
+    )
     rt = _open_runtime("Loading")
     try:
         outcome = match_text(
-            rt.engine, text, directions=direction or [], trl=trl, province=province, area=area, limit=limit
+            rt.engine,
+            body.text,
+            directions=body.directions,
+            trl=body.trl,
+            province=body.province,
+            service_types=body.service_types,
+            area=body.area,
+            tiers=body.tier,
+            limit=body.limit,
         )
-        results = outcome.matches
+        response = MatchResponse.of(outcome)
     except PilotMatchError as exc:
         raise _fail(exc) from exc
     finally:
         rt.close()
     if as_json:
-        out = [
-            {
-                "platform_id": m.platform_id,
-                "score": m.score,
-                "explanation": m.explanation,
-                "evidence": {"passage": m.evidence.passage, "terms": m.evidence.terms},
-                **m.card,
-            }
-            for m in results
-        ]
-        inferred = [{"code": d.code, "confidence": d.confidence} for d in outcome.inferred_directions]
-        typer.echo(
-            json.dumps({"matches": out, "inferred_directions": inferred}, ensure_ascii=False, indent=2)
-        )
+        typer.echo(json.dumps(response.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"Platforms for: {text[:60]}")
-    table.add_column("#", justify="right")
-    table.add_column("Score", justify="right")
-    table.add_column("Platform")
-    table.add_column("Tier")
-    table.add_column("Province")
-    table.add_column("Why")
-    for i, m in enumerate(results, 1):
-        top = sorted(
-            ((k, v) for k, v in m.explanation.items() if abs(v) >= 0.005), key=lambda kv: -abs(kv[1])
-        )
-        why = ", ".join(f"{k} {v:+.2f}" for k, v in top[:4])
-        table.add_row(str(i), f"{m.score:.3f}", m.card["name"], m.card["tier"], m.card["province"] or "", why)
-    console.print(table)
-    if outcome.inferred_directions:
-        names = ", ".join(f"{d.name_zh} {d.confidence:.0%}" for d in outcome.inferred_directions)
-        console.print(f"Inferred directions (pass --direction to override): {names}")
+    _print_matches(Console(), text, response)
 
 
 @app.command()

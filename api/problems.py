@@ -27,12 +27,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import get_optional_principal, get_principal, platform_principal, require_admin
 from matcher.errors import (
     Conflict,
+    FieldError,
     Forbidden,
     InvalidInput,
     NotFound,
     PilotMatchError,
     SchemaTooNew,
 )
+from matcher.fields import field_errors
 
 log = logging.getLogger("pilotmatch.api")
 
@@ -47,6 +49,7 @@ class FieldProblem(BaseModel):
     field: str = Field(description="Where: a JSON path such as `directions[1]`, a parameter name, or `body`.")
     message: str
     allowed: list[str] | None = Field(None, description="For an unknown code: the valid codes.")
+    value: str | None = Field(None, description="For an unknown code: the code as sent.")
 
 
 class ProblemDetails(BaseModel):
@@ -61,7 +64,8 @@ class ProblemDetails(BaseModel):
     instance: str | None = None
     errors: list[FieldProblem] | None = Field(
         None,
-        description="For 422: each invalid field, what is wrong with it and, for codes, what is allowed.",
+        description="For 422: every invalid field of the request at once, each with what is wrong with it and, "
+        "for codes, the code sent and what is allowed.",
     )
 
 
@@ -76,7 +80,7 @@ _PROBLEM_DESCRIPTIONS = {
     404: "Not found (or not visible to this key)",
     409: "Conflicts with stored data (e.g. a duplicate external_id); nothing was stored",
     413: "Request body too large",
-    422: "Invalid input; `errors` names each field",
+    422: "Invalid input; `errors` names every invalid field at once",
     429: "Too many requests; retry after `Retry-After` seconds",
     503: "Overloaded or not ready; retry after `Retry-After` seconds",
 }
@@ -190,12 +194,18 @@ def problem(status: int, detail: str, title: str | None = None, **extra: Any) ->
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _loc(loc: tuple | list) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
-    return out or "body"
+#: Where FastAPI says a request value was (the first part of a location); the field path follows it.
+_PLACES = {("body",), ("query",), ("path",), ("header",), ("cookie",)}
+
+
+def _field_problems(errors: list[FieldError]) -> list[dict[str, Any]]:
+    """The ``errors`` of a 422: ``allowed`` and ``value`` only where they say something (an unknown code)."""
+    return [
+        {"field": e.field, "message": e.message}
+        | ({"allowed": e.allowed} if e.allowed is not None else {})
+        | ({"value": e.value} if e.value is not None else {})
+        for e in errors
+    ]
 
 
 async def _html_error(request: Request, status: int, detail: str) -> Response | None:
@@ -216,7 +226,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             return page
         extra: dict[str, Any] = {}
         if isinstance(exc, InvalidInput):
-            extra["errors"] = [{"field": exc.field or "body", "message": exc.detail, "allowed": exc.allowed}]
+            extra["errors"] = _field_problems(exc.errors)
         return problem(status, exc.detail, exc.title, instance=request.url.path, **extra)
 
     @app.exception_handler(RequestValidationError)
@@ -231,15 +241,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem(
                 404, f"Nothing is stored at {request.url.path}.", "Not found", instance=request.url.path
             )
-        errors = [
-            {
-                "field": _loc(e.get("loc", ())),
-                "message": str(e.get("msg", "invalid")).removeprefix("Value error, "),
-            }
+        errors = field_errors(
+            {**e, "loc": tuple(e.get("loc", ()))[1:] if tuple(e.get("loc", ()))[:1] in _PLACES else e["loc"]}
             for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem(422, detail, "Invalid input", instance=request.url.path, errors=errors)
+        )
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+        if len(errors) > 5:
+            detail += f"; and {len(errors) - 5} more"
+        return problem(
+            422, detail, "Invalid input", instance=request.url.path, errors=_field_problems(errors)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

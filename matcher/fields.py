@@ -7,22 +7,33 @@
   refused too, never silently dropped.
 * ``TIER``, ``AREA``, ``DIRECTION``, ``SERVICE_TYPE``, ``PROVINCE`` and the other coded markers document a code
   field as an enum, with each code's Chinese and English name, in the JSON schema (and so in the OpenAPI
-  document). They do not validate: the taxonomy's own checks do that in the services, with messages that list
-  the valid codes, and accept what the schema describes (province names as well as codes).
+  document). The input types (``TierCode``, ``AreaCode``, ``DirectionCode``, ``ServiceTypeCode``,
+  ``ProvinceInput``) also check the code against the taxonomy while the model validates, so one request or import
+  line with several bad values is refused with every one named (an ``unknown_code`` error whose context holds the
+  code as sent and the valid ones); a province name becomes its code. The services check again, for callers that
+  pass codes without a model.
+* ``field_errors`` turns pydantic's errors into the ``FieldError`` list the API and import report.
 * ``MAX_ROW_ID`` is the largest id a row can have on every backend (PostgreSQL ``INTEGER``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from matcher.errors import FieldError, InvalidInput
 from matcher.taxonomy import Coded, default_taxonomy
 
 #: The largest row id on every backend: PostgreSQL ``INTEGER`` (SQLite would take up to 2**63 - 1).
@@ -168,12 +179,35 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 #: A search in names (``q``).
 SearchText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), PlainText]
 
-TierCode = Annotated[Code, TIER]
-AreaCode = Annotated[Code, AREA]
-DirectionCode = Annotated[Code, DIRECTION]
-ServiceTypeCode = Annotated[Code, SERVICE_TYPE]
-#: A province as sent: a code or a name (the service turns it into the code).
-ProvinceInput = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32), PlainText, PROVINCE]
+
+def known(check: Callable[[str], str]) -> AfterValidator:
+    """A validator that runs a taxonomy check (``Taxonomy.check_tier``, ...) and reports an unknown value as an
+    ``unknown_code`` error: the taxonomy's message, with ``value`` (as sent) and ``allowed`` in its context."""
+
+    def validate(value: str) -> str:
+        try:
+            return check(value)
+        except InvalidInput as exc:
+            first = exc.errors[0]
+            raise PydanticCustomError(
+                "unknown_code", first.message, {"value": value, "allowed": first.allowed or []}
+            ) from exc
+
+    return AfterValidator(validate)
+
+
+TierCode = Annotated[Code, known(_TAXONOMY.check_tier), TIER]
+AreaCode = Annotated[Code, known(_TAXONOMY.check_area), AREA]
+DirectionCode = Annotated[Code, known(lambda code: _TAXONOMY.check_directions([code])[0]), DIRECTION]
+ServiceTypeCode = Annotated[Code, known(lambda code: _TAXONOMY.check_service_types([code])[0]), SERVICE_TYPE]
+#: A province as sent: a code or a name; validated, it is the code.
+ProvinceInput = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=32),
+    PlainText,
+    known(_TAXONOMY.normalize_province),
+    PROVINCE,
+]
 
 
 def blank_as_none(value: Any) -> Any:
@@ -192,3 +226,34 @@ def drop_default(schema: dict[str, Any]) -> None:
     """``json_schema_extra`` for a field that may be left out but not sent as ``null``: its Python default is
     ``None`` (meaning "not sent"), which the schema must not advertise as a value."""
     schema.pop("default", None)
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """A pydantic location as a JSON path: ``("items", 3, "directions", 0)`` -> ``items[3].directions[0]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[FieldError]:
+    """Pydantic's errors (``ValidationError.errors()``) as ``FieldError``: field ``prefix`` + its JSON path (for
+    the whole input: ``prefix`` without its final dot, or ``body``); an unknown code keeps the code as sent and the
+    valid ones."""
+    out: list[FieldError] = []
+    for e in errors:
+        ctx = e.get("ctx") or {}
+        unknown = e.get("type") == "unknown_code"
+        path = field_path(e.get("loc", ()))
+        out.append(
+            FieldError(
+                f"{prefix}{path}" if path else prefix.rstrip(".") or "body",
+                str(e.get("msg", "invalid")).removeprefix("Value error, "),
+                list(ctx.get("allowed", [])) if unknown else None,
+                str(ctx.get("value")) if unknown else None,
+            )
+        )
+    return out

@@ -1,7 +1,9 @@
 """Bulk loading: JSONL platform files and the bundled demo data.
 
 Imports upsert by ``external_id`` in batches, so an interrupted import can simply be run again. Every line is
-validated before anything is stored; a bad line is reported with its line number and nothing is written.
+validated (fields, codes against the taxonomy, the TRL range, an ``external_id`` repeated in the file) before
+anything is stored: if any line is bad, one ``InvalidInput`` names every error of every bad line with its line
+number and field, and nothing is written. Once all lines are valid, each batch is stored in its own transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sqlmodel import delete, select
 
 from matcher import indexing
 from matcher.accounts.service import revoke_platform_access
-from matcher.errors import InvalidInput
+from matcher.errors import FieldError, InvalidInput
+from matcher.fields import field_errors
 from matcher.indexing import PLATFORM, TECHNOLOGY
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate
@@ -41,19 +44,47 @@ class ImportReport:
 
 
 def read_platforms_jsonl(lines: Iterator[str], source: str) -> list[PlatformCreate]:
+    """Parse and validate every line; raise one ``InvalidInput`` naming each error of each bad line (its field is
+    ``line N.path``, its detail one ``source:N: path: message`` line per error)."""
     items: list[PlatformCreate] = []
+    errors: list[FieldError] = []
+    first_line: dict[str, int] = {}
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            items.append(PlatformCreate.model_validate(json.loads(line)))
+            item = PlatformCreate.model_validate(json.loads(line))
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{source}:{n}: not valid JSON ({exc.msg}).", field=f"line {n}") from exc
+            errors.append(FieldError(f"line {n}", f"not valid JSON ({exc.msg})"))
+            continue
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise InvalidInput(f"{source}:{n}: {where}: {err['msg']}", field=f"line {n}.{where}") from exc
+            errors.extend(field_errors(exc.errors(), f"line {n}."))
+            continue
+        if item.external_id is not None:
+            if item.external_id in first_line:
+                errors.append(
+                    FieldError(
+                        f"line {n}.external_id",
+                        f"external_id {item.external_id!r} is already on line {first_line[item.external_id]}",
+                        value=item.external_id,
+                    )
+                )
+                continue
+            first_line[item.external_id] = n
+        items.append(item)
+    if errors:
+        raise _bad_lines(source, errors)
     return items
+
+
+def _bad_lines(source: str, errors: list[FieldError]) -> InvalidInput:
+    lines = []
+    for e in errors:
+        line, _, path = e.field.partition(".")
+        lines.append(f"{source}:{line.removeprefix('line ')}: {path + ': ' if path else ''}{e.message}")
+    count = len({e.field.partition(".")[0] for e in errors})
+    head = f"{count} line{'s' if count > 1 else ''} of {source} {'are' if count > 1 else 'is'} invalid; nothing was stored:"
+    return InvalidInput("\n".join([head, *lines]), errors=errors)
 
 
 def import_platforms(
@@ -77,10 +108,19 @@ def import_platforms(
     return done
 
 
+def read_platforms_file(path: Path) -> list[PlatformCreate]:
+    """``read_platforms_jsonl`` of a UTF-8 file: every line valid, or one ``InvalidInput`` naming each error."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            return read_platforms_jsonl(iter(f), str(path))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}).", field="file"
+        ) from exc
+
+
 def import_platforms_file(rt: Runtime, path: Path, *, progress: Progress | None = None) -> int:
-    with path.open(encoding="utf-8") as f:
-        items = read_platforms_jsonl(iter(f), str(path))
-    return import_platforms(rt, items, progress=progress)
+    return import_platforms(rt, read_platforms_file(path), progress=progress)
 
 
 def _demo_files(kind: str) -> list[tuple[str, str]]:

@@ -2,19 +2,20 @@
 
 The data lives in ``matcher/data/taxonomy.json`` (editable, versioned) and is loaded once. Validation helpers turn
 user input (codes, or Chinese/English names for provinces) into canonical codes and raise ``InvalidInput`` listing
-the valid codes when something is unknown.
+the valid codes when something is unknown; a check of several values names every unknown one at once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from matcher.errors import InvalidInput
+from matcher.errors import FieldError, InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,19 +119,45 @@ class Taxonomy:
         key = _province_key(value)
         if key in self._province_aliases:
             return self._province_aliases[key]
-        raise InvalidInput(
-            f"Unknown province {value!r}. Use one of: {', '.join(self.province_codes)} "
-            "(Chinese or English names are accepted too).",
-            field=field_name,
-            allowed=self.province_codes,
+        raise InvalidInput.of(
+            [
+                FieldError(
+                    field_name,
+                    f"Unknown province {value!r}. Use one of: {', '.join(self.province_codes)} "
+                    "(Chinese or English names are accepted too).",
+                    self.province_codes,
+                    value,
+                )
+            ]
         )
 
     def normalize_provinces(self, values: Iterable[str], field_name: str = "provinces") -> list[str]:
-        out: list[str] = []
-        for i, v in enumerate(values):
-            code = self.normalize_province(v, f"{field_name}[{i}]")
-            if code not in out:
-                out.append(code)
+        return _each(values, field_name, self.normalize_province)
+
+    def check_codes(self, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        """``data`` with each coded field it holds checked and canonical (``tier``, ``area``, ``directions``,
+        ``service_types``, ``province``, ``preferred_provinces``; lists de-duplicated, provinces as codes). Raises
+        one ``InvalidInput`` naming every unknown code, each field prefixed with ``prefix``."""
+        checks: dict[str, Callable[[Any, str], Any]] = {
+            "tier": self.check_tier,
+            "area": self.check_area,
+            "directions": self.check_directions,
+            "service_types": self.check_service_types,
+            "province": self.normalize_province,
+            "preferred_provinces": self.normalize_provinces,
+        }
+        out = dict(data)
+        errors: list[FieldError] = []
+        for name, check in checks.items():
+            value = data.get(name)
+            if value is None or (name == "province" and not value):
+                continue
+            try:
+                out[name] = check(value, f"{prefix}{name}")
+            except InvalidInput as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise InvalidInput.of(errors)
         return out
 
     # ---- serialisation -------------------------------------------------------------------------------------
@@ -181,17 +208,29 @@ def _province_key(value: str) -> str:
 def _check_one(code: str, valid: list[str], field_name: str, what: str) -> str:
     if code in valid:
         return code
-    raise InvalidInput(
-        f"Unknown {what} {code!r}. Valid codes: {', '.join(valid)}.", field=field_name, allowed=valid
+    raise InvalidInput.of(
+        [FieldError(field_name, f"Unknown {what} {code!r}. Valid codes: {', '.join(valid)}.", valid, code)]
     )
 
 
 def _check_many(codes: Iterable[str], valid: list[str], field_name: str, what: str) -> list[str]:
+    return _each(codes, field_name, lambda code, name: _check_one(code, valid, name, what))
+
+
+def _each(values: Iterable[str], field_name: str, check: Callable[[str, str], str]) -> list[str]:
+    """Each value checked (``field_name[i]``), de-duplicated in order; one error names every bad one."""
     out: list[str] = []
-    for i, code in enumerate(codes):
-        _check_one(code, valid, f"{field_name}[{i}]", what)
+    errors: list[FieldError] = []
+    for i, value in enumerate(values):
+        try:
+            code = check(value, f"{field_name}[{i}]")
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+            continue
         if code not in out:
             out.append(code)
+    if errors:
+        raise InvalidInput.of(errors)
     return out
 
 

@@ -73,6 +73,50 @@ def test_import_match_reindex_round_trip(env: Path) -> None:
     assert "Rebuilt: 2 platforms" in result.output
 
 
+def test_import_reports_every_error_of_every_bad_line_and_stores_nothing(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown codes (direction and province included), a reversed TRL range, a line that is not JSON and an
+    external_id used twice: each with its line number and field, in one run; nothing is stored."""
+    monkeypatch.chdir(env)  # a short file name, so each message stays on one line of the report
+    good = {
+        "external_id": "g-1",
+        "name": "好平台",
+        "tier": "reserve",
+        "area": "equipment",
+        "capabilities": "数控机床验证",
+    }
+    lines = [
+        json.dumps(good),
+        json.dumps(good | {"external_id": "g-2", "tier": "platinum", "directions": ["steel", "nope"]})[:-1]
+        + ', "province": "Atlantis"}',
+        json.dumps(good | {"external_id": "g-3", "area": "mining", "trl_min": 8, "trl_max": 3}),
+        "{not json",
+        "",
+        json.dumps(good),
+        "[1, 2]",
+    ]
+    Path("bad.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "platforms", "bad.jsonl"])
+    assert result.exit_code == 2, result.output
+    report = " ".join(result.output.split())
+    assert "5 lines of bad.jsonl are invalid; nothing was stored" in report
+    for expected in (
+        "bad.jsonl:2: tier: Unknown tier 'platinum'",
+        "bad.jsonl:2: directions[1]: Unknown industry direction 'nope'",
+        "bad.jsonl:2: province: Unknown province 'Atlantis'",
+        "bad.jsonl:3: area: Unknown area 'mining'",
+        "bad.jsonl:3: trl_min: trl_min (8) must not be greater than trl_max (3)",
+        "bad.jsonl:4: not valid JSON",
+        "bad.jsonl:6: external_id: external_id 'g-1' is already on line 1",
+        "bad.jsonl:7: Input should be a valid dictionary",
+    ):
+        assert expected in report, expected
+    assert "bad.jsonl:1:" not in report
+    listed = runner.invoke(app, ["match", "数控机床", "--json"])
+    assert json.loads(listed.output[listed.output.index("{") :])["matches"] == []
+
+
 def test_bad_import_line_is_reported_and_nothing_is_stored(env: Path) -> None:
     data = env / "bad.jsonl"
     good = {"name": "好平台", "tier": "reserve", "area": "equipment", "capabilities": "数控机床验证"}
@@ -141,3 +185,105 @@ def test_seed_demo_fills_only_an_empty_database_and_reset_goes_back(
         demo = _platform_ids(c)
         assert len(demo) == len(ids) and min(demo) > max(ids)  # all of the demo, under new ids
         assert c.get(f"/v1/platforms/{ids[0]}").status_code == 404
+
+
+# ---- pilotmatch match on the demo -------------------------------------------------------------------------------
+@pytest.fixture
+def demo_env(env: Path, demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI pointed at a copy of the seeded demo (database and index snapshots)."""
+    monkeypatch.setenv("PILOTMATCH_DATABASE_URL", copy_demo(demo_runtime, env))
+    return env
+
+
+def _json(output: str) -> dict:
+    return json.loads(output[output.index("{") :])
+
+
+@pytest.mark.backend_independent
+def test_match_json_is_what_the_api_answers_for_the_same_request(demo_env: Path, client: TestClient) -> None:
+    text = "高镍三元正极材料烧结工艺放大，需要百吨级中试线验证"
+    options = ["--limit", "6", "--trl", "5", "--province", "湖南", "--service-type", "process"]
+    filtered = [
+        *options,
+        "--tier",
+        "national",
+        "--tier",
+        "key_cultivated",
+        "--direction",
+        "new_energy_storage",
+    ]
+    requests = [
+        ({"text": text, "limit": 6, "trl": 5, "province": "湖南", "service_types": ["process"]}, options),
+        (
+            {
+                "text": text,
+                "limit": 6,
+                "trl": 5,
+                "province": "湖南",
+                "service_types": ["process"],
+                "tier": ["national", "key_cultivated"],
+                "directions": ["new_energy_storage"],
+            },
+            filtered,
+        ),
+    ]
+    for body, args in requests:
+        api = client.post("/v1/match", json=body)
+        assert api.status_code == 200, api.text
+        result = runner.invoke(app, ["match", text, "--json", *args])
+        assert result.exit_code == 0, result.output
+        cli = _json(result.output)
+        assert cli.keys() == api.json().keys()
+        assert [m.keys() for m in cli["matches"]] == [m.keys() for m in api.json()["matches"]]
+        assert [(m["platform_id"], m["score"], m["fit"]) for m in cli["matches"]] == [
+            (m["platform_id"], m["score"], m["fit"]) for m in api.json()["matches"]
+        ]
+        assert cli == api.json()
+        assert cli["matches"], body
+    tiers = {
+        m["tier"] for m in _json(runner.invoke(app, ["match", text, "--json", *filtered]).output)["matches"]
+    }
+    assert tiers <= {"national", "key_cultivated"}
+
+
+def _platform_column(table: str) -> str:
+    """The text of the last column of a rich table (between the last two vertical bars of each line)."""
+    cells = [line.rsplit("│", 2)[1] for line in table.splitlines() if line.count("│") >= 3]
+    return "".join("".join(cells).split())
+
+
+@pytest.mark.backend_independent
+def test_match_table_keeps_names_whole_at_80_columns_shows_fit_and_no_empty_bars(demo_env: Path) -> None:
+    text = "高镍三元正极材料烧结工艺放大，需要百吨级中试线验证"
+    matches = _json(runner.invoke(app, ["match", text, "--json", "--limit", "8"]).output)["matches"]
+    assert any(len(m["name"]) > 15 for m in matches)
+    result = runner.invoke(app, ["match", text, "--limit", "8"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert "…" not in result.output
+    column = _platform_column(result.output)
+    for m in matches:
+        assert "".join(m["name"].split()) in column, m["name"]  # wrapped perhaps, never cut
+        assert f"{m['score']:.3f}" in result.output
+    fits = [line.split("│")[3].strip() for line in result.output.splitlines() if line.count("│") >= 5]
+    assert [f for f in fits if f] == [m["fit"] for m in matches]
+    # Nothing to index: no progress bar at all (it showed "Loading ━━━ 0/?" on every command).
+    assert "Loading" not in result.output and "0/?" not in result.output
+
+
+@pytest.mark.backend_independent
+def test_match_names_every_invalid_option_at_once_with_the_valid_codes(demo_env: Path) -> None:
+    args = ["--tier", "gold", "--area", "mining", "--province", "Atlantis", "--direction", "nope"]
+    result = runner.invoke(app, ["match", "钢", *args, "--service-type", "testing", "--trl", "12"])
+    assert result.exit_code == 2
+    report = " ".join(result.output.split())
+    for option, message in (
+        ("--tier", "Unknown tier 'gold'. Valid codes: national, key_cultivated"),
+        ("--area", "Unknown area 'mining'. Valid codes: raw_materials"),
+        ("--province", "Unknown province 'Atlantis'. Use one of: beijing"),
+        ("--direction", "Unknown industry direction 'nope'. Valid codes: petrochemicals"),
+        ("--service-type", "Unknown service type 'testing'. Valid codes: design"),
+        ("--trl", "Input should be less than or equal to 9"),
+    ):
+        assert f"{option}: {message}" in report, option
+    assert "Loading" not in result.output  # refused before the model is loaded

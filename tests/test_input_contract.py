@@ -412,6 +412,109 @@ def test_a_blank_province_or_filter_means_none(small_client: TestClient) -> None
         assert [p["external_id"] for p in found] == ["s-steel"], name
 
 
+# ---- every error at once ---------------------------------------------------------------------------------------
+def _by_field(problem: dict) -> dict[str, dict]:
+    return {e["field"]: e for e in problem["errors"]}
+
+
+def test_a_match_request_with_several_bad_fields_names_every_one(small_client: TestClient) -> None:
+    """A bad tier, area, province and direction (and a TRL out of range) are one 422 naming each, with the code
+    sent and the valid ones: not the first alone."""
+    bad = {
+        "text": "x",
+        "tier": ["national", "gold"],
+        "area": "mining",
+        "province": "Atlantis",
+        "directions": ["nope", "hydrogen", "nada"],
+        "trl": 12,
+    }
+    body = assert_problem(small_client.post("/v1/match", json=bad), 422)
+    errors = _by_field(body)
+    assert set(errors) == {"tier[1]", "area", "province", "directions[0]", "directions[2]", "trl"}
+    tax = default_taxonomy()
+    assert errors["tier[1]"]["value"] == "gold" and errors["tier[1]"]["allowed"] == tax.tier_codes
+    assert errors["area"]["value"] == "mining" and errors["area"]["allowed"] == tax.area_codes
+    assert errors["province"]["value"] == "Atlantis" and errors["province"]["allowed"] == tax.province_codes
+    assert errors["directions[2]"]["value"] == "nada" and "hydrogen" in errors["directions[2]"]["allowed"]
+    assert "allowed" not in errors["trl"] and "value" not in errors["trl"]  # only codes carry them
+    assert body["detail"].startswith("directions[0]: Unknown industry direction 'nope'.")
+    assert body["detail"].endswith("; and 1 more")  # the detail sums up five; `errors` holds them all
+
+
+def test_a_platform_with_several_bad_fields_names_every_one_and_stores_nothing(
+    small_client: TestClient,
+) -> None:
+    before = small_client.get("/v1/platforms").json()["items"]
+    bad = PLATFORM | {
+        "tier": "gold",
+        "area": "mining",
+        "province": "Atlantis",
+        "directions": ["steel", "nope"],
+        "service_types": ["testing"],
+        "trl_min": 7,
+        "trl_max": 3,
+        "capacity": -1,
+    }
+    errors = _by_field(assert_problem(small_client.post("/v1/platforms", json=bad, headers=AUTH), 422))
+    assert set(errors) == {
+        "tier",
+        "area",
+        "province",
+        "directions[1]",
+        "service_types[0]",
+        "trl_min",
+        "capacity",
+    }
+    assert errors["trl_min"]["message"] == "trl_min (7) must not be greater than trl_max (3)"
+    assert small_client.get("/v1/platforms").json()["items"] == before
+
+
+def test_a_reversed_trl_range_is_an_error_on_trl_min_not_the_body(small_client: TestClient) -> None:
+    r = small_client.post("/v1/platforms", json=PLATFORM | {"trl_min": 8, "trl_max": 2}, headers=AUTH)
+    (error,) = assert_problem(r, 422)["errors"]
+    assert error["field"] == "trl_min"
+    # A range given as strings is read as the fields read it; an equal range is fine.
+    r = small_client.post("/v1/platforms", json=PLATFORM | {"trl_min": "8", "trl_max": "2"}, headers=AUTH)
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["trl_min"]
+    ok = small_client.post("/v1/platforms", json=PLATFORM | {"trl_min": 5, "trl_max": 5}, headers=AUTH)
+    assert ok.status_code == 201, ok.text
+
+
+def test_a_bulk_write_names_every_bad_field_of_every_item(small_client: TestClient) -> None:
+    items = [
+        PLATFORM | {"external_id": "b-0"},
+        PLATFORM | {"external_id": "b-1", "tier": "gold", "directions": ["nope"]},
+        PLATFORM | {"external_id": "b-2", "trl_min": 9, "trl_max": 1},
+    ]
+    r = small_client.post("/v1/platforms/bulk", json={"items": items}, headers=AUTH)
+    errors = _by_field(assert_problem(r, 422))
+    assert set(errors) == {"items[1].tier", "items[1].directions[0]", "items[2].trl_min"}
+    assert small_client.get("/v1/platforms", params={"q": "输入校验"}).json()["items"] == []
+
+
+def test_a_technology_with_several_bad_codes_names_every_one(small_client: TestClient) -> None:
+    bad = TECHNOLOGY | {
+        "directions": ["nope", "steel", "nada"],
+        "service_types": ["testing"],
+        "preferred_provinces": ["hebei", "Atlantis"],
+        "trl": 0,
+    }
+    errors = _by_field(assert_problem(small_client.post("/v1/technologies", json=bad, headers=AUTH), 422))
+    assert set(errors) == {
+        "directions[0]",
+        "directions[2]",
+        "service_types[0]",
+        "preferred_provinces[1]",
+        "trl",
+    }
+    assert errors["preferred_provinces[1]"]["value"] == "Atlantis"
+
+
+def test_list_filters_name_every_unknown_code(small_client: TestClient) -> None:
+    r = small_client.get("/v1/platforms", params={"area": "mining", "tier": "gold", "province": "Atlantis"})
+    assert set(_by_field(assert_problem(r, 422))) == {"area", "tier", "province"}
+
+
 # ---- the document ----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory: pytest.TempPathFactory) -> dict:

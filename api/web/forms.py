@@ -80,5 +80,7 @@ def add_validation_errors(
 
 
 def add_domain_error(errors: Errors, exc: InvalidInput, rename: Mapping[str, str] | None = None) -> None:
-    name = field_root(exc.field)
-    errors.setdefault((rename or {}).get(name, name), exc.detail)
+    """Each invalid field's message beside its input (an error names every bad field at once)."""
+    for e in exc.errors:
+        name = field_root(e.field)
+        errors.setdefault((rename or {}).get(name, name), e.message)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matcher.errors import FieldError, InvalidInput
 from matcher.matching.lexicon import BilingualLexicon
 from matcher.matching.ranking import NeedFacts
 from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text
@@ -60,19 +61,29 @@ class MatchQuery:
         limit: int = 10,
     ) -> MatchQuery:
         """A query from user input. ``directions``, ``trl``, ``province`` and ``service_types`` are preferences
-        that feed ranking factors; ``area`` and ``tiers`` are filters. Unknown codes raise ``InvalidInput``."""
+        that feed ranking factors; ``area`` and ``tiers`` are filters. One ``InvalidInput`` names every unknown
+        code with its field."""
+        errors: list[FieldError] = []
+        try:
+            codes = taxonomy.check_codes(
+                {"directions": directions, "province": province, "service_types": service_types, "area": area}
+            )
+        except InvalidInput as exc:
+            codes, errors = {}, list(exc.errors)
+        try:
+            checked_tiers = tuple(taxonomy.check_tiers(tiers))
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+        if errors:
+            raise InvalidInput.of(errors)
         need = NeedFacts(
-            directions=tuple(taxonomy.check_directions(directions)),
+            directions=tuple(codes["directions"]),
             trl=trl,
-            provinces=(taxonomy.normalize_province(province),) if province else (),
-            service_types=tuple(taxonomy.check_service_types(service_types)),
+            provinces=(codes["province"],) if codes["province"] else (),
+            service_types=tuple(codes["service_types"]),
         )
         return cls(
-            text=normalize_text(text),
-            need=need,
-            area=taxonomy.check_area(area) if area else None,
-            tiers=tuple(taxonomy.check_tiers(tiers)),
-            limit=limit,
+            text=normalize_text(text), need=need, area=codes["area"] or None, tiers=checked_tiers, limit=limit
         )
 
     @property

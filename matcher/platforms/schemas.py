@@ -8,9 +8,10 @@ validates nothing beyond types, so a row stored under older rules can still be r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from matcher.fields import (
     AREA,
@@ -96,11 +97,57 @@ class PlatformFields(BaseModel):
         None, ge=0, le=1, description="...and score at least this (calibrated; default in settings)."
     )
 
-    @model_validator(mode="after")
-    def _trl_range(self) -> PlatformFields:
-        if self.trl_min is not None and self.trl_max is not None and self.trl_min > self.trl_max:
-            raise ValueError("trl_min must not be greater than trl_max")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _trl_range(cls, data: Any, handler: ModelWrapValidatorHandler[PlatformFields]) -> PlatformFields:
+        """``trl_min`` above ``trl_max`` is an error on ``trl_min`` (where a form shows it), reported together
+        with the fields' own errors rather than after them."""
+        low, high = (_whole(data.get(k)) if isinstance(data, dict) else None for k in ("trl_min", "trl_max"))
+        errors = []
+        if low is not None and high is not None and low > high:
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "trl_range",
+                        "trl_min ({trl_min}) must not be greater than trl_max ({trl_max})",
+                        {"trl_min": low, "trl_max": high},
+                    ),
+                    loc=("trl_min",),
+                    input=data["trl_min"],
+                )
+            )
+        try:
+            model = handler(data)
+        except ValidationError as exc:
+            if not errors:
+                raise
+            raise ValidationError.from_exception_data(cls.__name__, [*_details(exc), *errors]) from None
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return model
+
+
+def _whole(value: Any) -> int | None:
+    """A TRL as the field will read it (an int, or a string of digits), else None (the field reports it)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _details(exc: ValidationError) -> list[InitErrorDetails]:
+    """``exc``'s errors, to be raised again with more: each keeps its type name, message, place and context."""
+    return [
+        InitErrorDetails(
+            type=PydanticCustomError(e["type"], e["msg"], e.get("ctx")),
+            loc=e["loc"],
+            input=e.get("input"),
+        )
+        for e in exc.errors()
+    ]
 
 
 class PlatformCreate(PlatformFields):

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+from pydantic import ValidationError
 from sqlalchemy import String, cast, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -19,6 +20,7 @@ from matcher import indexing
 from matcher.accounts.service import revoke_platform_access
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, Forbidden, InvalidInput, NotFound
+from matcher.fields import field_errors
 from matcher.indexing import PLATFORM
 from matcher.matching.documents import with_id
 from matcher.notifications.outbox import notify_for_platform, notify_for_platforms, rematch_technologies_of
@@ -33,19 +35,9 @@ Progress = Callable[[int, int], None]
 
 
 def _checked(tax: Taxonomy, data: dict, prefix: str = "") -> dict:
-    """Check codes against the taxonomy and canonicalise the province; raise ``InvalidInput`` naming the field."""
-    data = dict(data)
-    if data.get("tier") is not None:
-        data["tier"] = tax.check_tier(data["tier"], f"{prefix}tier")
-    if data.get("area") is not None:
-        data["area"] = tax.check_area(data["area"], f"{prefix}area")
-    if data.get("directions") is not None:
-        data["directions"] = tax.check_directions(data["directions"], f"{prefix}directions")
-    if data.get("service_types") is not None:
-        data["service_types"] = tax.check_service_types(data["service_types"], f"{prefix}service_types")
-    if data.get("province"):
-        data["province"] = tax.normalize_province(data["province"], f"{prefix}province")
-    return data
+    """Check codes against the taxonomy and canonicalise the province; one ``InvalidInput`` names every unknown
+    code with its field."""
+    return tax.check_codes(data, prefix)
 
 
 def create_platforms(
@@ -235,10 +227,8 @@ def update_platform(
         raise InvalidInput(f"trl_min ({low}) must not be greater than trl_max ({high}).", field="trl_min")
     try:
         PlatformCreate.model_validate(merged)
-    except ValueError as exc:
-        raise InvalidInput(
-            str(exc).splitlines()[-1] if str(exc) else "Invalid platform.", field="body"
-        ) from exc
+    except ValidationError as exc:
+        raise InvalidInput.of(field_errors(exc.errors())) from exc
     data = _checked(rt.taxonomy, merged)
     _check_external_id_free(rt, platform_id, data.get("external_id"))
     (ready,) = indexing.prepare(rt.engine, PLATFORM, [Platform(id=platform_id, **data)])

@@ -31,16 +31,9 @@ from matcher.technologies.schemas import TechnologyCreate, TechnologyUpdate
 
 
 def _checked(tax: Taxonomy, data: dict) -> dict:
-    data = dict(data)
-    if data.get("directions") is not None:
-        data["directions"] = tax.check_directions(data["directions"])
-    if data.get("service_types") is not None:
-        data["service_types"] = tax.check_service_types(data["service_types"])
-    if data.get("preferred_provinces") is not None:
-        data["preferred_provinces"] = tax.normalize_provinces(
-            data["preferred_provinces"], "preferred_provinces"
-        )
-    return data
+    """Check codes against the taxonomy and canonicalise the provinces; one ``InvalidInput`` names every unknown
+    code with its field."""
+    return tax.check_codes(data)
 
 
 def _indexed(t: Technology) -> bool:
