@@ -28,9 +28,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from api.problems import problem
-from matcher.accounts.service import authenticate
+from matcher import Settings, authenticate
 from matcher.admission import MatchGate, Overloaded, RateLimited, RateLimiter
-from matcher.settings import Settings
 
 
 class Admission:

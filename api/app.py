@@ -24,10 +24,8 @@ from api.problems import install_problem_handlers
 from api.routes import keys, match, notifications, platforms, reports, system, technologies
 from api.security_headers import NoSniffMiddleware
 from api.web.install import install_web
+from matcher import DeliveryWorker, Runtime, Settings
 from matcher.logs import configure_logging
-from matcher.notifications.delivery import DeliveryWorker
-from matcher.runtime import Runtime
-from matcher.settings import Settings
 
 log = logging.getLogger("pilotmatch.api")
 

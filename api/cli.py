@@ -16,9 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from matcher.errors import PilotMatchError
+from matcher import PilotMatchError, Settings
 from matcher.logs import configure_logging
-from matcher.settings import Settings
 
 if TYPE_CHECKING:
     from api.schemas import MatchRequest, MatchResponse
@@ -65,7 +64,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def _open_runtime(label: str = "Indexing"):  # type: ignore[no-untyped-def]
-    from matcher.runtime import Runtime
+    from matcher import Runtime
 
     settings = Settings()
     configure_logging(settings.log_format, "WARNING")
@@ -96,7 +95,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app, load_settings
-    from matcher.accounts.service import ensure_admin_key
+    from matcher import ensure_admin_key
     from matcher.db import create_db_engine, migrate
 
     settings = load_settings()  # an invalid setting (a short admin key) stops here with one line
@@ -140,7 +139,7 @@ def seed_demo(
 ) -> None:
     """Load the bundled demo platforms and technologies into an empty database. A database that already has
     platforms is left as it is (your edits and deletions stand); --reset --yes goes back to the demo."""
-    from matcher.importing import reset_to_demo
+    from matcher import reset_to_demo
     from matcher.importing import seed_demo as run
 
     if (
@@ -153,7 +152,11 @@ def seed_demo(
     rt = _open_runtime()
     try:
         with _progress("Demo platforms") as update:
-            report = reset_to_demo(rt, progress=update) if reset else run(rt, progress=update)
+            report = (
+                reset_to_demo(rt.db, rt.engine, rt.settings, progress=update)
+                if reset
+                else run(rt.db, rt.engine, rt.settings, progress=update)
+            )
     except PilotMatchError as exc:
         raise _fail(exc) from exc
     finally:
@@ -184,7 +187,7 @@ def import_platforms(
     rt = _open_runtime()
     try:
         with _progress("Importing") as update:
-            n = import_platforms(rt, items, progress=update)
+            n = import_platforms(rt.db, rt.engine, rt.settings, items, progress=update)
     except PilotMatchError as exc:
         raise _fail(exc) from exc
     finally:
@@ -195,7 +198,7 @@ def import_platforms(
 @app.command()
 def reindex() -> None:
     """Rebuild every index from the database (after a model change, or to be sure)."""
-    from matcher.runtime import Runtime
+    from matcher import Runtime
 
     settings = Settings()
     configure_logging(settings.log_format, "WARNING")
@@ -290,7 +293,7 @@ def match(
 
     Codes are listed at GET /v1/taxonomy; an unknown one is reported with the valid ones."""
     from api.schemas import MatchResponse
-    from matcher.matching.service import match_text
+    from matcher import match_text
 
     body = _match_request(
         text=text,
@@ -334,8 +337,7 @@ def worker() -> None:
     """
     import signal
 
-    from matcher.notifications.delivery import DeliveryWorker
-    from matcher.runtime import Runtime
+    from matcher import DeliveryWorker, Runtime
 
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -357,7 +359,7 @@ def admin_key(
     ] = False,
 ) -> None:
     """Create the admin key if none exists (or rotate it) and print it once."""
-    from matcher.accounts.service import ensure_admin_key, rotate_admin_key
+    from matcher import ensure_admin_key, rotate_admin_key
     from matcher.db import create_db_engine, migrate
 
     settings = Settings()

@@ -9,9 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from api.params import RowId
-from matcher.accounts.service import Principal, authenticate, platform_exists, touch
-from matcher.errors import NotFound
-from matcher.runtime import Runtime
+from matcher import NotFound, Principal, Runtime, authenticate
+from matcher.accounts.service import platform_exists, touch
 
 _bearer = HTTPBearer(auto_error=False, description="An admin key, or a platform's own key.")
 

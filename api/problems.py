@@ -25,15 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import get_optional_principal, get_principal, platform_principal, require_admin
-from matcher.errors import (
-    Conflict,
-    FieldError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PilotMatchError,
-    SchemaTooNew,
-)
+from matcher import Conflict, Forbidden, InvalidInput, NotFound, PilotMatchError, SchemaTooNew
+from matcher.errors import FieldError
 from matcher.fields import field_errors
 
 log = logging.getLogger("pilotmatch.api")

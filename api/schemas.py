@@ -6,6 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from matcher import (
+    MatchResult,
+    PlatformCreate,
+    PlatformMatch,
+    TechnologyMatch,
+    TechnologyMatches,
+    TechnologyRead,
+)
 from matcher.fields import (
     AREA,
     DIRECTION,
@@ -20,9 +28,6 @@ from matcher.fields import (
     ServiceTypeCode,
     TierCode,
 )
-from matcher.matching.results import MatchResult, PlatformMatch, TechnologyMatch, TechnologyMatches
-from matcher.platforms.schemas import PlatformCreate
-from matcher.technologies.schemas import TechnologyRead
 
 Fit = Literal["good", "possible", "weak"]
 FIT_DESCRIPTION = "`score` read against PILOTMATCH_GOOD_FIT_SCORE / PILOTMATCH_POSSIBLE_FIT_SCORE."

@@ -38,12 +38,21 @@ _EXPORTS = {
     "FitScale": "matcher.matching.results",
     "match_text": "matcher.matching.service",
     # platforms
+    "PlatformCreate": "matcher.platforms.schemas",
+    "PlatformUpdate": "matcher.platforms.schemas",
+    "PlatformRead": "matcher.platforms.schemas",
+    "PlatformFilters": "matcher.platforms.schemas",
+    "PlatformPage": "matcher.platforms.schemas",
     "create_platforms": "matcher.platforms.service",
     "get_platform": "matcher.platforms.service",
     "list_platforms": "matcher.platforms.service",
     "update_platform": "matcher.platforms.service",
     "delete_platform": "matcher.platforms.service",
     # technologies
+    "TechnologyCreate": "matcher.technologies.schemas",
+    "TechnologyUpdate": "matcher.technologies.schemas",
+    "TechnologyRead": "matcher.technologies.schemas",
+    "TechnologyPage": "matcher.technologies.schemas",
     "create_technology": "matcher.technologies.service",
     "submit_technology": "matcher.technologies.service",
     "technology_by_token": "matcher.technologies.service",
@@ -55,6 +64,8 @@ _EXPORTS = {
     "technologies_for_platform": "matcher.technologies.service",
     "pair_score": "matcher.technologies.service",
     # feedback
+    "FeedbackCreate": "matcher.feedback.schemas",
+    "FeedbackRead": "matcher.feedback.schemas",
     "record_feedback": "matcher.feedback.service",
     "list_feedback": "matcher.feedback.service",
     # data in and out
@@ -62,11 +73,39 @@ _EXPORTS = {
     "seed_demo": "matcher.importing",
     "reset_to_demo": "matcher.importing",
     "coverage_report": "matcher.reports.coverage",
+    # keys and sign-in
+    "Principal": "matcher.accounts.service",
+    "authenticate": "matcher.accounts.service",
+    "ensure_admin_key": "matcher.accounts.service",
+    "rotate_admin_key": "matcher.accounts.service",
+    "create_platform_key": "matcher.accounts.service",
+    "list_platform_keys": "matcher.accounts.service",
+    "revoke_platform_key": "matcher.accounts.service",
+    # notifications
+    "list_notifications": "matcher.notifications.inbox",
+    "get_notification": "matcher.notifications.inbox",
+    "mark_read": "matcher.notifications.inbox",
+    "redeliver": "matcher.notifications.inbox",
+    "deliveries_of": "matcher.notifications.inbox",
+    "create_endpoint": "matcher.notifications.endpoints",
+    "list_endpoints": "matcher.notifications.endpoints",
+    "get_endpoint": "matcher.notifications.endpoints",
+    "delete_endpoint": "matcher.notifications.endpoints",
+    "rotate_secret": "matcher.notifications.endpoints",
+    "match_pending": "matcher.notifications.outbox",
+    "DeliveryWorker": "matcher.notifications.delivery",
+    # reports
+    "coverage_csv": "matcher.reports.coverage",
+    "CoverageReport": "matcher.reports.coverage",
 }
 
 __all__ = [
     "Conflict",
+    "CoverageReport",
+    "DeliveryWorker",
     "Evidence",
+    "FeedbackCreate",
+    "FeedbackRead",
     "FitScale",
     "Forbidden",
     "InvalidInput",
@@ -77,31 +116,59 @@ __all__ = [
     "NeedFacts",
     "NotFound",
     "PilotMatchError",
+    "PlatformCreate",
+    "PlatformFilters",
     "PlatformMatch",
+    "PlatformPage",
+    "PlatformRead",
+    "PlatformUpdate",
+    "Principal",
     "QueryVector",
     "Runtime",
     "SchemaTooNew",
     "Settings",
     "Taxonomy",
+    "TechnologyCreate",
     "TechnologyMatch",
     "TechnologyMatches",
+    "TechnologyPage",
+    "TechnologyRead",
+    "TechnologyUpdate",
+    "authenticate",
+    "coverage_csv",
     "coverage_report",
+    "create_endpoint",
+    "create_platform_key",
     "create_platforms",
     "create_technology",
     "default_taxonomy",
+    "delete_endpoint",
     "delete_platform",
     "delete_technology",
+    "deliveries_of",
+    "ensure_admin_key",
+    "get_endpoint",
+    "get_notification",
     "get_platform",
     "get_technology",
     "import_platforms_file",
+    "list_endpoints",
     "list_feedback",
+    "list_notifications",
+    "list_platform_keys",
     "list_platforms",
     "list_technologies",
+    "mark_read",
+    "match_pending",
     "match_text",
     "matches_for_technology",
     "pair_score",
     "record_feedback",
+    "redeliver",
     "reset_to_demo",
+    "revoke_platform_key",
+    "rotate_admin_key",
+    "rotate_secret",
     "seed_demo",
     "submit_technology",
     "technologies_for_platform",
@@ -125,7 +192,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
+    from matcher.accounts.service import (
+        Principal,
+        authenticate,
+        create_platform_key,
+        ensure_admin_key,
+        list_platform_keys,
+        revoke_platform_key,
+        rotate_admin_key,
+    )
     from matcher.errors import Conflict, Forbidden, InvalidInput, NotFound, PilotMatchError, SchemaTooNew
+    from matcher.feedback.schemas import FeedbackCreate, FeedbackRead
     from matcher.feedback.service import list_feedback, record_feedback
     from matcher.importing import import_platforms_file, reset_to_demo, seed_demo
     from matcher.matching.engine import MatchEngine
@@ -141,6 +218,29 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
         TechnologyMatches,
     )
     from matcher.matching.service import match_text
+    from matcher.notifications.delivery import DeliveryWorker
+    from matcher.notifications.endpoints import (
+        create_endpoint,
+        delete_endpoint,
+        get_endpoint,
+        list_endpoints,
+        rotate_secret,
+    )
+    from matcher.notifications.inbox import (
+        deliveries_of,
+        get_notification,
+        list_notifications,
+        mark_read,
+        redeliver,
+    )
+    from matcher.notifications.outbox import match_pending
+    from matcher.platforms.schemas import (
+        PlatformCreate,
+        PlatformFilters,
+        PlatformPage,
+        PlatformRead,
+        PlatformUpdate,
+    )
     from matcher.platforms.service import (
         create_platforms,
         delete_platform,
@@ -148,10 +248,16 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
         list_platforms,
         update_platform,
     )
-    from matcher.reports.coverage import coverage_report
+    from matcher.reports.coverage import CoverageReport, coverage_csv, coverage_report
     from matcher.runtime import Runtime
     from matcher.settings import Settings
     from matcher.taxonomy import Taxonomy, default_taxonomy
+    from matcher.technologies.schemas import (
+        TechnologyCreate,
+        TechnologyPage,
+        TechnologyRead,
+        TechnologyUpdate,
+    )
     from matcher.technologies.service import (
         create_technology,
         delete_technology,

@@ -16,17 +16,19 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
-from sqlmodel import delete, select
+from sqlalchemy import Engine
+from sqlmodel import Session, delete, select
 
 from matcher import indexing
 from matcher.accounts.service import revoke_platform_access
 from matcher.errors import FieldError, InvalidInput
 from matcher.fields import field_errors
 from matcher.indexing import PLATFORM, TECHNOLOGY
+from matcher.matching.engine import MatchEngine
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate
 from matcher.platforms.service import create_platforms
-from matcher.runtime import Runtime
+from matcher.settings import Settings
 from matcher.sync import record_changes
 from matcher.technologies.models import Technology
 from matcher.technologies.schemas import TechnologyCreate
@@ -88,7 +90,9 @@ def _bad_lines(source: str, errors: list[FieldError]) -> InvalidInput:
 
 
 def import_platforms(
-    rt: Runtime,
+    db: Engine,
+    engine: MatchEngine,
+    settings: Settings,
     items: list[PlatformCreate],
     *,
     batch: int = 500,
@@ -100,7 +104,14 @@ def import_platforms(
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
         create_platforms(
-            rt, chunk, upsert=True, field_prefix=f"items[{start}:]", known=known, match_now=False
+            db,
+            engine,
+            settings,
+            chunk,
+            upsert=True,
+            field_prefix=f"items[{start}:]",
+            known=known,
+            match_now=False,
         )
         done += len(chunk)
         if progress:
@@ -119,8 +130,10 @@ def read_platforms_file(path: Path) -> list[PlatformCreate]:
         ) from exc
 
 
-def import_platforms_file(rt: Runtime, path: Path, *, progress: Progress | None = None) -> int:
-    return import_platforms(rt, read_platforms_file(path), progress=progress)
+def import_platforms_file(
+    db: Engine, engine: MatchEngine, settings: Settings, path: Path, *, progress: Progress | None = None
+) -> int:
+    return import_platforms(db, engine, settings, read_platforms_file(path), progress=progress)
 
 
 def _demo_files(kind: str) -> list[tuple[str, str]]:
@@ -153,7 +166,9 @@ def demo_technologies() -> list[TechnologyCreate]:
 
 
 def seed_demo(
-    rt: Runtime,
+    db: Engine,
+    engine: MatchEngine,
+    settings: Settings,
     *,
     progress: Progress | None = None,
     known: Mapping[str, Mapping[str, np.ndarray]] | None = None,
@@ -164,37 +179,41 @@ def seed_demo(
     again must never undo an operator's edits or bring back what they deleted. ``reset_to_demo`` is the explicit
     way back.
     """
-    with rt.session() as s:
+    with Session(db) as s:
         if s.exec(select(Platform.id).limit(1)).first() is not None:
             return ImportReport(platforms=0, technologies=0, skipped=True)
     known = known or {}
-    platforms = import_platforms(rt, demo_platforms(), progress=progress, known=known.get(PLATFORM))
-    with rt.session() as s:
+    platforms = import_platforms(
+        db, engine, settings, demo_platforms(), progress=progress, known=known.get(PLATFORM)
+    )
+    with Session(db) as s:
         stored = {e for e in s.exec(select(Technology.external_id)).all() if e}
     added = 0
     for tech in demo_technologies():
         if tech.external_id not in stored:
-            create_technology(rt, tech, known=known.get(TECHNOLOGY))
+            create_technology(db, engine, settings, tech, known=known.get(TECHNOLOGY))
             added += 1
     return ImportReport(platforms=platforms, technologies=added)
 
 
-def reset_to_demo(rt: Runtime, *, progress: Progress | None = None) -> ImportReport:
+def reset_to_demo(
+    db: Engine, engine: MatchEngine, settings: Settings, *, progress: Progress | None = None
+) -> ImportReport:
     """Delete every platform and technology (with their notifications, webhooks, feedback and platform keys) in
     one transaction, then load the demo. Admin keys and service secrets stay. Deleted ids are not reused, so the
     demo comes back under new ids."""
     # The demo's texts are usually indexed already: their vectors are kept and stored under the new ids.
-    known = {corpus: indexing.vectors_by_content(rt.engine, corpus) for corpus in (PLATFORM, TECHNOLOGY)}
-    with rt.engine.write_lock, rt.session() as s:
+    known = {corpus: indexing.vectors_by_content(engine, corpus) for corpus in (PLATFORM, TECHNOLOGY)}
+    with engine.write_lock, Session(db, expire_on_commit=False) as s:
         platform_ids = list(s.exec(select(Platform.id)).all())
         technology_ids = list(s.exec(select(Technology.id)).all())
         for platform_id in platform_ids:
             revoke_platform_access(s, platform_id)  # type: ignore[arg-type]
         s.exec(delete(Technology))  # type: ignore[arg-type]
         s.exec(delete(Platform))  # type: ignore[arg-type]
-        record_changes(s, rt.instance_id, PLATFORM, platform_ids)  # type: ignore[arg-type]
-        record_changes(s, rt.instance_id, TECHNOLOGY, technology_ids)  # type: ignore[arg-type]
+        record_changes(s, engine.origin, PLATFORM, platform_ids)  # type: ignore[arg-type]
+        record_changes(s, engine.origin, TECHNOLOGY, technology_ids)  # type: ignore[arg-type]
         s.commit()
-        indexing.apply(rt.engine, PLATFORM, [(i, None, None) for i in platform_ids])  # type: ignore[misc]
-        indexing.apply(rt.engine, TECHNOLOGY, [(i, None, None) for i in technology_ids])  # type: ignore[misc]
-    return seed_demo(rt, progress=progress, known=known)
+        indexing.apply(engine, PLATFORM, [(i, None, None) for i in platform_ids])  # type: ignore[misc]
+        indexing.apply(engine, TECHNOLOGY, [(i, None, None) for i in technology_ids])  # type: ignore[misc]
+    return seed_demo(db, engine, settings, progress=progress, known=known)

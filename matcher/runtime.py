@@ -9,7 +9,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +72,6 @@ class Runtime:
     engine: MatchEngine
     #: Follows the change log so writes made by other processes reach this one's indexes (see matcher.sync).
     follower: Any = None
-    #: Names this process in the change log, so it skips the entries of its own writes.
-    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
@@ -107,6 +104,11 @@ class Runtime:
             rt.engine.clear_snapshots()
         rt.load_indexes(progress=progress)
         return rt
+
+    @property
+    def instance_id(self) -> str:
+        """Names this process in the change log, so it skips the entries of its own writes."""
+        return self.engine.origin
 
     def session(self) -> Session:
         return Session(self.db, expire_on_commit=False)

@@ -38,12 +38,14 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
+from matcher import (  # noqa: E402
+    PlatformCreate,
+    Runtime,
+    Settings,
+    default_taxonomy,
+)
 from matcher.importing import import_platforms  # noqa: E402
 from matcher.matching.text import is_mostly_english, lexical_tokens, normalize_text  # noqa: E402
-from matcher.platforms.schemas import PlatformCreate  # noqa: E402
-from matcher.runtime import Runtime  # noqa: E402
-from matcher.settings import Settings  # noqa: E402
-from matcher.taxonomy import default_taxonomy  # noqa: E402
 
 ZH_PROCESS = [
     "中试放大",
@@ -172,10 +174,7 @@ def fanout(deliveries: int) -> None:
     """Notifications created and delivered per second to a local receiver that answers 200."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from matcher.notifications.delivery import DeliveryWorker
-    from matcher.notifications.endpoints import create_endpoint
-    from matcher.technologies.schemas import TechnologyCreate
-    from matcher.technologies.service import create_technology
+    from matcher import DeliveryWorker, TechnologyCreate, create_endpoint, create_technology
 
     class Ok(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -203,7 +202,7 @@ def fanout(deliveries: int) -> None:
             notify_top_k=100,
         )
         rt = Runtime.open(settings)
-        import_platforms(rt, synthetic_platforms(per_tech, seed=11))
+        import_platforms(rt.db, rt.engine, rt.settings, synthetic_platforms(per_tech, seed=11))
         from sqlmodel import select
 
         from matcher.platforms.models import Platform
@@ -214,7 +213,12 @@ def fanout(deliveries: int) -> None:
             create_endpoint(rt.db, rt.settings, pid, url, None)
         t = time.perf_counter()
         for i in range(max(1, deliveries // per_tech)):
-            create_technology(rt, TechnologyCreate(summary=f"{random.choice(QUERIES)} (variant {i})"))
+            create_technology(
+                rt.db,
+                rt.engine,
+                rt.settings,
+                TechnologyCreate(summary=f"{random.choice(QUERIES)} (variant {i})"),
+            )
         created_s = time.perf_counter() - t
         from matcher.notifications.models import WebhookDelivery
 
@@ -358,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         t = time.perf_counter()
-        import_platforms(rt, items, batch=1000)
+        import_platforms(rt.db, rt.engine, rt.settings, items, batch=1000)
         import_seconds = time.perf_counter() - t
         import_rate = len(items) / import_seconds
         print(

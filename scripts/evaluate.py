@@ -37,13 +37,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from matcher import (  # noqa: E402
+    MatchQuery,
+    NeedFacts,
+    Runtime,
+    Settings,
+)
 from matcher.importing import demo_platforms, import_platforms  # noqa: E402
 from matcher.matching.fusion import Fusion, LanguageAwareFusion, make_fusion  # noqa: E402
-from matcher.matching.query import MatchQuery  # noqa: E402
-from matcher.matching.ranking import NeedFacts, Ranker  # noqa: E402
+from matcher.matching.ranking import Ranker  # noqa: E402
 from matcher.matching.text import language_mix, normalize_text  # noqa: E402
-from matcher.runtime import Runtime  # noqa: E402
-from matcher.settings import FusionSettings, RankWeights, Settings  # noqa: E402
+from matcher.settings import FusionSettings, RankWeights  # noqa: E402
 
 SLICES = ("overall", "zh→zh", "en→en", "en→zh", "zh→en", "paraphrase", "short")
 METRICS = ("ndcg@10", "mrr", "recall@10", "hit@1")
@@ -163,7 +167,7 @@ class Evaluator:
         )
         workdir.mkdir(parents=True, exist_ok=True)
         self.rt = Runtime.open(settings)
-        import_platforms(self.rt, demo_platforms())
+        import_platforms(self.rt.db, self.rt.engine, self.rt.settings, demo_platforms())
         with self.rt.session() as s:
             from sqlmodel import select
 

@@ -52,9 +52,12 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from matcher.importing import import_platforms, seed_demo  # noqa: E402
-from matcher.runtime import Runtime  # noqa: E402
-from matcher.settings import Settings  # noqa: E402
+from matcher import (  # noqa: E402
+    Runtime,
+    Settings,
+    seed_demo,
+)
+from matcher.importing import import_platforms  # noqa: E402
 from scripts.bench import QUERIES, pct, synthetic_platforms  # noqa: E402
 from scripts.pg_cluster import create_database, throwaway_cluster  # noqa: E402
 
@@ -249,8 +252,8 @@ def mixed(args: argparse.Namespace) -> int:
             url = create_database(dsn, "load")
         settings = Settings(database_url=url, index_dir=folder / "indexes", admin_key=ADMIN)
         rt = Runtime.open(settings)
-        seed_demo(rt)
-        import_platforms(rt, synthetic_platforms(args.platforms), batch=1000)
+        seed_demo(rt.db, rt.engine, rt.settings)
+        import_platforms(rt.db, rt.engine, rt.settings, synthetic_platforms(args.platforms), batch=1000)
         rt.close()  # the snapshot both processes start from
 
         env = os.environ | {
@@ -414,9 +417,9 @@ def long_text(args: argparse.Namespace) -> int:
             admin_key=ADMIN,
         )
         rt = Runtime.open(settings)
-        seed_demo(rt)
+        seed_demo(rt.db, rt.engine, rt.settings)
         if args.platforms:
-            import_platforms(rt, synthetic_platforms(args.platforms), batch=1000)
+            import_platforms(rt.db, rt.engine, rt.settings, synthetic_platforms(args.platforms), batch=1000)
         platforms = rt.engine.count("platforms")
         rt.close()
         env = os.environ | {

@@ -20,11 +20,7 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from api.app import create_app
-from matcher.importing import seed_demo
-from matcher.platforms.schemas import PlatformCreate
-from matcher.platforms.service import create_platforms
-from matcher.runtime import Runtime
-from matcher.settings import Settings
+from matcher import PlatformCreate, Runtime, Settings, create_platforms, seed_demo
 from scripts.pg_cluster import create_database, throwaway_cluster
 
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -71,7 +67,7 @@ def postgres_cluster() -> Iterator[None]:
 def demo_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     """The demo data in a real SQLite file with built indexes. Read-only for tests: do not write to it."""
     rt = Runtime.open(make_settings(tmp_path_factory.mktemp("demo")))
-    seed_demo(rt)
+    seed_demo(rt.db, rt.engine, rt.settings)
     yield rt
     rt.close()
 
@@ -142,7 +138,7 @@ SAMPLE_PLATFORMS = [
 def small_runtime(tmp_path: Path) -> Iterator[Runtime]:
     """A fresh database with three sample platforms; each test that writes gets its own."""
     rt = Runtime.open(make_settings(tmp_path))
-    create_platforms(rt, SAMPLE_PLATFORMS)
+    create_platforms(rt.db, rt.engine, rt.settings, SAMPLE_PLATFORMS)
     yield rt
     rt.close()
 

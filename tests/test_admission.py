@@ -16,8 +16,8 @@ from starlette.requests import Request
 
 from api.admission import Admission, client_address
 from api.app import create_app
+from matcher import Runtime
 from matcher.admission import LONG_COST, MAX_WAIT_SECONDS, MatchGate, Overloaded, RateLimited, RateLimiter
-from matcher.runtime import Runtime
 from tests.conftest import AUTH
 
 SHORT = {"text": "电解槽", "limit": 3}
@@ -387,7 +387,7 @@ def test_submitting_a_technology_needs_a_match_slot_and_stores_nothing_without_o
 def test_writes_that_embed_text_count_against_the_callers_key(small_runtime: Runtime) -> None:
     """A platform key's profile edits are embedded like a match: they take the key's tokens and a gate slot, so
     a key cannot re-embed 20,000-character profiles without limit while searches wait."""
-    from matcher.accounts.service import create_platform_key
+    from matcher import create_platform_key
 
     pid = small_runtime.engine.indexed_ids("platforms")[0]
     _, key = create_platform_key(small_runtime.db, pid)

@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app
-from matcher.runtime import Runtime
-from matcher.settings import Settings
+from matcher import Runtime, Settings
 from tests.conftest import ADMIN_KEY, AUTH, copy_demo, make_settings
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from matcher.runtime import Runtime
+from matcher import Runtime
 from tests.conftest import AUTH
 from tests.live import in_thread
 

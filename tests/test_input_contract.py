@@ -19,12 +19,10 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.problems import PROBLEM_JSON, PROBLEM_REF
+from matcher import Runtime, Settings, default_taxonomy
 from matcher.fields import MAX_ROW_ID, TEXT_PATTERN
 from matcher.pagination import encode_cursor
 from matcher.platforms.models import Platform
-from matcher.runtime import Runtime
-from matcher.settings import Settings
-from matcher.taxonomy import default_taxonomy
 from matcher.technologies.models import Technology
 from tests.conftest import ADMIN_KEY, AUTH, make_settings
 from tests.live import in_thread
@@ -196,7 +194,7 @@ def test_tabs_and_line_breaks_are_kept_and_crlf_becomes_lf(small_client: TestCli
 def test_web_forms_refuse_control_characters(small_client: TestClient, small_runtime: Runtime) -> None:
     """The operator's profile form, the researcher's submission and the directory search: 422 pages, nothing
     stored; a search with a NUL is not a server error either."""
-    from matcher.accounts.service import create_platform_key
+    from matcher import create_platform_key
     from tests.test_web_pages import _sign_in, csrf_of
 
     _, key = create_platform_key(small_runtime.db, 1)
@@ -269,7 +267,7 @@ def test_every_id_in_a_path_is_404_when_no_row_can_have_it(small_client: TestCli
 
 
 def test_web_pages_with_an_id_out_of_range_are_404(small_client: TestClient, small_runtime: Runtime) -> None:
-    from matcher.accounts.service import create_platform_key
+    from matcher import create_platform_key
     from tests.test_web_pages import _sign_in, csrf_of
 
     _, key = create_platform_key(small_runtime.db, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from matcher.runtime import Runtime
+from matcher import Runtime
 
 
 def _external_ids(rt: Runtime, ids: list[int]) -> list[str]:

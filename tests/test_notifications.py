@@ -15,10 +15,8 @@ from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
 from api.app import create_app
-from matcher.notifications.delivery import DeliveryWorker
+from matcher import DeliveryWorker, Runtime, create_platforms
 from matcher.notifications.outbox import notify_for_technology
-from matcher.platforms.service import create_platforms
-from matcher.runtime import Runtime
 from tests.conftest import ADMIN_KEY, AUTH, SAMPLE_PLATFORMS, make_settings
 from tests.webhook_receiver import Receiver
 
@@ -46,7 +44,7 @@ def rt(tmp_path: Path) -> Iterator[Runtime]:
             webhook_lease_seconds=2,
         )
     )
-    create_platforms(runtime, SAMPLE_PLATFORMS)
+    create_platforms(runtime.db, runtime.engine, runtime.settings, SAMPLE_PLATFORMS)
     yield runtime
     runtime.close()
 
@@ -339,7 +337,7 @@ def test_a_platform_committed_before_it_is_indexed_hears_of_technologies_later(
 def test_webhook_targets_are_checked(tmp_path: Path) -> None:
     strict = Runtime.open(make_settings(tmp_path / "strict"))
     try:
-        create_platforms(strict, SAMPLE_PLATFORMS[:1])
+        create_platforms(strict.db, strict.engine, strict.settings, SAMPLE_PLATFORMS[:1])
         with TestClient(create_app(runtime=strict)) as c:
             pid = c.get("/v1/platforms").json()["items"][0]["id"]
             for url in (
@@ -459,7 +457,12 @@ def test_email_digest_batches_per_platform_and_retries(
         )
     )
     try:
-        create_platforms(runtime, [SAMPLE_PLATFORMS[0].model_copy(update={"contact": "ops@h2.example.cn"})])
+        create_platforms(
+            runtime.db,
+            runtime.engine,
+            runtime.settings,
+            [SAMPLE_PLATFORMS[0].model_copy(update={"contact": "ops@h2.example.cn"})],
+        )
         with TestClient(create_app(runtime=runtime)) as c:
             pid = c.get("/v1/platforms").json()["items"][0]["id"]
             _hook(c, pid, receiver.url)

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from matcher.runtime import Runtime
+from matcher import Runtime
 from tests.conftest import ADMIN_KEY, AUTH
 
 ROOT = Path(__file__).resolve().parent.parent

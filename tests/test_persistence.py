@@ -12,13 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from matcher import MatchQuery
+from matcher import MatchQuery, PlatformCreate, Runtime, SchemaTooNew, create_platforms, delete_platform
 from matcher.db import create_db_engine, migrate, schema_revisions
-from matcher.errors import SchemaTooNew
 from matcher.platforms.models import Platform
-from matcher.platforms.schemas import PlatformCreate
-from matcher.platforms.service import create_platforms, delete_platform
-from matcher.runtime import Runtime
 from tests.conftest import SAMPLE_PLATFORMS, make_settings
 
 QUERY = MatchQuery(text="质子交换膜电解槽耐久性验证", limit=3)
@@ -131,12 +127,13 @@ def test_a_reconciled_start_completes_technologies_as_a_rebuild_would(small_runt
     """The row-by-row start-up path reuses a technology's completion (inferred directions, best score, moved
     query) from the snapshot while the platforms it was completed against are unchanged, and works it out again
     when they changed behind the service's back: either way it equals what a rebuild from the database gives."""
-    from matcher.technologies.schemas import TechnologyCreate
-    from matcher.technologies.service import create_technology
+    from matcher import TechnologyCreate, create_technology
 
     settings = small_runtime.settings
     tech = create_technology(
-        small_runtime,
+        small_runtime.db,
+        small_runtime.engine,
+        small_runtime.settings,
         TechnologyCreate(summary="质子交换膜电解槽电堆的耐久性验证", contact="a@example.edu.cn"),
     )
     before = _completion(small_runtime, tech.id)  # type: ignore[arg-type]
@@ -171,10 +168,14 @@ def test_a_reconciled_start_completes_technologies_as_a_rebuild_would(small_runt
 def test_other_feedback_settings_work_out_stored_technologies_again(small_runtime: Runtime) -> None:
     """A technology's moved query depends on the feedback settings: a start under other settings works it out
     again instead of reusing the snapshot's."""
-    from matcher.technologies.schemas import TechnologyCreate
-    from matcher.technologies.service import create_technology
+    from matcher import TechnologyCreate, create_technology
 
-    tech = create_technology(small_runtime, TechnologyCreate(summary="质子交换膜电解槽电堆的耐久性验证"))
+    tech = create_technology(
+        small_runtime.db,
+        small_runtime.engine,
+        small_runtime.settings,
+        TechnologyCreate(summary="质子交换膜电解槽电堆的耐久性验证"),
+    )
     assert small_runtime.engine.corpora.technologies.docs[tech.id].expanded is not None  # type: ignore[index]
     small_runtime.close()
     rt = Runtime.open(small_runtime.settings.model_copy(update={"expansion_weight": 0.0}))
@@ -198,7 +199,7 @@ def test_reindex_rebuilds_everything(small_runtime: Runtime) -> None:
 def test_delete_then_restart_keeps_it_gone(small_runtime: Runtime) -> None:
     settings = small_runtime.settings
     target = small_runtime.engine.match(QUERY).matches[0].platform_id
-    delete_platform(small_runtime, target)
+    delete_platform(small_runtime.db, small_runtime.engine, target)
     small_runtime.close()
     rt = Runtime.open(settings)
     try:
@@ -248,7 +249,9 @@ def test_restart_replays_the_log_after_the_snapshot(small_runtime: Runtime, tmp_
     other = Runtime.open(settings)  # another process writes while the first is down
     try:
         created = create_platforms(
-            other,
+            other.db,
+            other.engine,
+            other.settings,
             [
                 PlatformCreate(
                     name="钙钛矿叠层电池中试线",
@@ -330,12 +333,13 @@ def test_a_follower_host_whose_clock_runs_ahead_still_waits_at_a_gap(
 
 def test_follower_applies_a_technology_change_that_leaves_the_text_alone(small_runtime: Runtime) -> None:
     """Another process changed only the TRL: no re-embedding, but this process's facts must follow."""
+    from matcher import TechnologyCreate, create_technology
     from matcher.sync import ChangeLog
-    from matcher.technologies.schemas import TechnologyCreate
-    from matcher.technologies.service import create_technology
 
     rt = small_runtime
-    tech = create_technology(rt, TechnologyCreate(summary="质子交换膜电解槽电堆耐久性测试", trl=3))
+    tech = create_technology(
+        rt.db, rt.engine, rt.settings, TechnologyCreate(summary="质子交换膜电解槽电堆耐久性测试", trl=3)
+    )
     rt.follower.poll_once()
     with rt.db.begin() as conn:
         conn.execute(text("UPDATE technology SET trl = 7 WHERE id = :id"), {"id": tech.id})

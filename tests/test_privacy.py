@@ -8,10 +8,9 @@ import re
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from matcher.accounts.service import create_platform_key
+from matcher import Runtime, create_platform_key
 from matcher.logs import KeyValueFormatter
 from matcher.platforms.models import Platform
-from matcher.runtime import Runtime
 from tests.conftest import ADMIN_KEY, AUTH
 
 CONTACT = "secret-lab@example.edu.cn"

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matcher import NeedFacts, default_taxonomy
 from matcher.matching.calibration import load_calibration
 from matcher.matching.fusion import Relevance
-from matcher.matching.ranking import NeedFacts, PlatformFacts, Ranker
+from matcher.matching.ranking import PlatformFacts, Ranker
 from matcher.settings import RankWeights
-from matcher.taxonomy import default_taxonomy
 
 pytestmark = pytest.mark.backend_independent
 

@@ -24,7 +24,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from api.app import create_app
-from matcher.runtime import Runtime
+from matcher import Runtime
 from tests.conftest import ADMIN_KEY, copy_demo, make_settings
 
 CHECKS = (

@@ -17,10 +17,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlmodel import select
 
-from matcher.accounts.service import create_platform_key
-from matcher.importing import seed_demo
+from matcher import Runtime, create_platform_key, seed_demo
 from matcher.platforms.models import Platform
-from matcher.runtime import Runtime
 from tests.conftest import make_settings
 from tests.live import free_port, serve
 
@@ -62,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = make_settings(folder)
     rt = Runtime.open(settings)
     try:
-        seed_demo(rt)
+        seed_demo(rt.db, rt.engine, rt.settings)
         with rt.session() as s:
             platform = s.exec(
                 select(Platform).where(Platform.name == "高档数控机床五轴联动加工验证中试平台")

@@ -15,15 +15,18 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.web.context import highlight, safe_next
-from matcher.accounts.service import create_platform_key
-from matcher.notifications.outbox import match_pending
+from matcher import (
+    PlatformCreate,
+    Runtime,
+    TechnologyCreate,
+    create_platform_key,
+    create_platforms,
+    create_technology,
+    delete_platform,
+    match_pending,
+)
 from matcher.platforms.models import Platform
-from matcher.platforms.schemas import PlatformCreate
-from matcher.platforms.service import create_platforms, delete_platform
-from matcher.runtime import Runtime
 from matcher.technologies.models import Technology
-from matcher.technologies.schemas import TechnologyCreate
-from matcher.technologies.service import create_technology
 
 HTML = {"Accept": "text/html"}
 ZH_MACHINING = (
@@ -286,7 +289,9 @@ def test_operator_reads_the_inbox_and_marks_an_item_read(
     small_client: TestClient, small_runtime: Runtime
 ) -> None:
     tech = create_technology(
-        small_runtime,
+        small_runtime.db,
+        small_runtime.engine,
+        small_runtime.settings,
         TechnologyCreate(summary="质子交换膜电解槽电堆组装与兆瓦级耐久性验证", contact="h2@example.edu.cn"),
     )
     with small_runtime.session() as s:
@@ -370,7 +375,9 @@ def test_a_new_fitting_platform_fills_a_gap_and_its_removal_reopens_it(tmp_path:
     rt = Runtime.open(make_settings(tmp_path))
     try:
         tech = create_technology(
-            rt,
+            rt.db,
+            rt.engine,
+            rt.settings,
             TechnologyCreate(
                 summary="柔性脑机接口高密度微电极阵列的晶圆级制造与封装", preferred_provinces=["上海"]
             ),
@@ -380,7 +387,9 @@ def test_a_new_fitting_platform_fills_a_gap_and_its_removal_reopens_it(tmp_path:
                 tech.id
             ]
             (platform,) = create_platforms(
-                rt,
+                rt.db,
+                rt.engine,
+                rt.settings,
                 [
                     PlatformCreate(
                         name="脑机接口柔性电极中试平台",
@@ -396,7 +405,7 @@ def test_a_new_fitting_platform_fills_a_gap_and_its_removal_reopens_it(tmp_path:
             )
             filled = c.get("/v1/reports/coverage").json()
             assert filled["totals"]["unmet_demand"] == 0, filled["unmet_demand"]
-            delete_platform(rt, platform.id)  # type: ignore[arg-type]
+            delete_platform(rt.db, rt.engine, platform.id)  # type: ignore[arg-type]
             match_pending(rt.db, rt.engine, rt.settings)
             assert c.get("/v1/reports/coverage").json()["totals"]["unmet_demand"] == 1
     finally:

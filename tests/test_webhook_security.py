@@ -26,14 +26,11 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from api.app import create_app
+from matcher import Conflict, DeliveryWorker, InvalidInput, Runtime, create_endpoint, create_platforms
 from matcher.dbtypes import utcnow
-from matcher.errors import Conflict, InvalidInput
-from matcher.notifications.delivery import DeliveryWorker
-from matcher.notifications.endpoints import create_endpoint, new_secret
+from matcher.notifications.endpoints import new_secret
 from matcher.notifications.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import normalise_webhook_url, refused_reason
-from matcher.platforms.service import create_platforms
-from matcher.runtime import Runtime
 from tests.conftest import AUTH, SAMPLE_PLATFORMS, make_settings
 from tests.live import free_port, in_thread
 from tests.webhook_receiver import Receiver
@@ -57,7 +54,9 @@ def _runtime(folder: Path, **overrides: object) -> Runtime:
     } | overrides
     rt = Runtime.open(make_settings(folder, **settings))
     create_platforms(
-        rt,
+        rt.db,
+        rt.engine,
+        rt.settings,
         [p.model_copy(update={"contact": f"ops@{p.external_id}.example.cn"}) for p in SAMPLE_PLATFORMS],
     )
     return rt

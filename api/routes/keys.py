@@ -7,8 +7,8 @@ from fastapi import APIRouter, Response
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
+from matcher import create_platform_key, list_platform_keys, revoke_platform_key
 from matcher.accounts.schemas import KeyCreated, KeyOut
-from matcher.accounts.service import create_platform_key, list_platform_keys, revoke_platform_key
 
 #: Listed under "notifications" in the OpenAPI document, where these routes have always been.
 router = APIRouter(prefix="/v1/platforms/{platform_id}", tags=["notifications"])

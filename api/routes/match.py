@@ -8,7 +8,7 @@ from api.admission import ApiMatchAdmissionDep
 from api.deps import RuntimeDep
 from api.problems import problem_responses
 from api.schemas import MatchRequest, MatchResponse
-from matcher.matching.service import match_text
+from matcher import match_text
 
 router = APIRouter(tags=["matching"])
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem, problem_responses
+from matcher import Settings
 from matcher.notifications import endpoints
 from matcher.notifications import inbox as inboxes
 from matcher.notifications.schemas import (
@@ -23,7 +24,6 @@ from matcher.notifications.schemas import (
     WebhookSecretOut,
 )
 from matcher.notifications.tester import WebhookTestBusy, WebhookTester
-from matcher.settings import Settings
 
 log = logging.getLogger("pilotmatch.api")
 

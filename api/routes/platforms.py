@@ -11,15 +11,15 @@ from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
 from api.schemas import BulkPlatforms, TechnologyMatchResponse
-from matcher.platforms import service
-from matcher.platforms.schemas import (
+from matcher import (
     PlatformCreate,
     PlatformFilters,
     PlatformPage,
     PlatformRead,
     PlatformUpdate,
+    technologies_for_platform,
 )
-from matcher.technologies.service import technologies_for_platform
+from matcher.platforms import service
 
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
 
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
     responses=problem_responses(409, 429, 503),
 )
 def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep) -> PlatformRead:
-    return PlatformRead.model_validate(service.create_platforms(rt, [body])[0])
+    return PlatformRead.model_validate(service.create_platforms(rt.db, rt.engine, rt.settings, [body])[0])
 
 
 @router.post(
@@ -45,7 +45,9 @@ def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep, _slot: Ma
 def create_platforms_bulk(
     body: BulkPlatforms, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep
 ) -> list[PlatformRead]:
-    rows = service.create_platforms(rt, body.items, field_prefix="items", match_now=False)
+    rows = service.create_platforms(
+        rt.db, rt.engine, rt.settings, body.items, field_prefix="items", match_now=False
+    )
     return [PlatformRead.model_validate(r) for r in rows]
 
 
@@ -56,13 +58,13 @@ def list_platforms(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PlatformPage:
-    rows, next_cursor = service.list_platforms(rt, filters, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_platforms(rt.db, rt.taxonomy, filters, cursor=cursor, limit=limit)
     return PlatformPage(items=[PlatformRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{platform_id}", response_model=PlatformRead, summary="Get one platform profile")
 def get_platform(platform_id: RowId, rt: RuntimeDep) -> PlatformRead:
-    return PlatformRead.model_validate(service.get_platform(rt, platform_id))
+    return PlatformRead.model_validate(service.get_platform(rt.db, platform_id))
 
 
 @router.patch(
@@ -79,13 +81,13 @@ def patch_platform(
     _slot: MatchSlotDep,
 ) -> PlatformRead:
     return PlatformRead.model_validate(
-        service.update_platform(rt, platform_id, body, by_admin=principal.is_admin)
+        service.update_platform(rt.db, rt.engine, rt.settings, platform_id, body, by_admin=principal.is_admin)
     )
 
 
 @router.delete("/{platform_id}", status_code=204, summary="Delete a platform (it leaves results at once)")
 def delete_platform(platform_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response:
-    service.delete_platform(rt, platform_id)
+    service.delete_platform(rt.db, rt.engine, platform_id)
     return Response(status_code=204)
 
 

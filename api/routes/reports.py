@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep
-from matcher.reports.coverage import coverage_csv, coverage_report
+from matcher import coverage_csv, coverage_report
 from matcher.reports.schemas import CoverageOut
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])

@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.admission import Admission
 from api.deps import RuntimeDep
 from api.schemas import Health
+from matcher import Runtime
 from matcher.notifications.outbox import queue_depth
-from matcher.runtime import Runtime
 
 router = APIRouter()
 

@@ -11,18 +11,20 @@ from api.deps import AdminDep, OptionalPrincipalDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
 from api.schemas import MatchResponse, TechnologyWithMatches
-from matcher.accounts.service import Principal
-from matcher.feedback.schemas import FeedbackCreate, FeedbackRead
-from matcher.feedback.service import list_feedback, record_feedback
-from matcher.technologies import service
-from matcher.technologies.models import Technology
-from matcher.technologies.schemas import (
-    Status,
+from matcher import (
+    FeedbackCreate,
+    FeedbackRead,
+    Principal,
     TechnologyCreate,
     TechnologyPage,
     TechnologyRead,
     TechnologyUpdate,
+    list_feedback,
+    record_feedback,
 )
+from matcher.technologies import service
+from matcher.technologies.models import Technology
+from matcher.technologies.schemas import Status
 
 router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
 
@@ -41,7 +43,7 @@ def create_technology(
     _slot: MatchSlotDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> TechnologyWithMatches:
-    row = service.create_technology(rt, body)
+    row = service.create_technology(rt.db, rt.engine, rt.settings, body)
     outcome = MatchResponse.of(service.matches_for_technology(rt.engine, row, limit))
     return TechnologyWithMatches(
         **TechnologyRead.model_validate(row).model_dump(),
@@ -58,7 +60,7 @@ def list_technologies(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TechnologyPage:
-    rows, next_cursor = service.list_technologies(rt, status=status, cursor=cursor, limit=limit)
+    rows, next_cursor = service.list_technologies(rt.db, status=status, cursor=cursor, limit=limit)
     return TechnologyPage(items=[_shown(r, principal) for r in rows], next_cursor=next_cursor)
 
 
@@ -68,7 +70,7 @@ def list_technologies(
     summary="Get one technology (its contact only for the admin key)",
 )
 def get_technology(technology_id: RowId, rt: RuntimeDep, principal: OptionalPrincipalDep) -> TechnologyRead:
-    return _shown(service.get_technology(rt, technology_id), principal)
+    return _shown(service.get_technology(rt.db, technology_id), principal)
 
 
 def _shown(row: Technology, principal: Principal | None) -> TechnologyRead:
@@ -87,12 +89,14 @@ def _shown(row: Technology, principal: Principal | None) -> TechnologyRead:
 def patch_technology(
     technology_id: RowId, body: TechnologyUpdate, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep
 ) -> TechnologyRead:
-    return TechnologyRead.model_validate(service.update_technology(rt, technology_id, body))
+    return TechnologyRead.model_validate(
+        service.update_technology(rt.db, rt.engine, rt.settings, technology_id, body)
+    )
 
 
 @router.delete("/{technology_id}", status_code=204, summary="Delete a technology")
 def delete_technology(technology_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response:
-    service.delete_technology(rt, technology_id)
+    service.delete_technology(rt.db, rt.engine, technology_id)
     return Response(status_code=204)
 
 
@@ -108,7 +112,7 @@ def technology_matches(
     _: ApiMatchAdmissionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> MatchResponse:
-    row = service.get_technology(rt, technology_id)
+    row = service.get_technology(rt.db, technology_id)
     return MatchResponse.of(service.matches_for_technology(rt.engine, row, limit))
 
 
@@ -130,5 +134,5 @@ def post_feedback(
     summary="Feedback recorded on this technology",
 )
 def get_feedback(technology_id: RowId, rt: RuntimeDep) -> list[FeedbackRead]:
-    service.get_technology(rt, technology_id)
+    service.get_technology(rt.db, technology_id)
     return [FeedbackRead.model_validate(f) for f in list_feedback(rt.db, technology_id)]

@@ -22,15 +22,14 @@ from starlette.exceptions import HTTPException
 from api.deps import RuntimeDep
 from api.web.i18n import Translator
 from api.web.session import COOKIE, LANG_COOKIE, SIGN_IN_SECONDS, SessionCodec, WebSession
+from matcher import Principal, Runtime
 from matcher.accounts.service import (
-    Principal,
     app_secret,
     authenticate_digest,
     close_sign_in,
     open_sign_in,
     signed_in_digest,
 )
-from matcher.runtime import Runtime
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

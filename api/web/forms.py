@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pydantic import ValidationError
 from starlette.datastructures import FormData, QueryParams
 
-from matcher.errors import InvalidInput
+from matcher import InvalidInput
 from matcher.fields import plain_text
 
 Errors = dict[str, str]

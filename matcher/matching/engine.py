@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from matcher.matching.calibration import load_calibration
@@ -57,8 +58,12 @@ class MatchEngine:
         fusion: Fusion | None = None,
         lexicon: BilingualLexicon | None = None,
         english: Embedder | None = None,
+        origin: str | None = None,
     ) -> None:
         self.settings = settings
+        #: Names this process in the change log: its own writes are in these indexes already, so its follower
+        #: skips them.
+        self.origin = origin or uuid.uuid4().hex
         self.taxonomy = taxonomy
         #: Translates query terms so BM25 also sees profiles written in the other language.
         self.lexicon = lexicon if lexicon is not None else BilingualLexicon()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from pydantic import ValidationError
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import Engine, String, cast, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -23,11 +23,12 @@ from matcher.errors import Conflict, Forbidden, InvalidInput, NotFound
 from matcher.fields import field_errors
 from matcher.indexing import PLATFORM
 from matcher.matching.documents import with_id
+from matcher.matching.engine import MatchEngine
 from matcher.notifications.outbox import notify_for_platform, notify_for_platforms, rematch_technologies_of
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
-from matcher.runtime import Runtime
+from matcher.settings import Settings
 from matcher.sync import record_changes
 from matcher.taxonomy import Taxonomy
 
@@ -41,7 +42,9 @@ def _checked(tax: Taxonomy, data: dict, prefix: str = "") -> dict:
 
 
 def create_platforms(
-    rt: Runtime,
+    db: Engine,
+    engine: MatchEngine,
+    settings: Settings,
     items: Sequence[PlatformCreate],
     *,
     upsert: bool = False,
@@ -58,7 +61,7 @@ def create_platforms(
     platforms stay flagged ``needs_matching`` and the delivery worker matches them and notifies in batches, so the
     request answers once the rows are stored and indexed.
     """
-    tax = rt.taxonomy
+    tax = engine.taxonomy
     seen: dict[str, int] = {}
     rows: list[Platform] = []
     for i, item in enumerate(items):
@@ -74,7 +77,7 @@ def create_platforms(
             seen[ext] = i
         rows.append(Platform(**data))
     # Cheap checks before the slow part: a colliding external_id is refused before anything is embedded.
-    with rt.session() as s:
+    with Session(db) as s:
         known = _existing_by_external_id(s, list(seen))
     if known and not upsert:
         raise _duplicates(known)
@@ -83,17 +86,17 @@ def create_platforms(
         Platform(**(r.model_dump() | {"id": known[r.external_id].id})) if r.external_id in known else r
         for r in rows
     ]
-    prepared = indexing.prepare(rt.engine, PLATFORM, previews, progress, known)
-    with rt.engine.write_lock, rt.session() as s:
+    prepared = indexing.prepare(engine, PLATFORM, previews, progress, known)
+    with engine.write_lock, Session(db, expire_on_commit=False) as s:
         existing = _existing_by_external_id(s, list(seen))
         if existing and not upsert:
             raise _duplicates(existing)
-        stored, rematched = _merged(rt, rows, prepared, existing)
+        stored, rematched = _merged(engine, rows, prepared, existing)
         s.add_all(stored)
         try:
             s.flush()
             rematch_technologies_of(s, rematched)
-            record_changes(s, rt.instance_id, PLATFORM, [r.id for r in stored])  # type: ignore[misc]
+            record_changes(s, engine.origin, PLATFORM, [r.id for r in stored])  # type: ignore[misc]
             s.commit()
         except IntegrityError as exc:
             s.rollback()
@@ -102,17 +105,20 @@ def create_platforms(
             ) from exc
         # ids came back from the INSERTs and attributes stay loaded (expire_on_commit=False): no refresh needed.
         indexing.apply(
-            rt.engine,
+            engine,
             PLATFORM,
             [(r.id, r, p) for r, p in zip(stored, prepared, strict=True)],  # type: ignore[misc]
         )
     if match_now:
-        notify_for_platforms(rt.db, rt.engine, rt.settings, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
+        notify_for_platforms(db, engine, settings, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
     return stored
 
 
 def _merged(
-    rt: Runtime, rows: list[Platform], prepared: list[indexing.Prepared], existing: dict[str, Platform]
+    engine: MatchEngine,
+    rows: list[Platform],
+    prepared: list[indexing.Prepared],
+    existing: dict[str, Platform],
 ) -> tuple[list[Platform], list[int]]:
     """The rows to store: new ones as they are, and for an upsert the existing row updated in place (its id
     kept). Also the ids of updated platforms whose technologies must be matched again (text changed, or
@@ -126,7 +132,7 @@ def _merged(
             row.needs_matching = row.active
             stored.append(row)
             continue
-        changed = rt.engine.writes.needs_embedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
+        changed = engine.writes.needs_embedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
         for key, value in row.model_dump(
             exclude={"id", "created_at", "needs_matching", "last_email_at"}
         ).items():
@@ -154,8 +160,8 @@ def _duplicates(existing: dict[str, Platform]) -> Conflict:
     )
 
 
-def get_platform(rt: Runtime, platform_id: int) -> Platform:
-    with rt.session() as s:
+def get_platform(db: Engine, platform_id: int) -> Platform:
+    with Session(db) as s:
         row = s.get(Platform, platform_id)
     if row is None:
         raise NotFound(f"Platform {platform_id} does not exist.")
@@ -163,10 +169,10 @@ def get_platform(rt: Runtime, platform_id: int) -> Platform:
 
 
 def list_platforms(
-    rt: Runtime, filters: PlatformFilters, *, cursor: str | None = None, limit: int = 50
+    db: Engine, taxonomy: Taxonomy, filters: PlatformFilters, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[Platform], str | None]:
     """Platforms by ascending id after ``cursor``; returns (page, next cursor or None)."""
-    tax = rt.taxonomy
+    tax = taxonomy
     stmt = select(Platform)
     if filters.area:
         stmt = stmt.where(Platform.area == tax.check_area(filters.area))
@@ -192,7 +198,7 @@ def list_platforms(
                 func.lower(Platform.name_en).like(pattern, escape="\\"),
             )
         )
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         return keyset_page(s, stmt, Platform, cursor, limit)
 
 
@@ -201,7 +207,13 @@ ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
 
 
 def update_platform(
-    rt: Runtime, platform_id: int, patch: PlatformUpdate, *, by_admin: bool = True
+    db: Engine,
+    engine: MatchEngine,
+    settings: Settings,
+    platform_id: int,
+    patch: PlatformUpdate,
+    *,
+    by_admin: bool = True,
 ) -> Platform:
     """Apply a partial update; the text is re-embedded only if it changed. An operator (``by_admin=False``) may
     not change the fields in ``ADMIN_ONLY_FIELDS``."""
@@ -212,7 +224,7 @@ def update_platform(
     for required in ("name", "tier", "area", "capabilities", "active"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null.", field=required)
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
@@ -229,15 +241,15 @@ def update_platform(
         PlatformCreate.model_validate(merged)
     except ValidationError as exc:
         raise InvalidInput.of(field_errors(exc.errors())) from exc
-    data = _checked(rt.taxonomy, merged)
-    _check_external_id_free(rt, platform_id, data.get("external_id"))
-    (ready,) = indexing.prepare(rt.engine, PLATFORM, [Platform(id=platform_id, **data)])
-    with rt.engine.write_lock, rt.session() as s:
+    data = _checked(engine.taxonomy, merged)
+    _check_external_id_free(db, platform_id, data.get("external_id"))
+    (ready,) = indexing.prepare(engine, PLATFORM, [Platform(id=platform_id, **data)])
+    with engine.write_lock, Session(db, expire_on_commit=False) as s:
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         reactivated = data["active"] and not row.active
-        text_changed = data["active"] and rt.engine.writes.needs_embedding(ready.doc, "platforms")
+        text_changed = data["active"] and engine.writes.needs_embedding(ready.doc, "platforms")
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
@@ -245,24 +257,24 @@ def update_platform(
         s.add(row)
         if text_changed or not row.active:
             rematch_technologies_of(s, [platform_id])
-        record_changes(s, rt.instance_id, PLATFORM, [platform_id])
+        record_changes(s, engine.origin, PLATFORM, [platform_id])
         try:
             s.commit()
         except IntegrityError as exc:
             s.rollback()
             raise Conflict(f"Another platform already has external_id {data.get('external_id')!r}.") from exc
         s.refresh(row)
-        indexing.apply(rt.engine, PLATFORM, [(platform_id, row, ready)])
+        indexing.apply(engine, PLATFORM, [(platform_id, row, ready)])
     if row.needs_matching:
-        notify_for_platform(rt.db, rt.engine, rt.settings, platform_id)
+        notify_for_platform(db, engine, settings, platform_id)
     return row
 
 
-def _check_external_id_free(rt: Runtime, platform_id: int, external_id: str | None) -> None:
+def _check_external_id_free(db: Engine, platform_id: int, external_id: str | None) -> None:
     """A PATCH to another platform's external_id is a conflict, found before anything is embedded."""
     if external_id is None:
         return
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         other = s.exec(
             select(Platform.id).where(Platform.external_id == external_id, Platform.id != platform_id)
         ).first()
@@ -270,17 +282,17 @@ def _check_external_id_free(rt: Runtime, platform_id: int, external_id: str | No
         raise Conflict(f"Another platform already has external_id {external_id!r}; nothing was changed.")
 
 
-def delete_platform(rt: Runtime, platform_id: int) -> None:
+def delete_platform(db: Engine, engine: MatchEngine, platform_id: int) -> None:
     """Delete a platform and, in the same transaction, revoke everything that grants access through it: its
     API keys and the web sessions signed in with them. Its notifications, endpoints and deliveries go with it
     (foreign keys cascade); its id is never handed out again."""
-    with rt.engine.write_lock, rt.session() as s:
+    with engine.write_lock, Session(db, expire_on_commit=False) as s:
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         s.delete(row)
         revoke_platform_access(s, platform_id)
         rematch_technologies_of(s, [platform_id])
-        record_changes(s, rt.instance_id, PLATFORM, [platform_id])
+        record_changes(s, engine.origin, PLATFORM, [platform_id])
         s.commit()
-        indexing.apply(rt.engine, PLATFORM, [(platform_id, None, None)])
+        indexing.apply(engine, PLATFORM, [(platform_id, None, None)])

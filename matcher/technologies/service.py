@@ -23,7 +23,7 @@ from matcher.matching.results import MatchResult, TechnologyMatches
 from matcher.notifications.outbox import notify_for_technology
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
-from matcher.runtime import Runtime
+from matcher.settings import Settings
 from matcher.sync import record_changes
 from matcher.taxonomy import Taxonomy
 from matcher.technologies.models import Technology
@@ -41,7 +41,9 @@ def _indexed(t: Technology) -> bool:
 
 
 def create_technology(
-    rt: Runtime,
+    db: Engine,
+    engine: MatchEngine,
+    settings: Settings,
     item: TechnologyCreate,
     *,
     access_token_hash: str | None = None,
@@ -49,45 +51,47 @@ def create_technology(
 ) -> Technology:
     """Store a technology and index it (unless closed) so platforms can find it."""
     row = Technology(
-        **_checked(rt.taxonomy, item.model_dump()),
+        **_checked(engine.taxonomy, item.model_dump()),
         needs_matching=item.status != "closed",
         access_token_hash=access_token_hash,
     )
-    _check_external_id_free(rt, None, row.external_id)
-    (ready,) = indexing.prepare(rt.engine, TECHNOLOGY, [row], known=known)
-    with rt.engine.write_lock, rt.session() as s:
+    _check_external_id_free(db, None, row.external_id)
+    (ready,) = indexing.prepare(engine, TECHNOLOGY, [row], known=known)
+    with engine.write_lock, Session(db, expire_on_commit=False) as s:
         s.add(row)
         try:
             s.flush()
-            record_changes(s, rt.instance_id, TECHNOLOGY, [row.id])  # type: ignore[list-item]
+            record_changes(s, engine.origin, TECHNOLOGY, [row.id])  # type: ignore[list-item]
             s.commit()
         except IntegrityError as exc:
             s.rollback()
             raise Conflict("A technology with the same external_id already exists.") from exc
         s.refresh(row)
-        indexing.apply(rt.engine, TECHNOLOGY, [(row.id, row, ready)])  # type: ignore[list-item]
-    notify_for_technology(rt.db, rt.engine, rt.settings, row.id)  # type: ignore[arg-type]
+        indexing.apply(engine, TECHNOLOGY, [(row.id, row, ready)])  # type: ignore[list-item]
+    notify_for_technology(db, engine, settings, row.id)  # type: ignore[arg-type]
     return row
 
 
-def submit_technology(rt: Runtime, item: TechnologyCreate) -> tuple[Technology, str]:
+def submit_technology(
+    db: Engine, engine: MatchEngine, settings: Settings, item: TechnologyCreate
+) -> tuple[Technology, str]:
     """Store a technology submitted by a researcher without an account; returns it and the token of its
     private link (shown once, stored only as a hash), which is how they come back to its matches."""
     token = secrets.token_urlsafe(24)
-    return create_technology(rt, item, access_token_hash=hash_key(token)), token
+    return create_technology(db, engine, settings, item, access_token_hash=hash_key(token)), token
 
 
-def technology_by_token(rt: Runtime, token: str) -> Technology:
+def technology_by_token(db: Engine, token: str) -> Technology:
     """The technology a private link opens; an unknown token is simply not found."""
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         row = s.exec(select(Technology).where(Technology.access_token_hash == hash_key(token))).first()
     if row is None:
         raise NotFound("This link does not open any technology: check that it was copied whole.")
     return row
 
 
-def get_technology(rt: Runtime, technology_id: int) -> Technology:
-    with rt.session() as s:
+def get_technology(db: Engine, technology_id: int) -> Technology:
+    with Session(db, expire_on_commit=False) as s:
         row = s.get(Technology, technology_id)
     if row is None:
         raise NotFound(f"Technology {technology_id} does not exist.")
@@ -95,7 +99,7 @@ def get_technology(rt: Runtime, technology_id: int) -> Technology:
 
 
 def list_technologies(
-    rt: Runtime, *, status: str | None = None, cursor: str | None = None, limit: int = 50
+    db: Engine, *, status: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[Technology], str | None]:
     stmt = select(Technology)
     if status:
@@ -106,11 +110,13 @@ def list_technologies(
                 allowed=["open", "matched", "closed"],
             )
         stmt = stmt.where(Technology.status == status)
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         return keyset_page(s, stmt, Technology, cursor, limit)
 
 
-def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) -> Technology:
+def update_technology(
+    db: Engine, engine: MatchEngine, settings: Settings, technology_id: int, patch: TechnologyUpdate
+) -> Technology:
     changes = patch.model_dump(exclude_unset=True)
     for required in ("summary", "status"):
         if required in changes and changes[required] is None:
@@ -118,54 +124,54 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
     for listed in ("directions", "service_types", "preferred_provinces"):
         if listed in changes and changes[listed] is None:
             changes[listed] = []
-    data = _checked(rt.taxonomy, changes)
-    with rt.session() as s:
+    data = _checked(engine.taxonomy, changes)
+    with Session(db, expire_on_commit=False) as s:
         current = s.get(Technology, technology_id)
         if current is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
-    _check_external_id_free(rt, technology_id, data.get("external_id"))
-    (ready,) = indexing.prepare(rt.engine, TECHNOLOGY, [Technology(**(current.model_dump() | data))])
-    with rt.engine.write_lock, rt.session() as s:
+    _check_external_id_free(db, technology_id, data.get("external_id"))
+    (ready,) = indexing.prepare(engine, TECHNOLOGY, [Technology(**(current.model_dump() | data))])
+    with engine.write_lock, Session(db, expire_on_commit=False) as s:
         row = s.get(Technology, technology_id)
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
         reopened = row.status == "closed" and data.get("status", "closed") != "closed"
-        text_changed = rt.engine.writes.needs_embedding(ready.doc, "technologies")
+        text_changed = engine.writes.needs_embedding(ready.doc, "technologies")
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
         row.needs_matching = row.needs_matching or (_indexed(row) and (text_changed or reopened))
         s.add(row)
-        record_changes(s, rt.instance_id, TECHNOLOGY, [technology_id])
+        record_changes(s, engine.origin, TECHNOLOGY, [technology_id])
         try:
             s.commit()
         except IntegrityError as exc:
             s.rollback()
             raise Conflict("Another technology already has this external_id.") from exc
         s.refresh(row)
-        indexing.apply(rt.engine, TECHNOLOGY, [(technology_id, row, ready)])
+        indexing.apply(engine, TECHNOLOGY, [(technology_id, row, ready)])
     if row.needs_matching:
-        notify_for_technology(rt.db, rt.engine, rt.settings, technology_id)
+        notify_for_technology(db, engine, settings, technology_id)
     return row
 
 
-def delete_technology(rt: Runtime, technology_id: int) -> None:
-    with rt.engine.write_lock, rt.session() as s:
+def delete_technology(db: Engine, engine: MatchEngine, technology_id: int) -> None:
+    with engine.write_lock, Session(db, expire_on_commit=False) as s:
         row = s.get(Technology, technology_id)
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
         s.delete(row)
-        record_changes(s, rt.instance_id, TECHNOLOGY, [technology_id])
+        record_changes(s, engine.origin, TECHNOLOGY, [technology_id])
         s.commit()
-        indexing.apply(rt.engine, TECHNOLOGY, [(technology_id, None, None)])
+        indexing.apply(engine, TECHNOLOGY, [(technology_id, None, None)])
 
 
-def _check_external_id_free(rt: Runtime, technology_id: int | None, external_id: str | None) -> None:
+def _check_external_id_free(db: Engine, technology_id: int | None, external_id: str | None) -> None:
     """A duplicate external_id is a conflict, found before anything is embedded (the unique index still guards
     the race between this check and the commit)."""
     if external_id is None:
         return
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         stmt = select(Technology.id).where(Technology.external_id == external_id)
         if technology_id is not None:
             stmt = stmt.where(Technology.id != technology_id)

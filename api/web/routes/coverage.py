@@ -7,9 +7,8 @@ from fastapi.responses import Response
 
 from api.web import forms
 from api.web.context import WebContext, WebDep
-from matcher.platforms.schemas import PlatformFilters
-from matcher.platforms.service import list_platforms
-from matcher.reports.coverage import UNSPECIFIED, busiest_gaps, coverage_report
+from matcher import PlatformFilters, coverage_report, list_platforms
+from matcher.reports.coverage import UNSPECIFIED, busiest_gaps
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,7 +66,10 @@ def cell(ctx: WebDep) -> Response:
     platforms = []
     if province != UNSPECIFIED:
         platforms, _ = list_platforms(
-            ctx.rt, PlatformFilters(direction=direction, province=province, active=True), limit=200
+            ctx.rt.db,
+            ctx.rt.taxonomy,
+            PlatformFilters(direction=direction, province=province, active=True),
+            limit=200,
         )
     return ctx.render(
         "coverage/cell.html",

@@ -12,10 +12,15 @@ from api.params import RowId
 from api.schemas import TechnologyMatchOut, TechnologyMatchResponse
 from api.web import forms
 from api.web.context import WebDep
-from matcher.errors import InvalidInput, NotFound
-from matcher.platforms.schemas import PlatformFilters
-from matcher.platforms.service import get_platform, list_platforms
-from matcher.technologies.service import contacts_of, technologies_for_platform
+from matcher import (
+    InvalidInput,
+    NotFound,
+    PlatformFilters,
+    get_platform,
+    list_platforms,
+    technologies_for_platform,
+)
+from matcher.technologies.service import contacts_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +37,9 @@ def directory(ctx: WebDep) -> Response:
     rows, next_cursor = [], None
     try:
         filters = PlatformFilters(**{k: v or None for k, v in chosen.items()}, active=True)
-        rows, next_cursor = list_platforms(ctx.rt, filters, cursor=cursor, limit=PAGE_SIZE)
+        rows, next_cursor = list_platforms(
+            ctx.rt.db, ctx.rt.taxonomy, filters, cursor=cursor, limit=PAGE_SIZE
+        )
     except InvalidInput as exc:
         forms.add_domain_error(errors, exc)
     except ValidationError as exc:
@@ -55,7 +62,7 @@ def directory(ctx: WebDep) -> Response:
 @router.get("/platforms/{platform_id}")
 def platform(platform_id: RowId, ctx: WebDep) -> Response:
     """Anyone sees the profile; its operator (or the admin) also sees the technologies that fit it."""
-    row = get_platform(ctx.rt, platform_id)
+    row = get_platform(ctx.rt.db, platform_id)
     fits: list[TechnologyMatchOut] | None = None
     contacts: dict[int, str | None] = {}
     if ctx.can_operate(platform_id):

@@ -16,10 +16,15 @@ from api.admission import PageMatchAdmissionDep
 from api.schemas import MatchResponse
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
-from matcher.errors import InvalidInput, NotFound
-from matcher.matching.service import match_text
-from matcher.technologies.schemas import TechnologyCreate
-from matcher.technologies.service import matches_for_technology, submit_technology, technology_by_token
+from matcher import (
+    InvalidInput,
+    NotFound,
+    TechnologyCreate,
+    match_text,
+    matches_for_technology,
+    submit_technology,
+    technology_by_token,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -131,7 +136,7 @@ def submit(ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response
             )
     if item is not None:
         try:
-            _, token = submit_technology(ctx.rt, item)
+            _, token = submit_technology(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, item)
             return ctx.redirect(f"/t/{token}?new=1")
         except InvalidInput as exc:
             forms.add_domain_error(submit_errors, exc, {"summary": "text", "preferred_provinces": "province"})
@@ -144,7 +149,7 @@ def technology(token: str, ctx: WebDep, _: PageMatchAdmissionDep) -> Response:
     """The private page of a submitted technology. Its address is the only key, so it must not leak: no caching,
     no Referer to the platforms' sites it links to."""
     try:
-        tech = technology_by_token(ctx.rt, token)
+        tech = technology_by_token(ctx.rt.db, token)
     except NotFound:
         return ctx.render("error.html", 404, status=404, message=ctx.t("error.link_unknown"))
     results = MatchResponse.of(matches_for_technology(ctx.rt.engine, tech, PAGE_SIZE))

@@ -16,12 +16,19 @@ from api.admission import PageMatchAdmissionDep
 from api.params import RowId
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep, safe_next
-from matcher.accounts.service import authenticate, hash_key
-from matcher.errors import Forbidden, InvalidInput, NotFound
-from matcher.notifications.inbox import list_notifications, mark_read
+from matcher import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PlatformUpdate,
+    authenticate,
+    get_platform,
+    list_notifications,
+    mark_read,
+    update_platform,
+)
+from matcher.accounts.service import hash_key
 from matcher.platforms.models import Platform
-from matcher.platforms.schemas import PlatformUpdate
-from matcher.platforms.service import get_platform, update_platform
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +51,7 @@ def _own(ctx: WebContext, platform_id: int) -> Platform | Response:
         return ctx.redirect(f"/operator/sign-in?next={quote(ctx.request.url.path)}")
     if not ctx.can_operate(platform_id):
         raise NotFound(f"Platform {platform_id} does not exist.")
-    return get_platform(ctx.rt, platform_id)
+    return get_platform(ctx.rt.db, platform_id)
 
 
 @router.get("/operator")
@@ -134,7 +141,7 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
     if not errors:
         try:
             patch = PlatformUpdate.model_validate(values)
-            update_platform(ctx.rt, platform_id, patch, by_admin=admin)
+            update_platform(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, patch, by_admin=admin)
             return ctx.redirect(f"/platforms/{platform_id}/edit?saved=1")
         except ValidationError as exc:
             forms.add_validation_errors(errors, exc)
