@@ -96,7 +96,8 @@ async def _take_token(request: Request, admission: Admission, *, keyed: bool) ->
         if admission.anonymous.enabled:
             admission.anonymous.take(f"ip:{client_address(request)}")
         return
-    principal = await run_in_threadpool(authenticate, request.app.state.runtime, key)
+    rt = request.app.state.runtime
+    principal = await run_in_threadpool(authenticate, rt.db, rt.settings, key)
     if principal is None:
         raise HTTPException(401, "The API key is not valid (unknown or revoked).")
     admission.keyed.take(f"key:{principal.key_id}" if principal.key_id is not None else "key:admin")

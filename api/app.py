@@ -21,7 +21,7 @@ from api.admission import install_admission
 from api.deps import require_admin
 from api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from api.problems import install_problem_handlers
-from api.routes import match, notifications, platforms, reports, system, technologies
+from api.routes import keys, match, notifications, platforms, reports, system, technologies
 from api.security_headers import NoSniffMiddleware
 from api.web.install import install_web
 from matcher.logs import configure_logging
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             rt.follower.start_thread()
         if owned and settings.run_worker_in_process:
             # The embedded default: one process serves the API and delivers notifications.
-            worker = DeliveryWorker(rt)
+            worker = DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
             thread = worker.start_thread()
         try:
             yield
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(platforms.router)
     app.include_router(technologies.router)
     app.include_router(notifications.router)
+    app.include_router(keys.router)
     app.include_router(reports.router)
     install_web(app)
     _install_docs(app)

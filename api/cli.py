@@ -197,7 +197,7 @@ def match(
     rt = _open_runtime("Loading")
     try:
         outcome = match_text(
-            rt, text, directions=direction or [], trl=trl, province=province, area=area, limit=limit
+            rt.engine, text, directions=direction or [], trl=trl, province=province, area=area, limit=limit
         )
         results = outcome.matches
     except PilotMatchError as exc:
@@ -215,7 +215,7 @@ def match(
             }
             for m in results
         ]
-        inferred = [{"code": c, "confidence": conf} for c, conf in outcome.inferred_directions]
+        inferred = [{"code": d.code, "confidence": d.confidence} for d in outcome.inferred_directions]
         typer.echo(
             json.dumps({"matches": out, "inferred_directions": inferred}, ensure_ascii=False, indent=2)
         )
@@ -235,9 +235,7 @@ def match(
         table.add_row(str(i), f"{m.score:.3f}", m.card["name"], m.card["tier"], m.card["province"] or "", why)
     console.print(table)
     if outcome.inferred_directions:
-        names = ", ".join(
-            f"{rt.taxonomy.directions[c].name_zh} {conf:.0%}" for c, conf in outcome.inferred_directions
-        )
+        names = ", ".join(f"{d.name_zh} {d.confidence:.0%}" for d in outcome.inferred_directions)
         console.print(f"Inferred directions (pass --direction to override): {names}")
 
 
@@ -255,7 +253,7 @@ def worker() -> None:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     rt = Runtime.open(settings)
-    w = DeliveryWorker(rt)
+    w = DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     signal.signal(signal.SIGINT, lambda *_: w.stop())
     console.print(f"Delivery worker {w.owner} started (Ctrl+C to stop).")

@@ -28,10 +28,10 @@ def get_principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise HTTPException(401, "This operation needs an API key: send 'Authorization: Bearer <key>'.")
-    principal = authenticate(rt, credentials.credentials)
+    principal = authenticate(rt.db, rt.settings, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "The API key is not valid (unknown or revoked).")
-    touch(rt, principal)
+    touch(rt.db, principal)
     return principal
 
 

@@ -20,12 +20,12 @@ from matcher.fields import (
     ServiceTypeCode,
     TierCode,
 )
-from matcher.matching.engine import PlatformMatch, TechnologyMatch
-from matcher.matching.service import MatchOutcome
+from matcher.matching.results import MatchResult, PlatformMatch, TechnologyMatch, TechnologyMatches
 from matcher.platforms.schemas import PlatformCreate
-from matcher.settings import Settings
-from matcher.taxonomy import Taxonomy
 from matcher.technologies.schemas import TechnologyRead
+
+Fit = Literal["good", "possible", "weak"]
+FIT_DESCRIPTION = "`score` read against PILOTMATCH_GOOD_FIT_SCORE / PILOTMATCH_POSSIBLE_FIT_SCORE."
 
 
 class MatchRequest(BaseModel):
@@ -67,12 +67,6 @@ class EvidenceOut(BaseModel):
     )
 
 
-def fit_label(score: float, settings: Settings) -> Literal["good", "possible", "weak"]:
-    if score >= settings.good_fit_score:
-        return "good"
-    return "possible" if score >= settings.possible_fit_score else "weak"
-
-
 class MatchOut(BaseModel):
     platform_id: int
     name: str
@@ -85,9 +79,7 @@ class MatchOut(BaseModel):
     directions: list[Annotated[str, DIRECTION]]
     service_types: list[Annotated[str, SERVICE_TYPE]]
     score: float = Field(description="Calibrated on the dev set: about the chance that the platform fits.")
-    fit: Literal["good", "possible", "weak"] = Field(
-        description="`score` read against PILOTMATCH_GOOD_FIT_SCORE / PILOTMATCH_POSSIBLE_FIT_SCORE."
-    )
+    fit: Fit = Field(description=FIT_DESCRIPTION)
     explanation: dict[str, float] = Field(
         description="Each factor's contribution; the contributions (with `calibration`) sum to `score`.",
         examples=[{"semantic": 0.61, "lexical": 0.07, "sector_fit": 0.0, "tier": 0.02, "trl_fit": 0.03}],
@@ -95,11 +87,11 @@ class MatchOut(BaseModel):
     evidence: EvidenceOut
 
     @classmethod
-    def of(cls, m: PlatformMatch, settings: Settings) -> MatchOut:
+    def of(cls, m: PlatformMatch) -> MatchOut:
         return cls(
             platform_id=m.platform_id,
             score=m.score,
-            fit=fit_label(m.score, settings),
+            fit=m.fit,
             explanation=m.explanation,
             evidence=EvidenceOut(passage=m.evidence.passage, terms=m.evidence.terms),
             **m.card,
@@ -122,17 +114,14 @@ class MatchResponse(BaseModel):
     )
 
     @classmethod
-    def of(cls, outcome: MatchOutcome, taxonomy: Taxonomy, settings: Settings) -> MatchResponse:
+    def of(cls, result: MatchResult) -> MatchResponse:
         return cls(
-            matches=[MatchOut.of(m, settings) for m in outcome.matches],
+            matches=[MatchOut.of(m) for m in result.matches],
             inferred_directions=[
                 InferredDirectionOut(
-                    code=code,
-                    name_zh=taxonomy.directions[code].name_zh,
-                    name_en=taxonomy.directions[code].name_en,
-                    confidence=conf,
+                    code=d.code, name_zh=d.name_zh, name_en=d.name_en, confidence=d.confidence
                 )
-                for code, conf in outcome.inferred_directions
+                for d in result.inferred_directions
             ],
         )
 
@@ -148,7 +137,8 @@ class TechnologyMatchOut(BaseModel):
     summary: str
     status: Annotated[str, TECHNOLOGY_STATUS]
     trl: int | None
-    score: float
+    score: float = Field(description="Calibrated as in the forward direction: about the chance of a fit.")
+    fit: Fit = Field(description=FIT_DESCRIPTION)
     explanation: dict[str, float]
     evidence: EvidenceOut
 
@@ -157,6 +147,7 @@ class TechnologyMatchOut(BaseModel):
         return cls(
             technology_id=m.technology_id,
             score=m.score,
+            fit=m.fit,
             explanation=m.explanation,
             evidence=EvidenceOut(passage=m.evidence.passage, terms=m.evidence.terms),
             **m.card,
@@ -164,7 +155,13 @@ class TechnologyMatchOut(BaseModel):
 
 
 class TechnologyMatchResponse(BaseModel):
-    technologies: list[TechnologyMatchOut]
+    """Open technologies that fit a platform, best first (ranked results use ``matches`` in both directions)."""
+
+    matches: list[TechnologyMatchOut]
+
+    @classmethod
+    def of(cls, result: TechnologyMatches) -> TechnologyMatchResponse:
+        return cls(matches=[TechnologyMatchOut.of(m) for m in result.matches])
 
 
 class BulkPlatforms(BaseModel):

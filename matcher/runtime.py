@@ -122,7 +122,7 @@ class Runtime:
         started = time.perf_counter()
         if not reconcile and self.follower is not None:
             position = self.engine.load_snapshots()
-            size = len(self.engine.platforms.docs) + len(self.engine.technologies.docs)
+            size = self.engine.count("platforms") + self.engine.count("technologies")
             if position is not None and self.follower.resume_from(position, size):
                 replayed = self.follower.catch_up()
                 stats = self._load_missing()
@@ -147,11 +147,11 @@ class Runtime:
             platform_ids = set(s.exec(select(Platform.id).where(Platform.active == True)).all())  # noqa: E712
             technology_ids = set(s.exec(select(Technology.id).where(Technology.status != "closed")).all())
         stats = {"platforms_reused": 0, "platforms_embedded": 0, "platforms_removed": 0}
-        for corpus, name, wanted, c in (
-            (PLATFORM, "platforms", platform_ids, engine.platforms),
-            (TECHNOLOGY, "technologies", technology_ids, engine.technologies),
+        for corpus, name, wanted in (
+            (PLATFORM, "platforms", platform_ids),
+            (TECHNOLOGY, "technologies", technology_ids),
         ):
-            have = set(c.docs)
+            have = set(engine.indexed_ids(name))
             missing, extra = wanted - have, have - wanted
             if len(missing) + len(extra) > MAX_ROW_BY_ROW:
                 return None

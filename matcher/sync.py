@@ -109,8 +109,8 @@ class ChangeFollower:
 
     def _record_metrics(self) -> None:
         SYNC_LAG.set(self.lag)
-        INDEX_ITEMS.labels("platforms").set(len(self.rt.engine.platforms.docs))
-        INDEX_ITEMS.labels("technologies").set(len(self.rt.engine.technologies.docs))
+        INDEX_ITEMS.labels("platforms").set(self.rt.engine.count("platforms"))
+        INDEX_ITEMS.labels("technologies").set(self.rt.engine.count("technologies"))
 
     def start_position(self) -> None:
         """Call before loading indexes from the database: later changes are then applied on top. Entries of the
@@ -228,9 +228,9 @@ class ChangeFollower:
         engine = self.rt.engine
         while not self.stop_event.is_set():
             with engine.write_lock:
-                if engine.complete_stale_technologies(batch) < batch:
+                if engine.completions.complete_stale(batch) < batch:
                     return 0
-        return engine.stale_technologies()
+        return engine.completions.stale()
 
     def _save_now_and_then(self) -> None:
         """Save changed snapshots every ``snapshot_seconds``, so a restart (even after kill -9) replays little."""

@@ -173,7 +173,7 @@ def fanout(deliveries: int) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from matcher.notifications.delivery import DeliveryWorker
-    from matcher.notifications.service import create_endpoint
+    from matcher.notifications.endpoints import create_endpoint
     from matcher.technologies.schemas import TechnologyCreate
     from matcher.technologies.service import create_technology
 
@@ -211,7 +211,7 @@ def fanout(deliveries: int) -> None:
         with rt.session() as s:
             ids = [p.id for p in s.exec(select(Platform)).all()]
         for pid in ids:
-            create_endpoint(rt, pid, url, None)
+            create_endpoint(rt.db, rt.settings, pid, url, None)
         t = time.perf_counter()
         for i in range(max(1, deliveries // per_tech)):
             create_technology(rt, TechnologyCreate(summary=f"{random.choice(QUERIES)} (variant {i})"))
@@ -220,7 +220,7 @@ def fanout(deliveries: int) -> None:
 
         with rt.session() as s:
             total = len(s.exec(select(WebhookDelivery.id)).all())
-        worker = DeliveryWorker(rt)
+        worker = DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
         t = time.perf_counter()
         sent = 0
         while sent < total:
@@ -273,8 +273,8 @@ def serve(settings: Settings, folder: Path) -> tuple[subprocess.Popen[bytes], st
 def recall_at_10(settings: Settings, qvecs: np.ndarray) -> tuple[float, bool, list[float]]:
     """Item-level recall@10 of the saved platform index against exact search over the same vectors, and the
     saved index's own search times."""
-    from matcher.matching.dense import PASSAGE_SLOTS, DenseIndex, _all_vectors
-    from matcher.matching.engine import IndexManifest
+    from matcher.matching.dense import PASSAGE_SLOTS, DenseIndex, all_vectors
+    from matcher.matching.snapshots import IndexManifest
 
     manifest = IndexManifest.read(Path(settings.index_dir) / "platforms.manifest.json")
     assert manifest is not None
@@ -283,7 +283,7 @@ def recall_at_10(settings: Settings, qvecs: np.ndarray) -> tuple[float, bool, li
         manifest.dim,
         settings.dense_nprobe,
     )
-    ids, vectors = _all_vectors(index._index, manifest.dim)
+    ids, vectors = all_vectors(index._index, manifest.dim)
     items = ids // PASSAGE_SLOTS
     recalls, search_ms = [], []
     for q in qvecs:
@@ -334,17 +334,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         rt = Runtime.open(settings)
         engine = rt.engine
-        print(f"models: {engine.model_key} (dim {engine.embedder.dim}), platforms: {len(items)}")
+        print(f"models: {engine.model_key} (dim {engine.vectors.dim}), platforms: {len(items)}")
 
         # The floor: the embedders alone (the multilingual one on every passage, the English one on each passage
         # or its gloss, as an import runs them) on exactly the passages an import embeds (a sample of them).
+        from matcher.matching.documents import platform_doc
         from matcher.platforms.models import Platform
 
         sample = items[: args.floor_sample]
-        docs = engine.platform_docs(Platform(id=i + 1, **p.model_dump()) for i, p in enumerate(sample))
+        chars = settings.passage_chars
+        docs = [
+            platform_doc(Platform(id=i + 1, **p.model_dump()), chars, engine.model_key)
+            for i, p in enumerate(sample)
+        ]
         passages = [p for d in docs for p in d.passages]
         t = time.perf_counter()
-        engine.embed_platform_docs(docs)
+        engine.vectors.platform_docs(docs)
         embed_seconds = time.perf_counter() - t
         embed_rate = len(sample) / embed_seconds
         print(
@@ -362,32 +367,32 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         queries = [normalize_text(q) for q in QUERIES]
-        qvecs = engine.embedder.embed_queries(queries)
-        engine.platforms.lexical.search(
+        qvecs = engine.vectors.embedder.embed_queries(queries)
+        engine.corpora.platforms.lexical.search(
             lexical_tokens(queries[0]), 10
         )  # builds BM25, as the first match would
-        embed_ms = timed(lambda: engine.embedder.embed_queries([random.choice(queries)]), 200)
+        embed_ms = timed(lambda: engine.vectors.embedder.embed_queries([random.choice(queries)]), 200)
         english_queries = [q for q in queries if is_mostly_english(q)]
         english_ms = (
-            timed(lambda: engine.english.embed_queries([random.choice(english_queries)]), 200)  # type: ignore[union-attr]
-            if engine.english is not None
+            timed(lambda: engine.vectors.english.embed_queries([random.choice(english_queries)]), 200)  # type: ignore[union-attr]
+            if engine.vectors.english is not None
             else []
         )
         k = settings.candidate_pool
-        exact_ms = timed(lambda: engine.platforms.dense.search(random.choice(qvecs), k), 200)
+        exact_ms = timed(lambda: engine.corpora.platforms.dense.search(random.choice(qvecs), k), 200)
         lex_ms = timed(
-            lambda: engine.platforms.lexical.search(lexical_tokens(random.choice(queries)), k), 200
+            lambda: engine.corpora.platforms.lexical.search(lexical_tokens(random.choice(queries)), k), 200
         )
         translated_ms = timed(
-            lambda: engine.platforms.lexical.search(
+            lambda: engine.corpora.platforms.lexical.search(
                 engine.lexicon.translate(lexical_tokens(random.choice(queries))), k
             ),
             200,
         )
-        passages_total = engine.platforms.dense.passage_count
+        passages_total = engine.corpora.platforms.dense.passage_count
         # Recall is measured on queries like the corpus: the benchmark queries plus profile texts.
         probe = [normalize_text(p.capabilities[:200]) for p in random.Random(3).sample(items, 192)]
-        probe_vecs = np.vstack([qvecs, engine.embedder.embed_queries(probe)])
+        probe_vecs = np.vstack([qvecs, engine.vectors.embedder.embed_queries(probe)])
         t = time.perf_counter()
         rt.close()  # saves the snapshot; a large corpus switches to the approximate index here
         save_s = time.perf_counter() - t

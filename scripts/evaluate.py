@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from matcher.importing import demo_platforms, import_platforms  # noqa: E402
-from matcher.matching.engine import MatchQuery  # noqa: E402
 from matcher.matching.fusion import Fusion, LanguageAwareFusion, make_fusion  # noqa: E402
+from matcher.matching.query import MatchQuery  # noqa: E402
 from matcher.matching.ranking import NeedFacts, Ranker  # noqa: E402
 from matcher.matching.text import language_mix, normalize_text  # noqa: E402
 from matcher.runtime import Runtime  # noqa: E402
@@ -171,7 +171,7 @@ class Evaluator:
 
             self.ext = {p.id: p.external_id for p in s.exec(select(Platform)).all()}
         self.vectors: dict[str, object] = {}
-        self.cal = self.rt.engine.embedder.calibration
+        self.cal = self.rt.engine.vectors.embedder.calibration
 
     def rank(self, item: DevItem, fusion: Fusion, weights: RankWeights | None) -> list[str]:
         engine = self.rt.engine
@@ -180,10 +180,8 @@ class Evaluator:
         if item.id not in self.vectors:
             self.vectors[item.id] = engine.embed_query(item.text)
         need = item.need if weights is not None else NeedFacts()
-        results = engine.match_vector(
-            self.vectors[item.id], item.text, MatchQuery(item.text, need=need, limit=10)
-        )
-        return [self.ext[m.platform_id] for m in results]
+        query = MatchQuery(item.text, need=need, limit=10, vector=self.vectors[item.id])  # type: ignore[arg-type]
+        return [self.ext[m.platform_id] for m in engine.match(query).matches]
 
     def per_item(
         self, items: list[DevItem], fusion: Fusion, weights: RankWeights | None
@@ -309,8 +307,8 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
         vec = ev.vectors.get(it.id)
         if vec is None:
             vec = ev.vectors[it.id] = engine.embed_query(it.text)
-        query = MatchQuery(it.text, need=it.need, limit=depth + len(it.relevant))
-        results = engine.match_vector(vec, it.text, query)
+        query = MatchQuery(it.text, need=it.need, limit=depth + len(it.relevant), vector=vec)  # type: ignore[arg-type]
+        results = engine.match(query).matches
         variants = [(results[:depth], True)]
         if base in no_fit:
             variants.append(([m for m in results if ev.ext[m.platform_id] not in it.relevant][:depth], False))
@@ -391,7 +389,7 @@ def direction_accuracy(ev: Evaluator, dev_folder: Path) -> dict[str, tuple[int, 
     sets: dict[str, list[tuple[str, set[str]]]] = {"platforms": [], "technologies": []}
     for p in demo_platforms():
         if p.directions:
-            sets["platforms"].append((f"{p.name}\n{p.capabilities}", set(p.directions)))
+            sets["platforms"].append((normalize_text(f"{p.name}\n{p.capabilities}"), set(p.directions)))
     for path in sorted(dev_folder.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             raw = json.loads(line) if line.strip() else None
@@ -404,9 +402,11 @@ def direction_accuracy(ev: Evaluator, dev_folder: Path) -> dict[str, tuple[int, 
         top1 = top3 = 0
         for (text, labels), vec in zip(rows, vectors, strict=True):
             if name == "technologies":  # as the service infers them: from the most relevant platforms
-                got = [code for code, _ in engine.complete_need(NeedFacts(), vec, text).inferred]
+                got = [
+                    d.code for d in engine.match(MatchQuery(text, limit=1, vector=vec)).inferred_directions
+                ]
             else:  # a platform's own profile: from the taxonomy's descriptions
-                got = [d.code for d in engine.directions.infer(engine.split(vec)[0], text)]
+                got = [d.code for d in engine.directions.infer(vec.main, text)]
             top1 += bool(got) and got[0] in labels
             top3 += bool(set(got[:3]) & labels)
         out[name] = (len(rows), top1 / len(rows), top3 / len(rows))

@@ -417,7 +417,7 @@ def long_text(args: argparse.Namespace) -> int:
         seed_demo(rt)
         if args.platforms:
             import_platforms(rt, synthetic_platforms(args.platforms), batch=1000)
-        platforms = len(rt.engine.platforms.dense)
+        platforms = rt.engine.count("platforms")
         rt.close()
         env = os.environ | {
             "PILOTMATCH_DATABASE_URL": settings.database_url,

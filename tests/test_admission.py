@@ -390,7 +390,7 @@ def test_writes_that_embed_text_count_against_the_callers_key(small_runtime: Run
     from matcher.accounts.service import create_platform_key
 
     pid = small_runtime.engine.indexed_ids("platforms")[0]
-    _, key = create_platform_key(small_runtime, pid)
+    _, key = create_platform_key(small_runtime.db, pid)
     own = {"Authorization": f"Bearer {key}"}
     with app_client(small_runtime, keyed_match_rate_limit=2) as client:
         edits = [

@@ -64,7 +64,7 @@ def test_deleting_a_platform_revokes_its_keys_and_hides_its_routes(small_client:
 
 
 def _pair_score(c: TestClient, platform_id: int, technology_id: int) -> float:
-    found = c.get(f"/v1/platforms/{platform_id}/technologies", params={"limit": 100}).json()["technologies"]
+    found = c.get(f"/v1/platforms/{platform_id}/technologies", params={"limit": 100}).json()["matches"]
     return next(t["score"] for t in found if t["technology_id"] == technology_id)
 
 

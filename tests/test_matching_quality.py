@@ -17,13 +17,10 @@ def _external_ids(rt: Runtime, ids: list[int]) -> list[str]:
 
 def _first(rt: Runtime, summary: str) -> str:
     """The external id of the platform a summary's match puts first (normalised and embedded as the API does)."""
-    from matcher.matching.engine import MatchQuery
-    from matcher.matching.text import normalize_text
+    from matcher import MatchQuery
 
-    text = normalize_text(summary)
-    vector = rt.engine.embed_query(text)
     return _external_ids(
-        rt, [rt.engine.match_vector(vector, text, MatchQuery(text, limit=3))[0].platform_id]
+        rt, [rt.engine.match(MatchQuery.of(rt.taxonomy, summary, limit=3)).matches[0].platform_id]
     )[0]
 
 
@@ -79,7 +76,7 @@ def test_reverse_direction_finds_demo_technologies(client: TestClient, demo_runt
 
     with demo_runtime.session() as s:
         pid = s.exec(select(Platform.id).where(Platform.external_id == "ef-p050")).one()
-    techs = client.get(f"/v1/platforms/{pid}/technologies", params={"limit": 5}).json()["technologies"]
+    techs = client.get(f"/v1/platforms/{pid}/technologies", params={"limit": 5}).json()["matches"]
     assert any("PET" in (t["title"] or "") + t["summary"] for t in techs)
 
 
@@ -188,23 +185,21 @@ SKIN_CREAM = (
 def test_english_channel_reads_english_pairs_and_glossed_chinese_profiles(
     demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from matcher.matching.engine import MatchQuery
+    from matcher import MatchQuery, QueryVector
     from matcher.matching.text import is_mostly_english, normalize_text
 
     engine = demo_runtime.engine
-    assert engine.english is not None
-    assert (
-        engine.split(engine.embed_query("质子交换膜电解槽耐久性验证"))[1] is None
-    )  # Chinese: never embedded
+    assert engine.vectors.english is not None
+    assert engine.embed_query("质子交换膜电解槽耐久性验证").english is None  # Chinese: never embedded
     text = normalize_text(SKIN_CREAM)
     vector = engine.embed_query(text)
-    assert engine.split(vector)[1] is not None
-    query = MatchQuery(text, limit=20)
-    with_english = {m.platform_id: m for m in engine.match_vector(vector, text, query)}
+    assert vector.english is not None
+    with_english = {m.platform_id: m for m in engine.match(MatchQuery(text, limit=20, vector=vector)).matches}
     # The multilingual model alone, as it reads the query with the English channel on (feedback, which applies
     # where the multilingual model is the query's only dense opinion, would move this vector).
     monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
-    alone = {m.platform_id: m for m in engine.match_vector(engine.split(vector)[0], text, query)}
+    alone_query = MatchQuery(text, limit=20, vector=QueryVector(vector.main))
+    alone = {m.platform_id: m for m in engine.match(alone_query).matches}
     ids = dict(zip(list(with_english), _external_ids(demo_runtime, list(with_english)), strict=True))
     assert ids[next(iter(with_english))] == "ci-p014"
     assert _external_ids(demo_runtime, [next(iter(alone))]) != ["ci-p014"]
@@ -212,9 +207,9 @@ def test_english_channel_reads_english_pairs_and_glossed_chinese_profiles(
     chinese = [
         pid
         for pid in with_english
-        if pid in alone and not any(is_mostly_english(p) for p in engine.platforms.docs[pid].passages)
+        if pid in alone and not any(is_mostly_english(p) for p in engine.corpora.platforms.docs[pid].passages)
     ]
-    assert chinese and all(pid in engine.platforms.english for pid in chinese)
+    assert chinese and all(pid in engine.corpora.platforms.english for pid in chinese)
     assert any(
         with_english[pid].explanation["semantic"] != alone[pid].explanation["semantic"] for pid in chinese
     )
@@ -263,8 +258,8 @@ def test_feedback_moves_chinese_queries_and_short_english_ones(
 ) -> None:
     import numpy as np
 
-    from matcher.matching.engine import QueryTerms
-    from matcher.matching.ranking import NeedFacts
+    from matcher import NeedFacts
+    from matcher.matching.query import QueryTerms
     from matcher.matching.text import normalize_text
 
     engine = demo_runtime.engine
@@ -273,27 +268,27 @@ def test_feedback_moves_chinese_queries_and_short_english_ones(
         text = normalize_text(raw)
         vector = engine.embed_query(text)
         terms = QueryTerms.of(text, engine.lexicon)
-        return vector, engine._search(vector, text, terms, NeedFacts(), None, engine.settings.candidate_pool)
+        return vector, engine.search.search(vector, text, terms, NeedFacts())
 
     vector, found = search(THERMAL_FILM)
     assert found.expanded
-    main, moved = engine.split(vector)[0], engine.split(found.qvec)[0]
+    main, moved = vector.main, found.vector.main
     assert abs(float(np.linalg.norm(moved)) - 1.0) < 1e-5
     # Moved toward the profiles of its best-ranked platforms: closer to them than the query was.
     ranked = sorted(found.fused, key=lambda c: -engine.ranker.raw(found.need, c[1].facts, c[0]))
-    top = engine.platforms.dense.vectors(ranked[0][1].id)
+    top = engine.corpora.platforms.dense.vectors(ranked[0][1].id)
     assert float((top @ moved).max()) > float((top @ main).max())
     # An English summary has the English model's opinion too: it is left as it is.
     vector, found = search(SKIN_CREAM)
-    assert not found.expanded and np.array_equal(found.qvec, vector)
+    assert not found.expanded and found.vector is vector
     # A few English words are where that model is least sure: moved, in the multilingual half only.
     vector, found = search("Scale-up of monoclonal antibody cell culture and purification")
     assert found.expanded
-    assert np.array_equal(engine.split(found.qvec)[1], engine.split(vector)[1])  # type: ignore[arg-type]
-    assert not np.array_equal(engine.split(found.qvec)[0], engine.split(vector)[0])
+    assert np.array_equal(found.vector.english, vector.english)  # type: ignore[arg-type]
+    assert not np.array_equal(found.vector.main, vector.main)
     monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
     vector, found = search(THERMAL_FILM)
-    assert not found.expanded and np.array_equal(found.qvec, vector)
+    assert not found.expanded and found.vector is vector
 
 
 def test_a_filter_narrows_the_results_without_changing_their_scores(client: TestClient) -> None:

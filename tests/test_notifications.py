@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ from standardwebhooks import Webhook
 
 from api.app import create_app
 from matcher.notifications.delivery import DeliveryWorker
+from matcher.notifications.outbox import notify_for_technology
 from matcher.platforms.service import create_platforms
 from matcher.runtime import Runtime
 from tests.conftest import ADMIN_KEY, AUTH, SAMPLE_PLATFORMS, make_settings
@@ -23,6 +27,11 @@ HYDROGEN_TECH = {
     "summary": "质子交换膜电解水制氢的低铱催化剂涂层膜，需要在兆瓦级PEM电解槽电堆上做耐久性验证和膜电极涂布放大。",
     "trl": 5,
 }
+
+
+def _worker(rt: Runtime) -> DeliveryWorker:
+    """A delivery worker on this runtime's database, engine and settings, as ``pilotmatch worker`` runs one."""
+    return DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
 
 
 @pytest.fixture
@@ -80,7 +89,7 @@ def test_matching_technology_reaches_inbox_and_signed_webhook(
     note = inbox[0]
     assert note["type"] == "match.created" and note["deliveries"][0]["status"] == "pending"
 
-    assert DeliveryWorker(rt).run_once() == 1
+    assert _worker(rt).run_once() == 1
     [request] = receiver.requests
     body = json.loads(Webhook(hook["secret"]).verify(request.body, request.headers) and request.body)
     assert body["type"] == "match.created"
@@ -109,7 +118,7 @@ def test_one_notification_per_pair_ever(client: TestClient, rt: Runtime) -> None
         json={"capabilities": "PEM电解槽电堆测试与膜电极放大，兆瓦级系统验证。"},
         headers=AUTH,
     )
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     inbox = client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]
     assert [n["technology_id"] for n in inbox] == [tech["id"]]
 
@@ -129,7 +138,7 @@ def test_bulk_created_platforms_are_matched_by_the_worker(client: TestClient, rt
     for pid in ids:
         assert client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"] == []
     assert client.get("/readyz").json()["unmatched_rows"] == len(ids)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     for pid in ids:
         inbox = client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]
         assert tech["id"] in [n["technology_id"] for n in inbox]
@@ -157,7 +166,7 @@ def test_retries_keep_one_webhook_id(client: TestClient, rt: Runtime, receiver: 
     pid = _pid(client, "s-hydrogen")
     _hook(client, pid, receiver.url)
     client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
-    worker = DeliveryWorker(rt)
+    worker = _worker(rt)
     for _ in range(3):
         worker.run_once()
     assert len(receiver.requests) == 3
@@ -173,7 +182,7 @@ def test_dead_letter_and_redeliver(client: TestClient, rt: Runtime, receiver: Re
     pid = _pid(client, "s-hydrogen")
     _hook(client, pid, receiver.url)
     client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
-    worker = DeliveryWorker(rt)
+    worker = _worker(rt)
     for _ in range(5):
         worker.run_once()
     assert len(receiver.requests) == 3  # the first try and the two configured retries
@@ -205,7 +214,7 @@ def test_endpoint_failing_for_a_day_is_disabled_and_platform_told(
         s.add(ep)
         s.commit()
     client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     hooks = client.get(f"/v1/platforms/{pid}/webhooks", headers=AUTH).json()
     assert hooks[0]["active"] is False and hooks[0]["disabled_reason"]
     types = [
@@ -225,7 +234,7 @@ def test_two_workers_never_send_one_delivery_twice(
         _hook(client, pid, receiver.url)
     for i in range(6):
         client.post("/v1/technologies", json=HYDROGEN_TECH | {"title": f"CCM variant {i}"}, headers=AUTH)
-    workers = [DeliveryWorker(rt), DeliveryWorker(rt)]
+    workers = [_worker(rt), _worker(rt)]
     threads = [threading.Thread(target=w.run_once) for w in workers]
     for t in threads:
         t.start()
@@ -261,7 +270,7 @@ def test_stored_but_unmatched_rows_are_caught_up_after_a_crash(
         s.add(row)
         s.commit()
     assert client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"] == []
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     assert len(receiver.requests) == 1
     assert (
         client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"][0]["technology_id"]
@@ -276,7 +285,7 @@ def _committed_unindexed_and_left_flagged(rt: Runtime, row: object) -> object:
         s.add(row)
         s.commit()
         s.refresh(row)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     with rt.session() as s:
         assert s.get(type(row), row.id).needs_matching  # type: ignore[attr-defined]
     return row
@@ -296,7 +305,7 @@ def test_a_row_committed_before_it_is_indexed_is_matched_later_not_dropped(
 
     doc = with_id(rt.engine.technology_docs([row])[0], row.id)
     rt.engine.apply_technologies([doc], rt.engine.embed_technology_docs([doc]))
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     with rt.session() as s:
         assert not s.get(Technology, row.id).needs_matching
     inbox = client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]
@@ -322,7 +331,7 @@ def test_a_platform_committed_before_it_is_indexed_hears_of_technologies_later(
 
     docs, vectors = rt.engine.prepare_platforms([row])
     rt.engine.apply_platforms([with_id(docs[0], row.id)], vectors)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     inbox = client.get(f"/v1/platforms/{row.id}/notifications", headers=AUTH).json()["items"]
     assert [n["technology_id"] for n in inbox] == [tech["id"]]
 
@@ -457,7 +466,7 @@ def test_email_digest_batches_per_platform_and_retries(
             box.refuse = 1  # the first send fails; webhooks must not wait for e-mail
             for i in range(2):
                 c.post("/v1/technologies", json=HYDROGEN_TECH | {"title": f"CCM {i}"}, headers=AUTH)
-            worker = DeliveryWorker(runtime)
+            worker = _worker(runtime)
             worker.run_once()
             assert len(receiver.requests) == 2 and box.messages == []
             worker.run_once()  # the retry (delay 0) goes through: one digest for both notifications
@@ -506,7 +515,6 @@ def test_concurrent_matching_of_one_row_stores_once_and_never_fails(client: Test
     """An API thread and a worker may match the same new technology at once; one of them records it."""
     import threading
 
-    from matcher.notifications.service import notify_for_technology
     from matcher.technologies.models import Technology
 
     tech = client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH).json()
@@ -525,7 +533,7 @@ def test_concurrent_matching_of_one_row_stores_once_and_never_fails(client: Test
 
     def run() -> None:
         try:
-            results.append(notify_for_technology(rt, tech["id"]))
+            results.append(notify_for_technology(rt.db, rt.engine, rt.settings, tech["id"]))
         except BaseException as exc:  # collected for the assertion below
             errors.append(exc)
 
@@ -540,3 +548,42 @@ def test_concurrent_matching_of_one_row_stores_once_and_never_fails(client: Test
     assert len(client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"]) == 1
     with rt.session() as s:
         assert len(s.exec(select(Notification)).all()) == max(results)
+
+
+#: What a key check must never load: the models' libraries, the runtime that opens them, the match engine.
+HEAVY_MODULES = ("torch", "faiss", "sentence_transformers", "matcher.runtime", "matcher.matching.engine")
+
+KEY_CHECK = """
+import json, sys
+from sqlmodel import Session
+from matcher.accounts.models import ApiKey
+from matcher.accounts.service import authenticate, create_admin_key, touch
+from matcher.db import create_db_engine, migrate
+from matcher.settings import Settings
+
+url = sys.argv[1]
+db = create_db_engine(url)
+migrate(db)
+key = create_admin_key(db)
+principal = authenticate(db, Settings(database_url=url, admin_key=None), key)
+touch(db, principal)
+with Session(db) as s:
+    used = s.get(ApiKey, principal.key_id).last_used_at is not None
+print(json.dumps({"role": principal.role, "used": used, "loaded": [m for m in sys.argv[2:] if m in sys.modules]}))
+"""
+
+
+def test_checking_an_api_key_loads_no_model(tmp_path: Path) -> None:
+    """A fresh process that checks a key (and records its use) imports no model library, runtime or engine."""
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PILOTMATCH_")} | {"PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", KEY_CHECK, f"sqlite:///{tmp_path}/keys.db", *HEAVY_MODULES],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"role": "admin", "used": True, "loaded": []}

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from matcher import MatchQuery
 from matcher.db import create_db_engine, migrate, schema_revisions
 from matcher.errors import SchemaTooNew
-from matcher.matching.engine import MatchQuery
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate
 from matcher.platforms.service import create_platforms, delete_platform
@@ -25,7 +25,7 @@ QUERY = MatchQuery(text="质子交换膜电解槽耐久性验证", limit=3)
 
 
 def _top(rt: Runtime) -> list[tuple[int, float]]:
-    return [(m.platform_id, m.score) for m in rt.engine.match(QUERY)]
+    return [(m.platform_id, m.score) for m in rt.engine.match(QUERY).matches]
 
 
 ENGLISH = MatchQuery(text="Scale-up of monoclonal antibody cell culture and purification", limit=3)
@@ -34,14 +34,16 @@ ENGLISH = MatchQuery(text="Scale-up of monoclonal antibody cell culture and puri
 def test_data_and_results_survive_a_restart(small_runtime: Runtime) -> None:
     settings = small_runtime.settings
     before = _top(small_runtime)
-    english = [(m.platform_id, m.score) for m in small_runtime.engine.match(ENGLISH)]
+    english = [(m.platform_id, m.score) for m in small_runtime.engine.match(ENGLISH).matches]
     small_runtime.close()
     rt = Runtime.open(settings)
     try:
         assert _top(rt) == before
         # The English channel's vectors come back from the snapshot too (the same scores, nothing re-embedded).
-        assert [(m.platform_id, m.score) for m in rt.engine.match(ENGLISH)] == english
-        assert rt.engine.platforms.english is not None and len(rt.engine.platforms.english) >= 1
+        assert [(m.platform_id, m.score) for m in rt.engine.match(ENGLISH).matches] == english
+        assert (
+            rt.engine.corpora.platforms.english is not None and len(rt.engine.corpora.platforms.english) >= 1
+        )
         assert rt.engine.load_stats["platforms_reused"] == 3  # type: ignore[attr-defined]
         assert rt.engine.load_stats["platforms_embedded"] == 0  # type: ignore[attr-defined]
     finally:
@@ -92,7 +94,7 @@ def test_index_built_with_another_model_is_rebuilt_not_used(
     rt = Runtime.open(settings.model_copy(update={"english_model": ""}))
     try:
         assert rt.engine.load_stats["platforms_embedded"] == 3  # type: ignore[attr-defined]
-        assert rt.engine.platforms.english is None
+        assert rt.engine.corpora.platforms.english is None
         assert json.loads(manifest_path.read_text())["model"] == "use-multilingual-v3"
     finally:
         rt.close()
@@ -102,21 +104,25 @@ def test_rows_changed_while_the_service_was_down_are_caught_up(small_runtime: Ru
     """A snapshot older than the database (e.g. a crash before saving) is reconciled row by row."""
     settings = small_runtime.settings
     small_runtime.engine.save()
-    target = small_runtime.engine.match(QUERY)[0].platform_id
+    target = small_runtime.engine.match(QUERY).matches[0].platform_id
     with small_runtime.db.begin() as conn:
         conn.execute(text("DELETE FROM platform WHERE id = :id"), {"id": target})
-    small_runtime.engine.platforms.dirty = False  # the snapshot on disk still holds the deleted platform
+    small_runtime.engine.corpora.platforms.dirty = (
+        False  # the snapshot on disk still holds the deleted platform
+    )
     small_runtime.close()
     rt = Runtime.open(settings)
     try:
         assert target not in [p for p, _ in _top(rt)]
-        assert target not in rt.engine.platforms.docs and target not in rt.engine.platforms.dense
+        assert (
+            target not in rt.engine.corpora.platforms.docs and target not in rt.engine.corpora.platforms.dense
+        )
     finally:
         rt.close()
 
 
 def _completion(rt: Runtime, technology_id: int) -> tuple:
-    doc = rt.engine.technologies.docs[technology_id]
+    doc = rt.engine.corpora.technologies.docs[technology_id]
     expanded = None if doc.expanded is None else doc.expanded.tobytes()
     return doc.facts.inferred, doc.best_raw, expanded
 
@@ -169,14 +175,14 @@ def test_other_feedback_settings_work_out_stored_technologies_again(small_runtim
     from matcher.technologies.service import create_technology
 
     tech = create_technology(small_runtime, TechnologyCreate(summary="质子交换膜电解槽电堆的耐久性验证"))
-    assert small_runtime.engine.technologies.docs[tech.id].expanded is not None  # type: ignore[index]
+    assert small_runtime.engine.corpora.technologies.docs[tech.id].expanded is not None  # type: ignore[index]
     small_runtime.close()
     rt = Runtime.open(small_runtime.settings.model_copy(update={"expansion_weight": 0.0}))
     try:
-        doc = rt.engine.technologies.docs[tech.id]  # type: ignore[index]
+        doc = rt.engine.corpora.technologies.docs[tech.id]  # type: ignore[index]
         assert (
             doc.expanded is None
-            and doc.expansion == rt.engine.expansion
+            and doc.expansion == rt.engine.completions.key
             and doc.expansion[:3] == (0.0, 3, 12)
         )
         assert doc.facts.inferred and doc.best_raw is not None
@@ -191,7 +197,7 @@ def test_reindex_rebuilds_everything(small_runtime: Runtime) -> None:
 
 def test_delete_then_restart_keeps_it_gone(small_runtime: Runtime) -> None:
     settings = small_runtime.settings
-    target = small_runtime.engine.match(QUERY)[0].platform_id
+    target = small_runtime.engine.match(QUERY).matches[0].platform_id
     delete_platform(small_runtime, target)
     small_runtime.close()
     rt = Runtime.open(settings)
@@ -252,7 +258,9 @@ def test_restart_replays_the_log_after_the_snapshot(small_runtime: Runtime, tmp_
                 )
             ],
         )
-        other.engine.platforms.dirty = other.engine.technologies.dirty = False  # it dies without saving
+        other.engine.corpora.platforms.dirty = other.engine.corpora.technologies.dirty = (
+            False  # it dies without saving
+        )
     finally:
         other.follower.stop()
         other.db.dispose()
@@ -260,7 +268,7 @@ def test_restart_replays_the_log_after_the_snapshot(small_runtime: Runtime, tmp_
     try:
         stats = rt.engine.load_stats
         assert stats["log_replayed"] >= 1 and stats["platforms_embedded"] == 0  # the replay brought it
-        top = rt.engine.match(MatchQuery("钙钛矿叠层电池组件中试", limit=1))
+        top = rt.engine.match(MatchQuery("钙钛矿叠层电池组件中试", limit=1)).matches
         assert top[0].platform_id == created[0].id
         manifest = rt.engine.manifest("platforms")
         assert manifest is not None and manifest.log_position >= 1
@@ -284,7 +292,7 @@ def test_follower_waits_at_a_gap_and_applies_a_late_commit(small_runtime: Runtim
         s.add(ChangeLog(id=start + 2, corpus="platform", item_id=ids[1], origin="elsewhere"))
         s.commit()
     follower.poll_once()
-    assert ids[1] not in rt.engine.platforms.docs  # applied at once
+    assert ids[1] not in rt.engine.corpora.platforms.docs  # applied at once
     assert follower.position == start  # but the watermark waits at the gap
     with rt.db.begin() as conn:
         conn.execute(text("UPDATE platform SET active = false WHERE id = :id"), {"id": ids[0]})
@@ -292,7 +300,7 @@ def test_follower_waits_at_a_gap_and_applies_a_late_commit(small_runtime: Runtim
         s.add(ChangeLog(id=start + 1, corpus="platform", item_id=ids[0], origin="elsewhere"))
         s.commit()
     follower.poll_once()
-    assert ids[0] not in rt.engine.platforms.docs
+    assert ids[0] not in rt.engine.corpora.platforms.docs
     assert follower.position == start + 2
 
 
@@ -335,4 +343,4 @@ def test_follower_applies_a_technology_change_that_leaves_the_text_alone(small_r
         s.add(ChangeLog(corpus="technology", item_id=tech.id, origin="elsewhere"))
         s.commit()
     rt.follower.poll_once()
-    assert rt.engine.technologies.docs[tech.id].facts.trl == 7
+    assert rt.engine.corpora.technologies.docs[tech.id].facts.trl == 7

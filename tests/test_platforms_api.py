@@ -156,16 +156,14 @@ def test_technology_lifecycle_and_both_directions(small_client: TestClient) -> N
     tid = body["id"]
     again = small_client.get(f"/v1/technologies/{tid}/matches").json()["matches"]
     assert [m["platform_id"] for m in again] == [m["platform_id"] for m in body["matches"]]
-    reverse = small_client.get(f"/v1/platforms/{hydrogen['platform_id']}/technologies").json()["technologies"]
+    reverse = small_client.get(f"/v1/platforms/{hydrogen['platform_id']}/technologies").json()["matches"]
     assert reverse[0]["technology_id"] == tid
     assert reverse[0]["score"] == again[0]["score"]
     assert (
         small_client.patch(f"/v1/technologies/{tid}", json={"status": "closed"}, headers=AUTH).status_code
         == 200
     )
-    assert (
-        small_client.get(f"/v1/platforms/{hydrogen['platform_id']}/technologies").json()["technologies"] == []
-    )
+    assert small_client.get(f"/v1/platforms/{hydrogen['platform_id']}/technologies").json()["matches"] == []
     assert small_client.get("/v1/technologies", params={"status": "closed"}).json()["items"][0]["id"] == tid
     assert small_client.delete(f"/v1/technologies/{tid}", headers=AUTH).status_code == 204
     assert small_client.get(f"/v1/technologies/{tid}").status_code == 404

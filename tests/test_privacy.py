@@ -38,7 +38,7 @@ def test_the_api_shows_a_contact_to_the_admin_only(small_client: TestClient, sma
     created = small_client.post("/v1/technologies", json=body, headers=AUTH)
     assert created.status_code == 201 and created.json()["contact"] == CONTACT  # the admin who stored it
     tid = created.json()["id"]
-    _, key = create_platform_key(small_runtime, _hydrogen(small_runtime))
+    _, key = create_platform_key(small_runtime.db, _hydrogen(small_runtime))
     platform = {"Authorization": f"Bearer {key}"}
     for headers in ({}, platform):
         assert small_client.get(f"/v1/technologies/{tid}", headers=headers).json()["contact"] is None
@@ -72,7 +72,7 @@ def test_the_web_shows_a_contact_to_its_researcher_and_the_admin_only(
     pid = _hydrogen(small_runtime)
     page = small_client.get(f"/platforms/{pid}", headers=HTML).text
     assert CONTACT not in page  # anonymous
-    _, key = create_platform_key(small_runtime, pid)
+    _, key = create_platform_key(small_runtime.db, pid)
     _sign_in(small_client, key)
     operator = small_client.get(f"/platforms/{pid}", headers=HTML).text
     assert 'id="fits-title"' in operator and "质子交换膜电解槽" in operator and CONTACT not in operator

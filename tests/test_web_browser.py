@@ -67,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             platform = s.exec(
                 select(Platform).where(Platform.name == "高档数控机床五轴联动加工验证中试平台")
             ).one()
-        _, key = create_platform_key(rt, platform.id)  # type: ignore[arg-type]
+        _, key = create_platform_key(rt.db, platform.id)  # type: ignore[arg-type]
     finally:
         rt.close()
     shots = Path(os.environ.get("PILOTMATCH_SCREENSHOT_DIR") or folder / "screenshots")

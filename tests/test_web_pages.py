@@ -16,7 +16,7 @@ from sqlmodel import select
 from api.app import create_app
 from api.web.context import highlight, safe_next
 from matcher.accounts.service import create_platform_key
-from matcher.notifications.service import match_pending
+from matcher.notifications.outbox import match_pending
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate
 from matcher.platforms.service import create_platforms, delete_platform
@@ -221,7 +221,7 @@ def _sign_in(client: TestClient, key: str) -> TestClient:
 def test_operator_signs_in_edits_own_profile_only(small_client: TestClient, small_runtime: Runtime) -> None:
     with small_runtime.session() as s:
         mine, other = s.exec(select(Platform).order_by(Platform.id)).all()[:2]
-    _, key = create_platform_key(small_runtime, mine.id)  # type: ignore[arg-type]
+    _, key = create_platform_key(small_runtime.db, mine.id)  # type: ignore[arg-type]
     wrong = small_client.post(
         "/operator/sign-in",
         data={"key": "pm_platform_wrong", "csrf_token": csrf_of(small_client.get("/operator/sign-in").text)},
@@ -269,7 +269,7 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
 ) -> None:
     with small_runtime.session() as s:
         mine = s.exec(select(Platform).order_by(Platform.id)).first()
-    _, key = create_platform_key(small_runtime, mine.id)  # type: ignore[arg-type, union-attr]
+    _, key = create_platform_key(small_runtime.db, mine.id)  # type: ignore[arg-type, union-attr]
     _sign_in(small_client, key)
     saved = small_client.cookies.get("pm_session")
     edit = f"/platforms/{mine.id}/edit"  # type: ignore[union-attr]
@@ -291,7 +291,7 @@ def test_operator_reads_the_inbox_and_marks_an_item_read(
     )
     with small_runtime.session() as s:
         hydrogen = s.exec(select(Platform).where(Platform.external_id == "s-hydrogen")).one()
-    _, key = create_platform_key(small_runtime, hydrogen.id)  # type: ignore[arg-type]
+    _, key = create_platform_key(small_runtime.db, hydrogen.id)  # type: ignore[arg-type]
     _sign_in(small_client, key)
     inbox = small_client.get(f"/platforms/{hydrogen.id}/inbox", headers=HTML)
     assert inbox.status_code == 200 and "质子交换膜电解槽" in inbox.text
@@ -397,7 +397,7 @@ def test_a_new_fitting_platform_fills_a_gap_and_its_removal_reopens_it(tmp_path:
             filled = c.get("/v1/reports/coverage").json()
             assert filled["totals"]["unmet_demand"] == 0, filled["unmet_demand"]
             delete_platform(rt, platform.id)  # type: ignore[arg-type]
-            match_pending(rt)
+            match_pending(rt.db, rt.engine, rt.settings)
             assert c.get("/v1/reports/coverage").json()["totals"]["unmet_demand"] == 1
     finally:
         rt.close()

@@ -29,8 +29,8 @@ from api.app import create_app
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput
 from matcher.notifications.delivery import DeliveryWorker
+from matcher.notifications.endpoints import create_endpoint, new_secret
 from matcher.notifications.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from matcher.notifications.service import create_endpoint, new_secret
 from matcher.notifications.url_guard import normalise_webhook_url, refused_reason
 from matcher.platforms.service import create_platforms
 from matcher.runtime import Runtime
@@ -91,6 +91,11 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
     yield r
     r.stop()
+
+
+def _worker(rt: Runtime) -> DeliveryWorker:
+    """A delivery worker on this runtime's database, engine and settings, as ``pilotmatch worker`` runs one."""
+    return DeliveryWorker(rt.db, rt.engine, rt.settings, rt.follower)
 
 
 def _pid(client: TestClient, external_id: str) -> int:
@@ -341,7 +346,7 @@ def test_a_name_that_rebinds_to_loopback_after_the_check_reaches_nothing(
     # The worker resolves again for its own connection: now 127.0.0.1, which is refused before connecting.
     rt: Runtime = strict.app.state.runtime  # type: ignore[attr-defined]
     strict.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
-    DeliveryWorker(rt).run_once()
+    _worker(rt).run_once()
     assert receiver.requests == []
     with rt.session() as s:
         [delivery] = s.exec(
@@ -447,7 +452,7 @@ def test_poisoned_rows_fail_alone_and_the_healthy_delivery_and_digests_go_out_in
                     s.add(d)
                 s.commit()
 
-            DeliveryWorker(runtime).run_once()
+            _worker(runtime).run_once()
 
             assert len(receiver.requests) == 1
             with runtime.session() as s:
@@ -475,7 +480,7 @@ def test_a_receiver_answer_with_nul_bytes_is_recorded(
     pid = _pid(client, "s-hydrogen")
     hook = _register(client, pid, receiver.url).json()
     client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH)
-    assert DeliveryWorker(rt).run_once() >= 1
+    assert _worker(rt).run_once() >= 1
     with rt.session() as s:
         [delivery] = s.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == hook["id"])).all()
         [attempt] = s.exec(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id)).all()
@@ -541,7 +546,7 @@ def test_concurrent_registrations_never_exceed_the_cap(rt: Runtime) -> None:
     def register(i: int) -> None:
         start.wait()
         try:
-            create_endpoint(rt, pid, f"http://127.0.0.1:{9200 + i}/hook", None)  # type: ignore[arg-type]
+            create_endpoint(rt.db, rt.settings, pid, f"http://127.0.0.1:{9200 + i}/hook", None)  # type: ignore[arg-type]
             outcomes.append("created")
         except Conflict:
             outcomes.append("conflict")
@@ -666,7 +671,7 @@ def test_digests_go_only_to_a_contact_that_is_one_address(tmp_path: Path, smtp: 
                 json=HYDROGEN_TECH | {"summary": "PEM电解槽与单克隆抗体工艺"},
                 headers=AUTH,
             )
-            DeliveryWorker(runtime).run_once()
+            _worker(runtime).run_once()
         assert not any("elsewhere" in r for r in box.recipients)
         assert "ops@s-steel.example.cn" in box.recipients  # the others' digests still went out
     finally:

@@ -23,8 +23,8 @@ router = APIRouter(tags=["matching"])
     responses=problem_responses(401, 429, 503),
 )
 def match(body: MatchRequest, rt: RuntimeDep, _: ApiMatchAdmissionDep) -> MatchResponse:
-    outcome = match_text(
-        rt,
+    result = match_text(
+        rt.engine,
         body.text,
         directions=body.directions,
         trl=body.trl,
@@ -34,4 +34,4 @@ def match(body: MatchRequest, rt: RuntimeDep, _: ApiMatchAdmissionDep) -> MatchR
         tiers=body.tier,
         limit=body.limit,
     )
-    return MatchResponse.of(outcome, rt.taxonomy, rt.settings)
+    return MatchResponse.of(result)

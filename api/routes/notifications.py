@@ -1,25 +1,29 @@
-"""A platform's inbox, webhook endpoints and API keys."""
+"""A platform's inbox and webhook endpoints (its API keys are in ``api.routes.keys``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
+from api.deps import PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem, problem_responses
-from matcher.accounts import service as keys
-from matcher.fields import PlainText, ShortText
-from matcher.notifications import service
-from matcher.notifications.delivery import WebhookTestBusy, WebhookTester
-from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
-from matcher.runtime import Runtime
+from matcher.notifications import endpoints
+from matcher.notifications import inbox as inboxes
+from matcher.notifications.schemas import (
+    NotificationOut,
+    NotificationPage,
+    TestResult,
+    WebhookCreate,
+    WebhookOut,
+    WebhookSecretOut,
+)
+from matcher.notifications.tester import WebhookTestBusy, WebhookTester
+from matcher.settings import Settings
 
 log = logging.getLogger("pilotmatch.api")
 
@@ -28,112 +32,6 @@ router = APIRouter(prefix="/v1/platforms/{platform_id}", tags=["notifications"])
 #: What every route under a platform can answer: no or a bad key (401), a missing platform or one this key may
 #: not see (404), a malformed id (422).
 _PLATFORM = (401, 404, 422)
-#: Routes for the admin key only; a platform's own key gets 403.
-_ADMIN = (401, 403, 404, 422)
-
-
-class DeliveryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    endpoint_id: int
-    msg_id: str = Field(description="The `webhook-id` header, the same on every retry.")
-    status: str = Field(description="pending, succeeded or dead (dead-lettered after the last retry).")
-    attempts: int
-    next_attempt_at: datetime
-    last_status_code: int | None
-    last_error: str | None
-
-
-class NotificationOut(BaseModel):
-    id: int
-    type: str
-    technology_id: int | None
-    score: float | None
-    data: dict
-    created_at: datetime
-    read_at: datetime | None
-    deliveries: list[DeliveryOut]
-
-    @classmethod
-    def of(cls, n: Notification, deliveries: list[WebhookDelivery]) -> NotificationOut:
-        return cls(
-            id=n.id,  # type: ignore[arg-type]
-            type=n.type,
-            technology_id=n.technology_id,
-            score=n.score,
-            data=n.payload.get("data", {}),
-            created_at=n.created_at,
-            read_at=n.read_at,
-            deliveries=[DeliveryOut.model_validate(d) for d in deliveries],
-        )
-
-
-class NotificationPage(BaseModel):
-    items: list[NotificationOut]
-    next_cursor: str | None
-
-
-class WebhookCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"url": "https://portal.example.cn/hooks/pilotmatch"}]},
-    )
-
-    #: Not stripped: a URL with whitespace or control characters anywhere is refused, never silently repaired.
-    url: Annotated[
-        str,
-        Field(
-            min_length=8,
-            max_length=2000,
-            description="An http(s) URL whose host resolves only to public addresses; stored in normal form.",
-        ),
-        PlainText,
-    ]
-    description: ShortText | None = None
-
-
-class WebhookOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    url: str
-    description: str | None
-    active: bool
-    disabled_reason: str | None
-    created_at: datetime
-
-
-class WebhookSecretOut(BaseModel):
-    id: int
-    url: str
-    description: str | None = None
-    secret: str = Field(description="`whsec_<base64>`; shown only now. Verify deliveries with it.")
-
-    @classmethod
-    def of(cls, ep: WebhookEndpoint) -> WebhookSecretOut:
-        return cls(id=ep.id, url=ep.url, description=ep.description, secret=ep.secret)  # type: ignore[arg-type]
-
-
-class TestResult(BaseModel):
-    ok: bool
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-
-
-class KeyCreated(BaseModel):
-    id: int
-    key: str = Field(description="Shown only now; stored as a hash.")
-
-
-class KeyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
 
 
 @router.get(
@@ -149,7 +47,7 @@ def inbox(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NotificationPage:
-    page, next_cursor = service.list_notifications(rt, platform_id, cursor=cursor, limit=limit)
+    page, next_cursor = inboxes.list_notifications(rt.db, platform_id, cursor=cursor, limit=limit)
     return NotificationPage(items=[NotificationOut.of(n, d) for n, d in page], next_cursor=next_cursor)
 
 
@@ -160,8 +58,8 @@ def inbox(
     responses=problem_responses(*_PLATFORM),
 )
 def read(platform_id: RowId, notification_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> NotificationOut:
-    note = service.mark_read(rt, platform_id, notification_id)
-    return NotificationOut.of(note, service.deliveries_of(rt, notification_id))
+    note = inboxes.mark_read(rt.db, platform_id, notification_id)
+    return NotificationOut.of(note, inboxes.deliveries_of(rt.db, notification_id))
 
 
 @router.post(
@@ -174,9 +72,9 @@ def read(platform_id: RowId, notification_id: RowId, rt: RuntimeDep, _: Platform
 def redeliver(
     platform_id: RowId, notification_id: RowId, rt: RuntimeDep, _: PlatformAccessDep
 ) -> NotificationOut:
-    service.redeliver(rt, platform_id, notification_id)
-    note = service.get_notification(rt, platform_id, notification_id)
-    return NotificationOut.of(note, service.deliveries_of(rt, notification_id))
+    inboxes.redeliver(rt.db, platform_id, notification_id)
+    note = inboxes.get_notification(rt.db, platform_id, notification_id)
+    return NotificationOut.of(note, inboxes.deliveries_of(rt.db, notification_id))
 
 
 @router.post(
@@ -192,7 +90,7 @@ def redeliver(
 def create_webhook(
     platform_id: RowId, body: WebhookCreate, rt: RuntimeDep, _: PlatformAccessDep
 ) -> WebhookSecretOut:
-    ep = service.create_endpoint(rt, platform_id, body.url, body.description)
+    ep = endpoints.create_endpoint(rt.db, rt.settings, platform_id, body.url, body.description)
     return WebhookSecretOut.of(ep)
 
 
@@ -203,7 +101,7 @@ def create_webhook(
     responses=problem_responses(*_PLATFORM),
 )
 def list_webhooks(platform_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> list[WebhookOut]:
-    return [WebhookOut.model_validate(e) for e in service.list_endpoints(rt, platform_id)]
+    return [WebhookOut.model_validate(e) for e in endpoints.list_endpoints(rt.db, platform_id)]
 
 
 @router.delete(
@@ -213,7 +111,7 @@ def list_webhooks(platform_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> l
     responses=problem_responses(*_PLATFORM),
 )
 def delete_webhook(platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> Response:
-    service.delete_endpoint(rt, platform_id, webhook_id)
+    endpoints.delete_endpoint(rt.db, platform_id, webhook_id)
     return Response(status_code=204)
 
 
@@ -224,15 +122,15 @@ def delete_webhook(platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, _: Pla
     responses=problem_responses(*_PLATFORM),
 )
 def rotate(platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> WebhookSecretOut:
-    ep = service.rotate_secret(rt, platform_id, webhook_id)
+    ep = endpoints.rotate_secret(rt.db, platform_id, webhook_id)
     return WebhookSecretOut.of(ep)
 
 
-def _tester(request: Request, rt: Runtime) -> WebhookTester:
+def _tester(request: Request, settings: Settings) -> WebhookTester:
     """The app's one tester (created on first use; the event loop runs this, so there is no race)."""
     tester = getattr(request.app.state, "webhook_tester", None)
     if tester is None:
-        tester = request.app.state.webhook_tester = WebhookTester(rt)
+        tester = request.app.state.webhook_tester = WebhookTester(settings)
     return tester
 
 
@@ -248,9 +146,9 @@ def _tester(request: Request, rt: Runtime) -> WebhookTester:
 async def test_webhook(
     platform_id: RowId, webhook_id: RowId, request: Request, rt: RuntimeDep, _: PlatformAccessDep
 ) -> Response | TestResult:
-    endpoint = await run_in_threadpool(service.get_endpoint, rt, platform_id, webhook_id)
+    endpoint = await run_in_threadpool(endpoints.get_endpoint, rt.db, platform_id, webhook_id)
     try:
-        future = _tester(request, rt).submit(endpoint)
+        future = _tester(request, rt.settings).submit(endpoint)
     except WebhookTestBusy as exc:
         busy = problem(429, exc.detail, exc.title, instance=request.url.path)
         busy.headers["Retry-After"] = str(exc.retry_after)
@@ -268,38 +166,3 @@ async def test_webhook(
         error=result.error,
         duration_ms=round(result.duration_ms, 2),
     )
-
-
-@router.post(
-    "/keys",
-    status_code=201,
-    response_model=KeyCreated,
-    summary="Issue this platform its own API key",
-    responses=problem_responses(*_ADMIN),
-)
-def create_key(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> KeyCreated:
-    row, key = keys.create_platform_key(rt, platform_id)
-    return KeyCreated(id=row.id, key=key)  # type: ignore[arg-type]
-
-
-@router.get(
-    "/keys",
-    response_model=list[KeyOut],
-    summary="The platform's keys (prefixes and last use only)",
-    responses=problem_responses(*_ADMIN),
-)
-def list_keys(platform_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep) -> list[KeyOut]:
-    return [KeyOut.model_validate(k) for k in keys.list_platform_keys(rt, platform_id)]
-
-
-@router.delete(
-    "/keys/{key_id}",
-    status_code=204,
-    summary="Revoke a key at once",
-    responses=problem_responses(*_ADMIN),
-)
-def revoke_key(
-    platform_id: RowId, key_id: RowId, rt: RuntimeDep, _: AdminDep, __: PlatformAccessDep
-) -> Response:
-    keys.revoke_platform_key(rt, platform_id, key_id)
-    return Response(status_code=204)

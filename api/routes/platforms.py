@@ -10,7 +10,7 @@ from api.admission import MatchSlotDep
 from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
-from api.schemas import BulkPlatforms, TechnologyMatchOut, TechnologyMatchResponse
+from api.schemas import BulkPlatforms, TechnologyMatchResponse
 from matcher.platforms import service
 from matcher.platforms.schemas import (
     PlatformCreate,
@@ -97,5 +97,4 @@ def delete_platform(platform_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response
 def platform_technologies(
     platform_id: RowId, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> TechnologyMatchResponse:
-    matches = technologies_for_platform(rt, platform_id, limit)
-    return TechnologyMatchResponse(technologies=[TechnologyMatchOut.of(m) for m in matches])
+    return TechnologyMatchResponse.of(technologies_for_platform(rt.db, rt.engine, platform_id, limit))

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.admission import Admission
 from api.deps import RuntimeDep
 from api.schemas import Health
-from matcher.notifications.service import queue_depth
+from matcher.notifications.outbox import queue_depth
 from matcher.runtime import Runtime
 
 router = APIRouter()
@@ -29,9 +29,9 @@ async def healthz(request: Request) -> Health:
     rt: Runtime = request.app.state.runtime
     return Health(
         status="ok",
-        model=rt.engine.embedder.model_id,
-        platforms=len(rt.engine.platforms.dense),
-        technologies=len(rt.engine.technologies.dense),
+        model=rt.engine.vectors.embedder.model_id,
+        platforms=rt.engine.count("platforms"),
+        technologies=rt.engine.count("technologies"),
     )
 
 
@@ -51,7 +51,7 @@ def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
         with rt.db.connect() as conn:
             conn.execute(text("SELECT 1"))
             checks["database"] = True
-        checks |= queue_depth(rt)
+        checks |= queue_depth(rt.db)
     except SQLAlchemyError as exc:
         checks["database"] = False
         checks["error"] = type(exc).__name__
@@ -63,8 +63,8 @@ def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
     checks["status"] = "not ready" if not ready else "overloaded" if overloaded else "ready"
     if rt.follower is not None:
         checks["change_log_lag"] = rt.follower.lag
-    checks["platforms"] = len(rt.engine.platforms.dense)
-    checks["technologies"] = len(rt.engine.technologies.dense)
+    checks["platforms"] = rt.engine.count("platforms")
+    checks["technologies"] = rt.engine.count("technologies")
     return JSONResponse(checks, status_code=200 if ready and not overloaded else 503)
 
 

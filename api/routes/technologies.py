@@ -42,7 +42,7 @@ def create_technology(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> TechnologyWithMatches:
     row = service.create_technology(rt, body)
-    outcome = MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy, rt.settings)
+    outcome = MatchResponse.of(service.matches_for_technology(rt.engine, row, limit))
     return TechnologyWithMatches(
         **TechnologyRead.model_validate(row).model_dump(),
         matches=outcome.matches,
@@ -109,7 +109,7 @@ def technology_matches(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> MatchResponse:
     row = service.get_technology(rt, technology_id)
-    return MatchResponse.of(service.matches_for_technology(rt, row, limit), rt.taxonomy, rt.settings)
+    return MatchResponse.of(service.matches_for_technology(rt.engine, row, limit))
 
 
 @router.post(
@@ -121,7 +121,7 @@ def technology_matches(
 def post_feedback(
     technology_id: RowId, platform_id: RowId, body: FeedbackCreate, rt: RuntimeDep, _: AdminDep
 ) -> FeedbackRead:
-    return FeedbackRead.model_validate(record_feedback(rt, technology_id, platform_id, body))
+    return FeedbackRead.model_validate(record_feedback(rt.db, rt.engine, technology_id, platform_id, body))
 
 
 @router.get(
@@ -131,4 +131,4 @@ def post_feedback(
 )
 def get_feedback(technology_id: RowId, rt: RuntimeDep) -> list[FeedbackRead]:
     service.get_technology(rt, technology_id)
-    return [FeedbackRead.model_validate(f) for f in list_feedback(rt, technology_id)]
+    return [FeedbackRead.model_validate(f) for f in list_feedback(rt.db, technology_id)]

@@ -103,7 +103,7 @@ class WebContext:
         if not self._principal_loaded:
             token = self.session.sign_in_token
             digest = signed_in_digest(self.rt.db, token) if token else None
-            self._principal = authenticate_digest(self.rt, digest) if digest else None
+            self._principal = authenticate_digest(self.rt.db, self.rt.settings, digest) if digest else None
             self._principal_loaded = True
         return self._principal
 

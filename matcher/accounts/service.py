@@ -20,7 +20,6 @@ from matcher.accounts.models import ApiKey, AppSecret, WebSignIn
 from matcher.dbtypes import utcnow
 from matcher.errors import NotFound
 from matcher.platforms.models import Platform
-from matcher.runtime import Runtime
 from matcher.settings import Settings
 
 
@@ -45,18 +44,20 @@ def new_key(role: str) -> str:
     return f"pm_{role}_{secrets.token_urlsafe(32)}"
 
 
-def authenticate(rt: Runtime, key: str) -> Principal | None:
-    """The principal a bearer key belongs to, or None. ``PILOTMATCH_ADMIN_KEY`` is always an admin key."""
-    return authenticate_digest(rt, hash_key(key))
+def authenticate(db: Engine, settings: Settings, key: str) -> Principal | None:
+    """The principal a bearer key belongs to, or None. ``PILOTMATCH_ADMIN_KEY`` is always an admin key.
+
+    Reads the database and the settings only: checking a key loads no model."""
+    return authenticate_digest(db, settings, hash_key(key))
 
 
-def authenticate_digest(rt: Runtime, digest: str) -> Principal | None:
+def authenticate_digest(db: Engine, settings: Settings, digest: str) -> Principal | None:
     """The same from the key's SHA-256, which is what a signed-in web session keeps instead of the key: a revoked
     key ends its sessions at the next request."""
-    configured = rt.settings.admin_key
+    configured = settings.admin_key
     if configured is not None and hmac.compare_digest(digest, hash_key(configured.get_secret_value())):
         return Principal("admin")
-    with rt.session() as s:
+    with Session(db) as s:
         row = s.exec(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at == None)).first()  # noqa: E711
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             return None
@@ -92,10 +93,10 @@ def ensure_admin_key(db: Engine, settings: Settings) -> str | None:
     return None if exists else create_admin_key(db)
 
 
-def create_platform_key(rt: Runtime, platform_id: int) -> tuple[ApiKey, str]:
+def create_platform_key(db: Engine, platform_id: int) -> tuple[ApiKey, str]:
     """Issue a key that may act for one platform only; returns (stored row, the key shown once)."""
     key = new_key("platform")
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         if s.get(Platform, platform_id) is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         row = ApiKey(role="platform", platform_id=platform_id, prefix=key[:16], key_hash=hash_key(key))
@@ -110,18 +111,18 @@ def platform_exists(db: Engine, platform_id: int) -> bool:
         return s.get(Platform, platform_id) is not None
 
 
-def list_platform_keys(rt: Runtime, platform_id: int) -> list[ApiKey]:
-    if not platform_exists(rt.db, platform_id):
+def list_platform_keys(db: Engine, platform_id: int) -> list[ApiKey]:
+    if not platform_exists(db, platform_id):
         raise NotFound(f"Platform {platform_id} does not exist.")
-    with rt.session() as s:
+    with Session(db) as s:
         return list(
             s.exec(select(ApiKey).where(ApiKey.role == "platform", ApiKey.platform_id == platform_id)).all()
         )
 
 
-def revoke_platform_key(rt: Runtime, platform_id: int, key_id: int) -> None:
+def revoke_platform_key(db: Engine, platform_id: int, key_id: int) -> None:
     """Revoke at once: the next request with it is refused."""
-    with rt.session() as s:
+    with Session(db) as s:
         row = s.get(ApiKey, key_id)
         if row is None or row.role != "platform" or row.platform_id != platform_id:
             raise NotFound(f"Key {key_id} does not exist for platform {platform_id}.")
@@ -199,11 +200,11 @@ def app_secret(db: Engine, name: str) -> str:
         return found.value
 
 
-def touch(rt: Runtime, principal: Principal) -> None:
+def touch(db: Engine, principal: Principal) -> None:
     """Record a key's last use, at most once a minute (a write per request would be wasteful)."""
     if principal.key_id is None:
         return
-    with rt.session() as s:
+    with Session(db) as s:
         row = s.get(ApiKey, principal.key_id)
         if row is not None and (
             row.last_used_at is None or utcnow() - row.last_used_at > timedelta(minutes=1)

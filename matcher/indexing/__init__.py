@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.matching.documents import PlatformDoc, TechnologyDoc, with_id
+from matcher.matching.documents import PlatformDoc, TechnologyDoc, platform_doc, technology_doc, with_id
 from matcher.matching.engine import MatchEngine
 from matcher.platforms.models import Platform
 from matcher.technologies.models import Technology
@@ -62,8 +62,9 @@ def is_indexed(corpus: str, row: Row | None) -> bool:
 
 def _docs(engine: MatchEngine, corpus: str, rows: Sequence[Row]) -> list[Doc]:
     if corpus == PLATFORM:
-        return list(engine.platform_docs(rows))  # type: ignore[arg-type]
-    return list(engine.technology_docs(rows))  # type: ignore[arg-type]
+        chars = engine.settings.passage_chars
+        return [platform_doc(row, chars, engine.model_key) for row in rows]  # type: ignore[arg-type]
+    return [technology_doc(row, engine.model_key) for row in rows]  # type: ignore[arg-type]
 
 
 def _name(corpus: str) -> str:
@@ -74,8 +75,8 @@ def _embed(
     engine: MatchEngine, corpus: str, docs: Sequence[Doc], progress: Progress | None
 ) -> list[np.ndarray]:
     if corpus == PLATFORM:
-        return engine.embed_platform_docs(docs, progress)  # type: ignore[arg-type]
-    return engine.embed_technology_docs(docs, progress)  # type: ignore[arg-type]
+        return engine.vectors.platform_docs(docs, progress)  # type: ignore[arg-type]
+    return engine.vectors.technology_docs(docs, progress)  # type: ignore[arg-type]
 
 
 def prepare(
@@ -98,7 +99,7 @@ def prepare(
         for i, (row, doc) in enumerate(zip(rows, docs, strict=True))
         if is_indexed(corpus, row)
         and doc.content_hash not in known
-        and (row.id is None or engine.needs_reembedding(with_id(doc, row.id), _name(corpus)))  # type: ignore[arg-type]
+        and (row.id is None or engine.writes.needs_embedding(with_id(doc, row.id), _name(corpus)))  # type: ignore[arg-type]
     ]
     vectors = _embed(engine, corpus, [docs[i] for i in wanted], progress) if wanted else []
     embedded = dict(zip(wanted, vectors, strict=True))
@@ -108,8 +109,8 @@ def prepare(
 def vectors_by_content(engine: MatchEngine, corpus: str) -> dict[str, np.ndarray]:
     """Every indexed item's vectors by its content hash (which names the text and the models), so the same text
     stored again under a new id (``pilotmatch seed-demo --reset``) is not embedded again."""
-    c = engine.platforms if corpus == PLATFORM else engine.technologies
-    return {doc.content_hash: engine.stored_vectors(c.name, item_id) for item_id, doc in c.docs.items()}
+    c = engine.corpora[_name(corpus)]
+    return {doc.content_hash: c.vectors(item_id) for item_id, doc in c.docs.items()}
 
 
 def apply(
@@ -132,7 +133,7 @@ def apply(
             continue
         doc = prepared.doc if prepared is not None else _docs(engine, corpus, [row])[0]  # type: ignore[list-item]
         doc = with_id(doc, item_id)  # type: ignore[arg-type]
-        if not engine.needs_reembedding(doc, _name(corpus)):
+        if not engine.writes.needs_embedding(doc, _name(corpus)):
             facts_only.append(doc)
         elif prepared is not None and prepared.vectors is not None:
             embedded.append((doc, prepared.vectors))
@@ -140,18 +141,19 @@ def apply(
             missing.append(doc)  # its text changed since it was prepared: rare, embedded under the lock
     if missing:
         embedded.extend(zip(missing, _embed(engine, corpus, missing, None), strict=True))
+    writes = engine.writes
     if corpus == PLATFORM:
-        engine.remove_platforms(removed)
+        writes.remove_platforms(removed)
         if embedded:
-            engine.apply_platforms([d for d, _ in embedded], [v for _, v in embedded])  # type: ignore[misc]
+            writes.store_platforms([d for d, _ in embedded], [v for _, v in embedded])  # type: ignore[misc]
         for doc in facts_only:
-            engine.update_platform_facts(doc)  # type: ignore[arg-type]
+            writes.update_platform_facts(doc)  # type: ignore[arg-type]
     else:
-        engine.remove_technologies(removed)
+        writes.remove_technologies(removed)
         if embedded:
-            engine.apply_technologies([d for d, _ in embedded], [v for _, v in embedded])  # type: ignore[misc]
+            writes.store_technologies([d for d, _ in embedded], [v for _, v in embedded])  # type: ignore[misc]
         for doc in facts_only:
-            engine.update_technology_facts(doc)  # type: ignore[arg-type]
+            writes.update_technology_facts(doc)  # type: ignore[arg-type]
 
 
 def reconcile(

@@ -74,7 +74,7 @@ class DenseIndex:
         """Move every vector into a freshly trained IVF index (or retrain one). Callers hold off writers (the
         engine's write lock); searches go on against the old index until the swap."""
         with self._lock:
-            ids, vectors = _all_vectors(self._index, self.dim)
+            ids, vectors = all_vectors(self._index, self.dim)
         n = len(ids)
         if n == 0:
             return
@@ -261,7 +261,7 @@ def _stored_ids(index: faiss.Index) -> np.ndarray:
     return np.zeros(0, dtype=np.int64)
 
 
-def _all_vectors(index: faiss.Index, dim: int) -> tuple[np.ndarray, np.ndarray]:
+def all_vectors(index: faiss.Index, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of every passage, read straight from the index's storage."""
     if isinstance(index, faiss.IndexIVF):
         lists = index.invlists

@@ -64,7 +64,7 @@ class DirectionInferrer:
     def infer(self, vector: np.ndarray, text: str) -> list[InferredDirection]:
         """Directions with confidence >= ``min_confidence``, best first (at most ``top_k``)."""
         sims = self.matrix @ np.asarray(vector, dtype=np.float32).reshape(-1)
-        lowered = normalize_text(text).lower()
+        lowered = text.lower()  # normalised by the caller, as every query and document is
         bonus = np.array(
             [self.keyword_bonus if any(k in lowered for k in kws) else 0.0 for kws in self.keywords],
             dtype=np.float32,

@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
 from matcher.matching.pickling import by_fields
 from matcher.matching.ranking import NeedFacts, PlatformFacts
 from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text, split_passages
-from matcher.platforms.models import Platform
-from matcher.technologies.models import Technology
+
+
+class PlatformFields(Protocol):
+    """The fields of a stored platform a document is built from (a ``Platform`` row has them all)."""
+
+    id: int | None
+    name: str
+    name_en: str | None
+    organization: str | None
+    province: str | None
+    city: str | None
+    tier: str
+    area: str
+    directions: Sequence[str] | None
+    service_types: Sequence[str] | None
+    capabilities: str
+    equipment: Sequence[str] | None
+    scale: str | None
+    trl_min: int | None
+    trl_max: int | None
+    capacity: int | None
+
+
+class TechnologyFields(Protocol):
+    """The fields of a stored technology a document is built from (a ``Technology`` row has them all)."""
+
+    id: int | None
+    title: str | None
+    summary: str
+    status: str
+    trl: int | None
+    directions: Sequence[str] | None
+    preferred_provinces: Sequence[str] | None
+    service_types: Sequence[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +92,7 @@ def _hash(*parts: str) -> str:
     return h.hexdigest()[:32]
 
 
-def platform_text(p: Platform) -> tuple[str, str]:
+def platform_text(p: PlatformFields) -> tuple[str, str]:
     """(title line, body) of a platform: the body is what gets split into passages."""
     title = " / ".join(x for x in (p.name, p.name_en) if x)
     parts = [p.capabilities]
@@ -69,7 +103,7 @@ def platform_text(p: Platform) -> tuple[str, str]:
     return normalize_text(title), normalize_text("\n".join(parts))
 
 
-def platform_doc(p: Platform, passage_chars: int, model_id: str) -> PlatformDoc:
+def platform_doc(p: PlatformFields, passage_chars: int, model_id: str) -> PlatformDoc:
     """Every passage starts with the platform's name, so a passage read alone still says whose it is.
 
     A row not yet stored (``id`` None) gets id 0; ``with_id`` fills in the real one after the insert, so
@@ -110,23 +144,28 @@ def platform_doc(p: Platform, passage_chars: int, model_id: str) -> PlatformDoc:
     )
 
 
-def technology_text(t: Technology) -> str:
+def technology_text(t: TechnologyFields) -> str:
     return normalize_text("\n".join(x for x in (t.title, t.summary) if x))
 
 
-def technology_doc(t: Technology, model_id: str) -> TechnologyDoc:
+def technology_need(t: TechnologyFields) -> NeedFacts:
+    """What a stored technology asks for (its own choices; inferred directions come from matching)."""
+    return NeedFacts(
+        directions=tuple(t.directions or ()),
+        trl=t.trl,
+        provinces=tuple(t.preferred_provinces or ()),
+        service_types=tuple(t.service_types or ()),
+    )
+
+
+def technology_doc(t: TechnologyFields, model_id: str) -> TechnologyDoc:
     text = technology_text(t)
     return TechnologyDoc(
         id=t.id or 0,
         text=text,
         tokens=tuple(lexical_tokens(text)),
         lang=language_mix(text),
-        facts=NeedFacts(
-            directions=tuple(t.directions or ()),
-            trl=t.trl,
-            provinces=tuple(t.preferred_provinces or ()),
-            service_types=tuple(t.service_types or ()),
-        ),
+        facts=technology_need(t),
         card={"title": t.title, "summary": t.summary, "status": t.status, "trl": t.trl},
         content_hash=_hash(model_id, text),
     )

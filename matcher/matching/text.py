@@ -277,10 +277,11 @@ def is_stop_word(word: str) -> bool:
 
 
 def surface_forms(text: str) -> dict[str, str]:
-    """Each English stem in ``text`` mapped to the first word it came from, to show matched terms as written."""
+    """Each English stem in ``text`` (normalised) mapped to the first word it came from, to show matched terms as
+    written."""
     stem = _stemmer().stemWord
     forms: dict[str, str] = {}
-    for w in _LATIN_WORD.findall(normalize_text(text).lower()):
+    for w in _LATIN_WORD.findall(text.lower()):
         forms.setdefault(stem(w), w)
     return forms
 
@@ -289,9 +290,10 @@ def lexical_tokens(text: str) -> list[str]:
     """Tokens for BM25: jieba search-mode words for Chinese runs, stemmed lower-case words for English.
 
     Single CJK characters and stop words are dropped; digits-only tokens are dropped (quantities differ between
-    a profile and a summary without saying anything about fit).
+    a profile and a summary without saying anything about fit). ``text`` is normalised (``normalize_text``):
+    queries are, once, in ``MatchQuery.of``, and documents in their builders.
     """
-    text = normalize_text(text).lower()
+    text = text.lower()
     tokens: list[str] = []
     append = tokens.append
     stem = _stemmer().stemWord
@@ -316,8 +318,8 @@ def split_passages(text: str, max_chars: int) -> list[str]:
 
     A sentence longer than ``max_chars`` is cut into pieces of that length; nothing is dropped. English is counted
     at 0.4 of a CJK character per letter so passages hold a similar amount of meaning in both languages.
+    ``text`` is normalised (``normalize_text``).
     """
-    text = normalize_text(text)
     if not text:
         return []
     sentences = [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]

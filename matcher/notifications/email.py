@@ -18,14 +18,14 @@ from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import update
-from sqlmodel import select
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
 from matcher.notifications.models import Notification
 from matcher.observability import EMAILS
 from matcher.platforms.models import Platform
-from matcher.runtime import Runtime
+from matcher.settings import Settings
 
 log = logging.getLogger("pilotmatch.email")
 
@@ -65,12 +65,12 @@ def email_address(contact: str | None) -> str | None:
     return contact if _ADDRESS.fullmatch(contact) else None
 
 
-def compose_digest(rt: Runtime, platform: Platform, notes: list[Notification]) -> EmailMessage:
-    base = rt.settings.public_url.rstrip("/")
+def compose_digest(settings: Settings, platform: Platform, notes: list[Notification]) -> EmailMessage:
+    base = settings.public_url.rstrip("/")
     n = len(notes)
     msg = EmailMessage()
     msg["Subject"] = f"【PilotMatch】{n} 项新技术与贵平台匹配 / {n} new technologies match your platform"
-    msg["From"] = rt.settings.smtp_from
+    msg["From"] = settings.smtp_from
     msg["To"] = email_address(platform.contact) or ""
     lines_zh = [f"{platform.name}：PilotMatch 为贵平台找到 {n} 项可能需要中试的技术。", ""]
     lines_en = [
@@ -99,9 +99,9 @@ def compose_digest(rt: Runtime, platform: Platform, notes: list[Notification]) -
     return msg
 
 
-def _claim_window(rt: Runtime, platform: Platform, now, window: timedelta) -> bool:  # type: ignore[no-untyped-def]
+def _claim_window(db: Engine, platform: Platform, now, window: timedelta) -> bool:  # type: ignore[no-untyped-def]
     """Compare-and-set ``last_email_at`` so that, of several workers, exactly one sends a platform's digest."""
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         stmt = update(Platform).where(Platform.id == platform.id)
         if platform.last_email_at is None:
             stmt = stmt.where(Platform.last_email_at == None)  # noqa: E711
@@ -112,14 +112,14 @@ def _claim_window(rt: Runtime, platform: Platform, now, window: timedelta) -> bo
         return result.rowcount == 1
 
 
-def send_digests(rt: Runtime) -> int:
+def send_digests(db: Engine, settings: Settings) -> int:
     """Send the digests that are due; returns how many messages went out."""
-    if rt.settings.smtp_url is None:
+    if settings.smtp_url is None:
         return 0
     now = utcnow()
-    window = timedelta(minutes=rt.settings.email_batch_minutes)
-    delays = rt.settings.retry_delays
-    with rt.session() as s:
+    window = timedelta(minutes=settings.email_batch_minutes)
+    delays = settings.retry_delays
+    with Session(db, expire_on_commit=False) as s:
         due = s.exec(
             select(Notification).where(
                 Notification.email_status == "pending",
@@ -139,14 +139,14 @@ def send_digests(rt: Runtime) -> int:
             continue
         if platform.last_email_at is not None and now - platform.last_email_at < window:
             continue  # one message per platform per batch window; these wait for the next one
-        if not _claim_window(rt, platform, now, window):
+        if not _claim_window(db, platform, now, window):
             continue  # another worker is sending this platform's digest
         error = None
         try:
-            send_email(rt.settings.smtp_url.get_secret_value(), compose_digest(rt, platform, notes))
+            send_email(settings.smtp_url.get_secret_value(), compose_digest(settings, platform, notes))
         except Exception as exc:  # any failure is this digest's alone: the others still go out
             error = f"{type(exc).__name__}: {exc}"[:500]
-        with rt.session() as s:
+        with Session(db, expire_on_commit=False) as s:
             for note in notes:
                 row = s.get(Notification, note.id)
                 if row is None:

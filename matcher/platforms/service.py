@@ -21,7 +21,7 @@ from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, Forbidden, InvalidInput, NotFound
 from matcher.indexing import PLATFORM
 from matcher.matching.documents import with_id
-from matcher.notifications.service import notify_for_platform, notify_for_platforms, rematch_technologies_of
+from matcher.notifications.outbox import notify_for_platform, notify_for_platforms, rematch_technologies_of
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
@@ -96,26 +96,8 @@ def create_platforms(
         existing = _existing_by_external_id(s, list(seen))
         if existing and not upsert:
             raise _duplicates(existing)
-        stored: list[Platform] = []
-        rematched: list[int] = []
-        now = utcnow()
-        for row, ready in zip(rows, prepared, strict=True):
-            old = existing.get(row.external_id) if row.external_id else None
-            if old is not None:
-                changed = rt.engine.needs_reembedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
-                for key, value in row.model_dump(
-                    exclude={"id", "created_at", "needs_matching", "last_email_at"}
-                ).items():
-                    setattr(old, key, value)
-                old.updated_at = now
-                old.needs_matching = old.needs_matching or (changed and old.active)
-                if changed or not old.active:
-                    rematched.append(old.id)  # type: ignore[arg-type]
-                row = old
-            else:
-                row.needs_matching = row.active
-            s.add(row)
-            stored.append(row)
+        stored, rematched = _merged(rt, rows, prepared, existing)
+        s.add_all(stored)
         try:
             s.flush()
             rematch_technologies_of(s, rematched)
@@ -133,8 +115,36 @@ def create_platforms(
             [(r.id, r, p) for r, p in zip(stored, prepared, strict=True)],  # type: ignore[misc]
         )
     if match_now:
-        notify_for_platforms(rt, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
+        notify_for_platforms(rt.db, rt.engine, rt.settings, [r.id for r in stored if r.needs_matching])  # type: ignore[misc]
     return stored
+
+
+def _merged(
+    rt: Runtime, rows: list[Platform], prepared: list[indexing.Prepared], existing: dict[str, Platform]
+) -> tuple[list[Platform], list[int]]:
+    """The rows to store: new ones as they are, and for an upsert the existing row updated in place (its id
+    kept). Also the ids of updated platforms whose technologies must be matched again (text changed, or
+    deactivated)."""
+    stored: list[Platform] = []
+    rematched: list[int] = []
+    now = utcnow()
+    for row, ready in zip(rows, prepared, strict=True):
+        old = existing.get(row.external_id) if row.external_id else None
+        if old is None:
+            row.needs_matching = row.active
+            stored.append(row)
+            continue
+        changed = rt.engine.writes.needs_embedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
+        for key, value in row.model_dump(
+            exclude={"id", "created_at", "needs_matching", "last_email_at"}
+        ).items():
+            setattr(old, key, value)
+        old.updated_at = now
+        old.needs_matching = old.needs_matching or (changed and old.active)
+        if changed or not old.active:
+            rematched.append(old.id)  # type: ignore[arg-type]
+        stored.append(old)
+    return stored, rematched
 
 
 def _existing_by_external_id(session: Session, external_ids: list[str]) -> dict[str, Platform]:
@@ -237,7 +247,7 @@ def update_platform(
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         reactivated = data["active"] and not row.active
-        text_changed = data["active"] and rt.engine.needs_reembedding(ready.doc, "platforms")
+        text_changed = data["active"] and rt.engine.writes.needs_embedding(ready.doc, "platforms")
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
@@ -254,7 +264,7 @@ def update_platform(
         s.refresh(row)
         indexing.apply(rt.engine, PLATFORM, [(platform_id, row, ready)])
     if row.needs_matching:
-        notify_for_platform(rt, platform_id)
+        notify_for_platform(rt.db, rt.engine, rt.settings, platform_id)
     return row
 
 

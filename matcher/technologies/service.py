@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from matcher import indexing
 from matcher.accounts.service import hash_key
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.indexing import TECHNOLOGY
-from matcher.matching.documents import technology_text
-from matcher.matching.engine import MatchQuery, TechnologyMatch
-from matcher.matching.ranking import NeedFacts
-from matcher.matching.service import MatchOutcome, run_match
-from matcher.notifications.service import notify_for_technology
+from matcher.matching.documents import technology_need, technology_text
+from matcher.matching.engine import MatchEngine
+from matcher.matching.query import MatchQuery
+from matcher.matching.results import MatchResult, TechnologyMatches
+from matcher.notifications.outbox import notify_for_technology
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
 from matcher.runtime import Runtime
@@ -71,7 +73,7 @@ def create_technology(
             raise Conflict("A technology with the same external_id already exists.") from exc
         s.refresh(row)
         indexing.apply(rt.engine, TECHNOLOGY, [(row.id, row, ready)])  # type: ignore[list-item]
-    notify_for_technology(rt, row.id)  # type: ignore[arg-type]
+    notify_for_technology(rt.db, rt.engine, rt.settings, row.id)  # type: ignore[arg-type]
     return row
 
 
@@ -135,7 +137,7 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
         reopened = row.status == "closed" and data.get("status", "closed") != "closed"
-        text_changed = rt.engine.needs_reembedding(ready.doc, "technologies")
+        text_changed = rt.engine.writes.needs_embedding(ready.doc, "technologies")
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
@@ -150,7 +152,7 @@ def update_technology(rt: Runtime, technology_id: int, patch: TechnologyUpdate) 
         s.refresh(row)
         indexing.apply(rt.engine, TECHNOLOGY, [(technology_id, row, ready)])
     if row.needs_matching:
-        notify_for_technology(rt, technology_id)
+        notify_for_technology(rt.db, rt.engine, rt.settings, technology_id)
     return row
 
 
@@ -179,46 +181,41 @@ def _check_external_id_free(rt: Runtime, technology_id: int | None, external_id:
         raise Conflict(f"A technology with external_id {external_id!r} already exists; nothing was changed.")
 
 
-def need_of(t: Technology) -> NeedFacts:
-    return NeedFacts(
-        directions=tuple(t.directions or ()),
-        trl=t.trl,
-        provinces=tuple(t.preferred_provinces or ()),
-        service_types=tuple(t.service_types or ()),
-    )
+def technology_query(engine: MatchEngine, technology: Technology, limit: int = 10) -> MatchQuery:
+    """The match query of a stored technology: its text and choices, and its indexed vectors when it has them
+    (so it is not embedded again)."""
+    vector = engine.technology_vector(technology.id) if technology.id is not None else None
+    return MatchQuery(technology_text(technology), technology_need(technology), limit=limit, vector=vector)
 
 
-def matches_for_technology(rt: Runtime, technology: Technology, limit: int = 10) -> MatchOutcome:
-    """Rank platforms for a stored technology, reusing its indexed vector when there is one."""
-    text = technology_text(technology)
-    query = MatchQuery(text=text, need=need_of(technology), limit=limit)
-    vec = rt.engine.technology_vector(technology.id) if technology.id is not None else None
-    return run_match(rt, text, query, vec)
+def matches_for_technology(engine: MatchEngine, technology: Technology, limit: int = 10) -> MatchResult:
+    """Rank platforms for a stored technology."""
+    return engine.match(technology_query(engine, technology, limit))
 
 
-def pair_score(rt: Runtime, technology: Technology, platform_id: int) -> float | None:
-    """The current score of one (technology, platform) pair, or None if the platform is not matchable."""
-    text = technology_text(technology)
-    vec = rt.engine.technology_vector(technology.id) if technology.id is not None else None
-    if vec is None:
-        vec = rt.engine.embed_query(text)
-    match = rt.engine.score_pair(vec, text, need_of(technology), platform_id)
-    return match.score if match else None
+def pair_score(engine: MatchEngine, technology: Technology, platform_id: int) -> float | None:
+    """The current score of one (technology, platform) pair, exactly as the technology's matches score it, or
+    None if the platform is not matchable."""
+    query = replace(technology_query(engine, technology, 1), platform_ids=frozenset({platform_id}))
+    matches = engine.match(query).matches
+    return matches[0].score if matches else None
 
 
-def technologies_for_platform(rt: Runtime, platform_id: int, limit: int = 10) -> list[TechnologyMatch]:
+def technologies_for_platform(
+    db: Engine, engine: MatchEngine, platform_id: int, limit: int = 10
+) -> TechnologyMatches:
     """Open technologies that fit a platform (the reverse direction)."""
-    with rt.session() as s:
+    with Session(db) as s:
         if s.get(Platform, platform_id) is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
-    return rt.engine.technologies_for_platform(platform_id, limit)
+    return engine.technologies_for(platform_id, limit)
 
 
-def contacts_of(rt: Runtime, technology_ids: list[int]) -> dict[int, str | None]:
+def contacts_of(db: Engine, technology_ids: list[int]) -> dict[int, str | None]:
     """The contacts researchers left on these technologies (for the operators of platforms that fit them)."""
     if not technology_ids:
         return {}
-    with rt.session() as s:
+    with Session(db) as s:
         rows = s.exec(
             select(Technology.id, Technology.contact).where(Technology.id.in_(technology_ids))
         ).all()  # type: ignore[union-attr]

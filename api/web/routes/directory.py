@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.params import RowId
-from api.schemas import TechnologyMatchOut
+from api.schemas import TechnologyMatchOut, TechnologyMatchResponse
 from api.web import forms
 from api.web.context import WebDep
 from matcher.errors import InvalidInput, NotFound
@@ -60,11 +60,13 @@ def platform(platform_id: RowId, ctx: WebDep) -> Response:
     contacts: dict[int, str | None] = {}
     if ctx.can_operate(platform_id):
         try:
-            fits = [TechnologyMatchOut.of(m) for m in technologies_for_platform(ctx.rt, platform_id, 10)]
+            fits = TechnologyMatchResponse.of(
+                technologies_for_platform(ctx.rt.db, ctx.rt.engine, platform_id, 10)
+            ).matches
         except NotFound:  # inactive platforms take no part in matching
             fits = []
         # A researcher's contact is theirs: the administrator sees it, an operator does not (a platform learns
         # it only through an introduction both sides agreed to).
         if ctx.principal is not None and ctx.principal.is_admin:
-            contacts = contacts_of(ctx.rt, [f.technology_id for f in fits])
+            contacts = contacts_of(ctx.rt.db, [f.technology_id for f in fits])
     return ctx.render("directory/platform.html", p=row, fits=fits, contacts=contacts)

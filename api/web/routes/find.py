@@ -54,7 +54,7 @@ def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> MatchResponse | N
         return None
     try:
         outcome = match_text(
-            ctx.rt,
+            ctx.rt.engine,
             q["text"],
             directions=q["directions"],
             trl=q["trl"],
@@ -67,7 +67,7 @@ def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> MatchResponse | N
     except InvalidInput as exc:
         forms.add_domain_error(errors, exc, {"tiers": "tier"})
         return None
-    return MatchResponse.of(outcome, ctx.rt.taxonomy, ctx.rt.settings)
+    return MatchResponse.of(outcome)
 
 
 def _find_page(  # type: ignore[no-untyped-def]
@@ -147,9 +147,7 @@ def technology(token: str, ctx: WebDep, _: PageMatchAdmissionDep) -> Response:
         tech = technology_by_token(ctx.rt, token)
     except NotFound:
         return ctx.render("error.html", 404, status=404, message=ctx.t("error.link_unknown"))
-    results = MatchResponse.of(
-        matches_for_technology(ctx.rt, tech, PAGE_SIZE), ctx.rt.taxonomy, ctx.rt.settings
-    )
+    results = MatchResponse.of(matches_for_technology(ctx.rt.engine, tech, PAGE_SIZE))
     # The link to keep: on the configured public address, or where this page was reached when none is set.
     settings = ctx.rt.settings
     base = settings.public_url if "public_url" in settings.model_fields_set else str(ctx.request.base_url)

@@ -18,7 +18,7 @@ from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep, safe_next
 from matcher.accounts.service import authenticate, hash_key
 from matcher.errors import Forbidden, InvalidInput, NotFound
-from matcher.notifications.service import list_notifications, mark_read
+from matcher.notifications.inbox import list_notifications, mark_read
 from matcher.platforms.models import Platform
 from matcher.platforms.schemas import PlatformUpdate
 from matcher.platforms.service import get_platform, update_platform
@@ -63,7 +63,7 @@ def sign_in_form(ctx: WebDep) -> Response:
 def sign_in(ctx: WebDep, form: CheckedForm) -> Response:
     key = forms.text(form, "key")
     target = safe_next(forms.text(form, "next"), "")
-    principal = authenticate(ctx.rt, key) if key else None
+    principal = authenticate(ctx.rt.db, ctx.rt.settings, key) if key else None
     if principal is None:
         errors = {"key": ctx.t("error.key_invalid" if key else "error.key_required")}
         return ctx.render("operator/sign_in.html", 401, errors=errors, next=target)
@@ -162,7 +162,7 @@ def inbox(platform_id: RowId, ctx: WebDep) -> Response:
     if isinstance(own, Response):
         return own
     cursor = forms.optional(ctx.request.query_params, "cursor")
-    items, next_cursor = list_notifications(ctx.rt, platform_id, cursor=cursor, limit=INBOX_PAGE)
+    items, next_cursor = list_notifications(ctx.rt.db, platform_id, cursor=cursor, limit=INBOX_PAGE)
     return ctx.render(
         "operator/inbox.html",
         p=own,
@@ -176,7 +176,7 @@ def read(platform_id: RowId, notification_id: RowId, ctx: WebDep, form: CheckedF
     own = _own(ctx, platform_id)
     if isinstance(own, Response):
         return own
-    note = mark_read(ctx.rt, platform_id, notification_id)
+    note = mark_read(ctx.rt.db, platform_id, notification_id)
     if ctx.is_htmx:
         return ctx.render("operator/_inbox_item.html", p=own, note=note)
     return ctx.redirect(f"/platforms/{platform_id}/inbox")

@@ -25,7 +25,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("needs_matching", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index("ix_platform_needs_matching", "platform", ["needs_matching"])
     op.create_index("ix_technology_needs_matching", "technology", ["needs_matching"])
+    _notification()
+    _webhook_endpoint()
+    _webhook_delivery()
+    _webhook_attempt()
 
+
+def _notification() -> None:
     op.create_table(
         "notification",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -45,6 +51,8 @@ def upgrade() -> None:
     op.create_index("ix_notification_platform_id", "notification", ["platform_id"])
     op.create_index("ix_notification_created_at", "notification", ["created_at"])
 
+
+def _webhook_endpoint() -> None:
     op.create_table(
         "webhook_endpoint",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -61,6 +69,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_endpoint_platform_id", "webhook_endpoint", ["platform_id"])
 
+
+def _webhook_delivery() -> None:
     op.create_table(
         "webhook_delivery",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -92,6 +102,8 @@ def upgrade() -> None:
     op.create_index("ix_webhook_delivery_status", "webhook_delivery", ["status"])
     op.create_index("ix_webhook_delivery_next_attempt_at", "webhook_delivery", ["next_attempt_at"])
 
+
+def _webhook_attempt() -> None:
     op.create_table(
         "webhook_attempt",
         sa.Column("id", sa.Integer(), primary_key=True),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.matching.embedders import dir_fingerprint, unit_rows
+from matcher.matching.embedders.base import dir_fingerprint, unit_rows
 
 log = logging.getLogger("pilotmatch.embedders")
 

@@ -1,4 +1,4 @@
-"""Creating notifications (the outbox) and managing inboxes and webhook endpoints.
+"""The outbox: which platforms hear of which technologies, stored with their deliveries in one transaction.
 
 A platform hears of a technology when the technology ranks among the platform's best ``notify_top_k``
 technologies with a calibrated score of at least ``notify_min_score`` (per platform, defaults in settings) — the
@@ -6,31 +6,31 @@ same rule whichever side changed. Writes mark the changed row ``needs_matching``
 match and, in one transaction, stores the notifications, one delivery per active webhook endpoint, and clears
 the flag. A crash between the write and that transaction loses nothing: the flag is still set and the worker
 picks the row up again. A unique constraint keeps it to one notification per (platform, technology), ever.
+
+Matching goes through the match engine alone (the forward match for a technology, the reverse direction for a
+platform); these functions take the database, the engine and the settings they read, nothing else.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Engine, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from matcher.dbtypes import utcnow
-from matcher.errors import Conflict, NotFound
-from matcher.matching.engine import MatchQuery, TechnologyMatch
+from matcher.matching.documents import technology_need, technology_text
+from matcher.matching.engine import MatchEngine
+from matcher.matching.query import MatchQuery
+from matcher.matching.results import TechnologyMatch
 from matcher.notifications.email import email_address
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
-from matcher.notifications.url_guard import check_webhook_url
 from matcher.observability import NOTIFICATIONS, QUEUE_DEPTH
-from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
-from matcher.runtime import Runtime
+from matcher.settings import Settings
 from matcher.technologies.models import Technology
 
 log = logging.getLogger("pilotmatch.notifications")
@@ -54,9 +54,9 @@ class BestMatch:
     directions: list[str] | None
 
 
-def _limits(rt: Runtime, p: Platform) -> tuple[int, float]:
-    top_k = p.notify_top_k if p.notify_top_k is not None else rt.settings.notify_top_k
-    min_score = p.notify_min_score if p.notify_min_score is not None else rt.settings.notify_min_score
+def _limits(settings: Settings, p: Platform) -> tuple[int, float]:
+    top_k = p.notify_top_k if p.notify_top_k is not None else settings.notify_top_k
+    min_score = p.notify_min_score if p.notify_min_score is not None else settings.notify_min_score
     return top_k, min_score
 
 
@@ -84,6 +84,17 @@ def _event(platform_id: int, tech: Technology, score: float, explanation: dict) 
             "score": score,
             "explanation": explanation,
         },
+    }
+
+
+def _note(platform_id: int, tech: Technology, score: float, explanation: dict) -> dict:
+    """The fields of one ``match.created`` notification."""
+    return {
+        "platform_id": platform_id,
+        "technology_id": tech.id,
+        "type": MATCH_CREATED,
+        "score": score,
+        "payload": _event(platform_id, tech, score, explanation),
     }
 
 
@@ -121,105 +132,101 @@ def _store(s: Session, notes: list[dict], *, email: bool = False) -> int:
     return added
 
 
-def _fits(rt: Runtime, platform: Platform, technology_id: int) -> tuple[float, dict] | None:
+def _fits(
+    engine: MatchEngine, settings: Settings, platform: Platform, technology_id: int
+) -> tuple[float, dict] | None:
     """(score, explanation) if the technology is among the platform's best ``notify_top_k`` and scores enough."""
-    top_k, min_score = _limits(rt, platform)
-    if platform.id not in rt.engine.platforms.docs:
+    top_k, min_score = _limits(settings, platform)
+    if not engine.contains("platforms", platform.id):  # type: ignore[arg-type]
         return None
-    for m in rt.engine.technologies_for_platform(platform.id, top_k):  # type: ignore[arg-type]
+    for m in engine.technologies_for(platform.id, top_k).matches:  # type: ignore[arg-type]
         if m.technology_id == technology_id:
             return (m.score, m.explanation) if m.score >= min_score else None
     return None
 
 
-def notify_for_technology(rt: Runtime, technology_id: int) -> int:
+def notify_for_technology(db: Engine, engine: MatchEngine, settings: Settings, technology_id: int) -> int:
     """Match one technology (flagged ``needs_matching``), record its notifications and its best match; returns
     how many notifications were created."""
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         tech = s.get(Technology, technology_id)
         if tech is None or not tech.needs_matching:
             return 0
-    if tech.status != "closed" and technology_id not in rt.engine.technologies.docs:
+    if tech.status != "closed" and not engine.contains("technologies", technology_id):
         # Committed but not in this process's index yet: the writer is between its commit and its index update,
         # or this process's follower has not read the change log that far. Claiming the row now would clear the
         # flag with no match run; leave it for the next pass, which will see the vector.
         log.debug("event=matching_deferred technology=%s", technology_id)
         return 0
-    vec = rt.engine.technology_vector(technology_id)
+    vec = engine.technology_vector(technology_id)
     notes: list[dict] = []
     best = BestMatch(technology_id, None, None, list(tech.directions or ()))
     if vec is not None and tech.status != "closed":
-        from matcher.technologies.service import need_of, technology_text
-
-        text = technology_text(tech)
-        matches, need = rt.engine.match_with_need(
-            vec, text, MatchQuery(text, need_of(tech), limit=CANDIDATE_PLATFORMS)
+        query = MatchQuery(
+            technology_text(tech), technology_need(tech), limit=CANDIDATE_PLATFORMS, vector=vec
         )
+        result = engine.match(query)
+        matches = result.matches
         best = BestMatch(
             technology_id,
             matches[0].score if matches else None,
             matches[0].platform_id if matches else None,
-            list(need.directions) or [code for code, _ in need.inferred[:1]],
+            list(tech.directions or ()) or [d.code for d in result.inferred_directions[:1]],
         )
         ids = [m.platform_id for m in matches]
-        with rt.session() as s:
+        with Session(db, expire_on_commit=False) as s:
             platforms = {p.id: p for p in s.exec(select(Platform).where(Platform.id.in_(ids))).all()}  # type: ignore[union-attr]
         for m in matches:
             p = platforms.get(m.platform_id)
-            if p is None or m.score < _limits(rt, p)[1]:
+            if p is None or m.score < _limits(settings, p)[1]:
                 continue
-            fit = _fits(rt, p, technology_id)
+            fit = _fits(engine, settings, p, technology_id)
             if fit:
-                notes.append(
-                    {
-                        "platform_id": p.id,
-                        "technology_id": technology_id,
-                        "type": MATCH_CREATED,
-                        "score": fit[0],
-                        "payload": _event(p.id, tech, fit[0], fit[1]),  # type: ignore[arg-type]
-                    }
-                )
-    return _commit_outbox(rt, notes, Technology, [technology_id], best=[best])
+                notes.append(_note(p.id, tech, *fit))  # type: ignore[arg-type]
+    return _commit_outbox(db, settings, notes, Technology, [technology_id], best=[best])
 
 
-def notify_for_platform(rt: Runtime, platform_id: int) -> int:
+def notify_for_platform(db: Engine, engine: MatchEngine, settings: Settings, platform_id: int) -> int:
     """Match one platform (flagged ``needs_matching``) against open technologies and record notifications."""
-    return notify_for_platforms(rt, [platform_id])
+    return notify_for_platforms(db, engine, settings, [platform_id])
 
 
-def notify_for_platforms(rt: Runtime, platform_ids: list[int]) -> int:
+def notify_for_platforms(db: Engine, engine: MatchEngine, settings: Settings, platform_ids: list[int]) -> int:
     """The same for many platforms (a bulk import) in one transaction, so imports do not pay per row."""
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         platforms = s.exec(
             select(Platform).where(Platform.id.in_(platform_ids), Platform.needs_matching == True)  # type: ignore[union-attr]  # noqa: E712
         ).all()
     # As for technologies: an active platform this process has not indexed yet is left flagged for a later pass.
-    platforms = [p for p in platforms if not p.active or p.id in rt.engine.platforms.docs]
+    platforms = [p for p in platforms if not p.active or engine.contains("platforms", p.id)]  # type: ignore[arg-type]
     notes: list[dict] = []
     better: list[BestMatch] = []
     for platform in platforms:
-        reach = _reach(rt, platform)
-        notes += _platform_notes(rt, platform, reach)
+        reach = _reach(engine, settings, platform)
+        notes += _platform_notes(db, settings, platform, reach)
         # Technologies in its reach may now have this platform as their best match; the outbox raises their stored
         # best score only where this one is higher.
         better += [BestMatch(m.technology_id, m.score, platform.id, None) for m in reach]  # type: ignore[arg-type]
-    return _commit_outbox(rt, notes, Platform, [p.id for p in platforms], best=better)  # type: ignore[misc]
+    return _commit_outbox(db, settings, notes, Platform, [p.id for p in platforms], best=better)  # type: ignore[misc]
 
 
-def _reach(rt: Runtime, platform: Platform) -> list[TechnologyMatch]:
+def _reach(engine: MatchEngine, settings: Settings, platform: Platform) -> list[TechnologyMatch]:
     """The platform's best technologies: enough for its notifications and for best-match bookkeeping."""
-    if not platform.active or platform.id not in rt.engine.platforms.docs or not rt.engine.technologies.docs:
+    indexed = engine.contains("platforms", platform.id)  # type: ignore[arg-type]
+    if not platform.active or not indexed or not engine.count("technologies"):
         return []
-    top_k, _ = _limits(rt, platform)
-    return rt.engine.technologies_for_platform(platform.id, max(top_k, BEST_MATCH_REACH))  # type: ignore[arg-type]
+    top_k, _ = _limits(settings, platform)
+    return engine.technologies_for(platform.id, max(top_k, BEST_MATCH_REACH)).matches  # type: ignore[arg-type]
 
 
-def _platform_notes(rt: Runtime, platform: Platform, reach: list[TechnologyMatch]) -> list[dict]:
-    top_k, min_score = _limits(rt, platform)
+def _platform_notes(
+    db: Engine, settings: Settings, platform: Platform, reach: list[TechnologyMatch]
+) -> list[dict]:
+    top_k, min_score = _limits(settings, platform)
     matches = [m for m in reach[:top_k] if m.score >= min_score]
     if not matches:
         return []
-    with rt.session() as s:
+    with Session(db, expire_on_commit=False) as s:
         techs = {
             t.id: t
             for t in s.exec(
@@ -231,20 +238,18 @@ def _platform_notes(rt: Runtime, platform: Platform, reach: list[TechnologyMatch
         tech = techs.get(m.technology_id)
         if tech is None or tech.status == "closed":
             continue
-        notes.append(
-            {
-                "platform_id": platform.id,
-                "technology_id": tech.id,
-                "type": MATCH_CREATED,
-                "score": m.score,
-                "payload": _event(platform.id, tech, m.score, m.explanation),  # type: ignore[arg-type]
-            }
-        )
+        notes.append(_note(platform.id, tech, m.score, m.explanation))  # type: ignore[arg-type]
     return notes
 
 
 def _commit_outbox(
-    rt: Runtime, notes: list[dict], model: type, row_ids: list[int], *, best: Sequence[BestMatch] = ()
+    db: Engine,
+    settings: Settings,
+    notes: list[dict],
+    model: type,
+    row_ids: list[int],
+    *,
+    best: Sequence[BestMatch] = (),
 ) -> int:
     """In one transaction: claim the rows by clearing their ``needs_matching`` flag, store the notifications
     of the rows this call claimed (and their deliveries), and record best matches.
@@ -256,7 +261,7 @@ def _commit_outbox(
         return 0
     key = "platform_id" if model is Platform else "technology_id"
     for attempt in range(3):
-        with rt.session() as s:
+        with Session(db, expire_on_commit=False) as s:
             try:
                 claimed = set(
                     s.execute(
@@ -267,7 +272,7 @@ def _commit_outbox(
                     ).scalars()
                 )
                 mine = [n for n in notes if n[key] in claimed]
-                added = _store(s, mine, email=rt.settings.smtp_url is not None)
+                added = _store(s, mine, email=settings.smtp_url is not None)
                 _record_best(s, [b for b in best if model is Platform or b.technology_id in claimed])
                 s.commit()
             except IntegrityError:
@@ -324,9 +329,9 @@ def rematch_technologies_of(s: Session, platform_ids: Sequence[int]) -> None:
         )
 
 
-def queue_depth(rt: Runtime) -> dict[str, int]:
+def queue_depth(db: Engine) -> dict[str, int]:
     """Work waiting (for /readyz and the queue-depth gauge): pending webhook deliveries, unmatched rows."""
-    with rt.session() as s:
+    with Session(db) as s:
         pending = s.exec(
             select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "pending")
         ).one()
@@ -339,154 +344,14 @@ def queue_depth(rt: Runtime) -> dict[str, int]:
     return {"pending_deliveries": int(pending), "unmatched_rows": int(unmatched)}
 
 
-def match_pending(rt: Runtime, limit: int = 100) -> int:
+def match_pending(db: Engine, engine: MatchEngine, settings: Settings, limit: int = 100) -> int:
     """Record notifications for every row still flagged ``needs_matching`` (after writes, or after a crash)."""
-    with rt.session() as s:
+    with Session(db) as s:
         techs = s.exec(select(Technology.id).where(Technology.needs_matching == True).limit(limit)).all()  # noqa: E712
         plats = s.exec(select(Platform.id).where(Platform.needs_matching == True).limit(limit)).all()  # noqa: E712
     created = 0
     for tid in techs:
-        created += notify_for_technology(rt, tid)  # type: ignore[arg-type]
+        created += notify_for_technology(db, engine, settings, tid)  # type: ignore[arg-type]
     if plats:  # one transaction for the batch: a bulk import's platforms arrive here together
-        created += notify_for_platforms(rt, list(plats))  # type: ignore[arg-type]
+        created += notify_for_platforms(db, engine, settings, list(plats))  # type: ignore[arg-type]
     return created
-
-
-# ---- inbox ---------------------------------------------------------------------------------------------------
-def list_notifications(
-    rt: Runtime, platform_id: int, *, cursor: str | None = None, limit: int = 20
-) -> tuple[list[tuple[Notification, list[WebhookDelivery]]], str | None]:
-    """Newest first, with each notification's deliveries."""
-    stmt = select(Notification).where(Notification.platform_id == platform_id)
-    with rt.session() as s:
-        rows, next_cursor = keyset_page(s, stmt, Notification, cursor, limit, newest_first=True)
-        ids = [r.id for r in rows]
-        deliveries = s.exec(select(WebhookDelivery).where(WebhookDelivery.notification_id.in_(ids))).all()  # type: ignore[union-attr]
-    by_note: dict[int, list[WebhookDelivery]] = {}
-    for d in deliveries:
-        by_note.setdefault(d.notification_id, []).append(d)
-    return [(r, by_note.get(r.id, [])) for r in rows], next_cursor
-
-
-def _own_notification(s: Session, platform_id: int, notification_id: int) -> Notification:
-    note = s.get(Notification, notification_id)
-    if note is None or note.platform_id != platform_id:
-        raise NotFound(f"Notification {notification_id} does not exist for platform {platform_id}.")
-    return note
-
-
-def get_notification(rt: Runtime, platform_id: int, notification_id: int) -> Notification:
-    with rt.session() as s:
-        return _own_notification(s, platform_id, notification_id)
-
-
-def mark_read(rt: Runtime, platform_id: int, notification_id: int) -> Notification:
-    with rt.session() as s:
-        note = _own_notification(s, platform_id, notification_id)
-        if note.read_at is None:
-            note.read_at = utcnow()
-            s.add(note)
-            s.commit()
-        return note
-
-
-def redeliver(rt: Runtime, platform_id: int, notification_id: int) -> int:
-    """Queue a notification's failed (dead-lettered) deliveries again; returns how many were queued."""
-    with rt.session() as s:
-        _own_notification(s, platform_id, notification_id)
-        dead = s.exec(
-            select(WebhookDelivery).where(
-                WebhookDelivery.notification_id == notification_id, WebhookDelivery.status == "dead"
-            )
-        ).all()
-        now = utcnow()
-        for d in dead:
-            d.status, d.attempts, d.next_attempt_at, d.lease_until, d.updated_at = (
-                "pending",
-                0,
-                now,
-                None,
-                now,
-            )
-            s.add(d)
-        s.commit()
-        return len(dead)
-
-
-def deliveries_of(rt: Runtime, notification_id: int) -> list[WebhookDelivery]:
-    with rt.session() as s:
-        return list(
-            s.exec(select(WebhookDelivery).where(WebhookDelivery.notification_id == notification_id)).all()
-        )
-
-
-# ---- webhook endpoints -----------------------------------------------------------------------------------------
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def create_endpoint(rt: Runtime, platform_id: int, url: str, description: str | None) -> WebhookEndpoint:
-    """Register a webhook endpoint and return it with its new secret.
-
-    The URL is stored in its normal form (``url_guard.normalise_webhook_url``) after its host was resolved and
-    every address checked; ``InvalidInput`` (field ``url``) if not. A platform may hold at most
-    ``webhooks_per_platform`` endpoints: one more raises ``Conflict``.
-    """
-    url = check_webhook_url(url, allow_private=rt.settings.webhook_allow_private)
-    cap = rt.settings.webhooks_per_platform
-    with rt.session() as s:
-        # The platform row is locked (PostgreSQL) and SQLite runs one writer at a time, and the endpoints are
-        # counted after this one is inserted, so two registrations at once cannot both take the last place.
-        platform = s.exec(select(Platform.id).where(Platform.id == platform_id).with_for_update()).first()
-        if platform is None:
-            raise NotFound(f"Platform {platform_id} does not exist.")
-        ep = WebhookEndpoint(platform_id=platform_id, url=url, description=description, secret=new_secret())
-        s.add(ep)
-        s.flush()
-        count = s.exec(
-            select(func.count())
-            .select_from(WebhookEndpoint)
-            .where(WebhookEndpoint.platform_id == platform_id)
-        ).one()
-        if count > cap:
-            s.rollback()
-            raise Conflict(
-                f"Platform {platform_id} already has {cap} webhook endpoints, the most allowed "
-                "(PILOTMATCH_WEBHOOKS_PER_PLATFORM); delete one first."
-            )
-        s.commit()
-        s.refresh(ep)
-        return ep
-
-
-def list_endpoints(rt: Runtime, platform_id: int) -> list[WebhookEndpoint]:
-    with rt.session() as s:
-        return list(s.exec(select(WebhookEndpoint).where(WebhookEndpoint.platform_id == platform_id)).all())
-
-
-def get_endpoint(rt: Runtime, platform_id: int, endpoint_id: int) -> WebhookEndpoint:
-    with rt.session() as s:
-        ep = s.get(WebhookEndpoint, endpoint_id)
-    if ep is None or ep.platform_id != platform_id:
-        raise NotFound(f"Webhook {endpoint_id} does not exist for platform {platform_id}.")
-    return ep
-
-
-def delete_endpoint(rt: Runtime, platform_id: int, endpoint_id: int) -> None:
-    get_endpoint(rt, platform_id, endpoint_id)
-    with rt.session() as s:
-        ep = s.get(WebhookEndpoint, endpoint_id)
-        s.delete(ep)
-        s.commit()
-
-
-def rotate_secret(rt: Runtime, platform_id: int, endpoint_id: int) -> WebhookEndpoint:
-    get_endpoint(rt, platform_id, endpoint_id)
-    with rt.session() as s:
-        ep = s.get(WebhookEndpoint, endpoint_id)
-        assert ep is not None
-        ep.secret = new_secret()
-        s.add(ep)
-        s.commit()
-        s.refresh(ep)
-        return ep

@@ -1,0 +1,98 @@
+"""What a match is asked: the query, normalised once, and the vectors the two models make of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matcher.matching.lexicon import BilingualLexicon
+from matcher.matching.ranking import NeedFacts
+from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text
+from matcher.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True, slots=True)
+class QueryVector:
+    """One query's vectors: the multilingual model's and, when the English channel is on and the text is mostly
+    English, the English model's (None otherwise: that model cannot read Chinese)."""
+
+    main: np.ndarray
+    english: np.ndarray | None = None
+
+    def moved(self, main: np.ndarray) -> QueryVector:
+        """The same query with its multilingual vector moved (feedback leaves the English one alone)."""
+        return QueryVector(main, self.english)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchQuery:
+    """A technology need to match: its text plus preferences (soft) and filters (hard).
+
+    ``text`` is normalised by the constructor helpers (``of``); code that builds a query by hand passes
+    normalised text (``normalize_text`` is idempotent, so passing raw text costs one more pass, nothing else).
+    ``vector`` is a stored technology's (so it is not embedded again); None embeds ``text``. ``platform_ids``
+    narrows the candidates to these platforms (one platform: its score for this need, exactly as a full match
+    would give it).
+    """
+
+    text: str
+    need: NeedFacts = field(default_factory=NeedFacts)
+    area: str | None = None
+    tiers: tuple[str, ...] = ()
+    limit: int = 10
+    vector: QueryVector | None = None
+    platform_ids: frozenset[int] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        taxonomy: Taxonomy,
+        text: str,
+        *,
+        directions: Sequence[str] = (),
+        trl: int | None = None,
+        province: str | None = None,
+        service_types: Sequence[str] = (),
+        area: str | None = None,
+        tiers: Sequence[str] = (),
+        limit: int = 10,
+    ) -> MatchQuery:
+        """A query from user input. ``directions``, ``trl``, ``province`` and ``service_types`` are preferences
+        that feed ranking factors; ``area`` and ``tiers`` are filters. Unknown codes raise ``InvalidInput``."""
+        need = NeedFacts(
+            directions=tuple(taxonomy.check_directions(directions)),
+            trl=trl,
+            provinces=(taxonomy.normalize_province(province),) if province else (),
+            service_types=tuple(taxonomy.check_service_types(service_types)),
+        )
+        return cls(
+            text=normalize_text(text),
+            need=need,
+            area=taxonomy.check_area(area) if area else None,
+            tiers=tuple(taxonomy.check_tiers(tiers)),
+            limit=limit,
+        )
+
+    @property
+    def filtered(self) -> bool:
+        return self.area is not None or bool(self.tiers) or self.platform_ids is not None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTerms:
+    """What the lexical channels need of a query: its tokens, their translations and its language mix."""
+
+    tokens: list[str]
+    translated: list[tuple[str, ...]]
+    lang: LanguageMix
+
+    @classmethod
+    def of(cls, text: str, lexicon: BilingualLexicon) -> QueryTerms:
+        return cls.of_tokens(lexical_tokens(text), language_mix(text), lexicon)
+
+    @classmethod
+    def of_tokens(cls, tokens: list[str], lang: LanguageMix, lexicon: BilingualLexicon) -> QueryTerms:
+        """For a text already tokenised (a stored technology)."""
+        return cls(tokens, lexicon.translate(tokens), lang)
