@@ -48,3 +48,13 @@ def test_slugs_follow_github() -> None:
     assert _slug("Deleting, and who sees what") == "deleting-and-who-sees-what"
     assert _slug("Calibration and `fit`") == "calibration-and-fit"
     assert _slug("A platform's key") == "a-platforms-key"
+
+
+PATH_IN_CODE = re.compile(r"`((?:matcher|api|scripts|tests|eval|docs)/[\w./-]*)`")
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_files_named_in_the_text_exist(page: Path) -> None:
+    named = {m.group(1).rstrip("/.") for m in PATH_IN_CODE.finditer(page.read_text(encoding="utf-8"))}
+    missing = sorted(path for path in named if "..." not in path and not (ROOT / path).exists())
+    assert not missing, f"{page.relative_to(ROOT)} names files that do not exist: {missing}"
