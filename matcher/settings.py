@@ -22,16 +22,24 @@ class RankWeights(BaseModel):
 
     ``relevance`` scales the fused semantic/lexical relevance in [0, 1]. The other weights are the most a factor
     can add (or, for TRL and capacity, take away). Defaults were chosen on the dev set with
-    ``scripts/evaluate.py --tune``; see docs/quality.md.
+    ``scripts/evaluate.py --tune``; see docs/evaluation.md.
     """
 
+    #: Scales the fused semantic and lexical relevance (in [0, 1]): relevance dominates every score.
     relevance: float = Field(0.80, ge=0.0, le=1.0)
+    #: Most a platform gains for serving the need's industry directions (chosen or inferred).
     sector_fit: float = Field(0.14, ge=0.0, le=0.5)
+    #: Most a platform gains (or loses) for the need's TRL against the platform's TRL range.
     trl_fit: float = Field(0.02, ge=0.0, le=0.5)
+    #: Most a platform gains for offering the service types the need asks for.
     service_types: float = Field(0.05, ge=0.0, le=0.5)
+    #: Most a platform gains for being in a province the need prefers.
     region: float = Field(0.02, ge=0.0, le=0.5)
+    #: Most a platform gains (or loses) for its stated capacity.
     capacity: float = Field(0.01, ge=0.0, le=0.5)
+    #: Most a platform gains for its tier (national above key-cultivated, provincial, reserve), scaled by relevance.
     tier: float = Field(0.03, ge=0.0, le=0.2)
+    #: Most a platform gains for serving a policy-priority direction, scaled by relevance.
     sector_priority: float = Field(0.02, ge=0.0, le=0.2)
     #: Relevance gap (on the 0-1 relevance scale) beyond which tier and sector priority may never reorder two
     #: platforms. Enforced: ``tier + sector_priority`` must stay below ``relevance * relevance_margin``.
@@ -50,8 +58,9 @@ class RankWeights(BaseModel):
 class FusionSettings(BaseModel):
     """How the dense and lexical channels are fused into one relevance in [0, 1]."""
 
-    #: How far BM25 evidence may lift relevance when query and profile share Chinese / share English.
+    #: How far BM25 evidence may lift relevance when query and profile share Chinese.
     lexical_weight_zh: float = Field(0.6, ge=0.0, le=2.0)
+    #: How far BM25 evidence may lift relevance when query and profile share English.
     lexical_weight_en: float = Field(0.8, ge=0.0, le=2.0)
     #: 0 lets BM25 lift any profile; 1 lets it lift a profile only in proportion to its dense relevance.
     lexical_gate: float = Field(0.25, ge=0.0, le=2.0)
@@ -60,17 +69,21 @@ class FusionSettings(BaseModel):
     #: Normalised BM25 score at which lexical relevance reaches 1 - 1/e (it saturates smoothly above).
     lexical_saturation: float = Field(0.2, gt=0.0, le=1.0)
     #: How far the query's terms, translated through the bilingual lexicon, may lift a profile written in the
-    #: other language, and the score at which that evidence reaches 1 - 1/e.
+    #: other language.
     translated_weight: float = Field(0.7, ge=0.0, le=2.0)
+    #: The translated terms' BM25 score at which that evidence reaches 1 - 1/e.
     translated_saturation: float = Field(0.35, gt=0.0, le=1.0)
     #: Dense relevance is ``sigmoid(slope * (cosine - midpoint))``; each built-in embedder has measured values,
-    #: these override them (for a custom model, measure with ``scripts/evaluate.py``).
+    #: these override them (for a custom model, measure with ``scripts/evaluate.py``). This is the midpoint.
     dense_midpoint: float | None = Field(None, ge=-1.0, le=1.0)
+    #: The slope of that logistic (unset: the embedder's measured value).
     dense_slope: float | None = Field(None, gt=0.0, le=500.0)
     #: Where query and profile are both English, this share of dense relevance comes from the English model
     #: (``english_model``) instead of the multilingual one; its cosine maps through its own logistic.
     english_weight: float = Field(0.5, ge=0.0, le=1.0)
+    #: The cosine at which the English model's relevance is one half.
     english_midpoint: float = Field(0.45, ge=-1.0, le=1.0)
+    #: The slope of the English model's logistic.
     english_slope: float = Field(6.0, gt=0.0, le=500.0)
     #: Share of an English query's cross-language pair (English query, Chinese profile text) that the English model's
     #: reading of the profile's glosses takes from the multilingual model. 0 gives that share back to the
@@ -80,7 +93,8 @@ class FusionSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    """PilotMatch configuration. docs/settings.md lists every variable."""
+    """PilotMatch configuration. docs/configuration.md lists every variable (generated from this class by
+    ``scripts/settings_doc.py``)."""
 
     @field_validator("admin_key")
     @classmethod
@@ -100,7 +114,9 @@ class Settings(BaseSettings):
         env_prefix="PILOTMATCH_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
 
+    #: The database, the source of truth: SQLite (the embedded default) or ``postgresql+psycopg://...``.
     database_url: str = "sqlite:///./data/pilotmatch.db"
+    #: Where index snapshots are kept; every index can be rebuilt from the database (``pilotmatch reindex``).
     index_dir: Path = Path("./indexes")
     #: A built-in embedder name (``use-multilingual-v3``, ``multilingual-e5-small``, ``all-minilm-l6-v2``) or the
     #: path of any local sentence-transformers model directory.
@@ -117,7 +133,9 @@ class Settings(BaseSettings):
     #: A fixed admin key (at least 24 characters: the service refuses to start with a shorter one). Unset, the
     #: CLI creates a random admin key in the database and prints it once.
     admin_key: SecretStr | None = None
+    #: ``text`` (key=value lines) or ``json`` (one object per line).
     log_format: str = Field("text", pattern="^(text|json)$")
+    #: The lowest level logged (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``).
     log_level: str = "INFO"
     #: Largest accepted request body, in bytes (bulk imports of 1,000 profiles fit comfortably).
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
@@ -136,13 +154,15 @@ class Settings(BaseSettings):
     candidate_pool: int = Field(100, ge=10, le=5000)
     #: Pseudo-relevance feedback: a query the multilingual model alone reads (not mostly English, or the English
     #: channel off) or a short English one is moved toward the profiles of its ``expansion_depth`` best-ranked
-    #: platforms by this weight, and ranked again. 0 turns it off. Measured on the dev set; see docs/quality.md.
+    #: platforms by this weight, and ranked again. 0 turns it off. Measured on the dev set; see docs/evaluation.md.
     expansion_weight: float = Field(0.2, ge=0.0, le=1.0)
+    #: How many best-ranked platforms the query is moved toward.
     expansion_depth: int = Field(3, ge=1, le=20)
     #: English queries of at most this many words (a title or a search phrase, not a summary) get feedback too.
     expansion_english_words: int = Field(12, ge=0, le=1000)
-    #: Calibrated scores at or above these read as a "good" / "possible" fit (see the reliability table in docs/quality.md).
+    #: Calibrated scores at or above this read as a "good" fit (see the reliability table in docs/evaluation.md).
     good_fit_score: float = Field(0.6, ge=0.0, le=1.0)
+    #: Calibrated scores at or above this (and below ``good_fit_score``) read as a "possible" fit.
     possible_fit_score: float = Field(0.3, ge=0.0, le=1.0)
     #: The coverage report counts an open technology as unmet demand when its best match scores below this:
     #: 0.5 reads "its best platform is more likely not a fit than a fit" on the calibrated scale.
@@ -150,6 +170,7 @@ class Settings(BaseSettings):
     #: Defaults for platforms that set none: notify of technologies that rank in a platform's best
     #: ``notify_top_k`` with a calibrated score of at least ``notify_min_score``.
     notify_top_k: int = Field(5, ge=1, le=100)
+    #: The default lowest calibrated score a notification needs (see ``notify_top_k``).
     notify_min_score: float = Field(0.3, ge=0.0, le=1.0)
     #: Seconds between webhook retries (comma-separated); after the last, a delivery is dead-lettered.
     webhook_retry_delays: str = Field(
@@ -160,6 +181,7 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     #: Most webhook endpoints one platform may register.
     webhooks_per_platform: int = Field(5, ge=1, le=100)
+    #: Seconds a webhook delivery may take (connect, send and read the answer) before it counts as failed.
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     #: An endpoint that has failed without a success for this long is disabled (the platform is told).
     webhook_disable_after_hours: float = Field(24.0, gt=0)
@@ -167,6 +189,7 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(60.0, gt=0, le=3600)
     #: ``smtp://user:pass@host:587`` (STARTTLS when offered) or ``smtps://...``; unset means no e-mail.
     smtp_url: SecretStr | None = None
+    #: The sender of digest e-mails.
     smtp_from: str = "PilotMatch <noreply@pilotmatch.local>"
     #: At most one digest e-mail per platform per this many minutes.
     email_batch_minutes: float = Field(15.0, ge=0)
@@ -183,10 +206,12 @@ class Settings(BaseSettings):
     #: Anonymous ``/v1/match`` and search-page requests each client may make per minute (a token bucket whose
     #: burst is this many); 0 turns the limit off. Keyed requests have their own, higher limit.
     match_rate_limit: int = Field(120, ge=0)
+    #: Matches per minute for each API key (its own token bucket); 0 turns the limit off.
     keyed_match_rate_limit: int = Field(1200, ge=0)
     #: Matches one process computes at once, and how many more may wait; a request that finds the queue full
     #: is answered 503 with ``Retry-After`` at once instead of waiting without end.
     match_concurrency: int = Field(2, ge=1, le=64)
+    #: How many more matches may wait for a slot before new ones are answered 503 (see ``match_concurrency``).
     match_queue: int = Field(32, ge=0, le=10_000)
     #: ``/metrics`` needs the admin key unless this is true (a scraper on a trusted network).
     metrics_public: bool = False

@@ -11,7 +11,7 @@ service the CLI and API use (and its ratio to the embedder's), the time a new `p
 from its snapshot to healthy, /v1/match latency p50/p99 over HTTP against that process (warm, sequential), its
 resident memory, the same latencies for query embedding and for each index alone, and the approximate dense
 index's recall@10 against exact search over the same vectors. Numbers only, no assertions: compare them with the
-targets in docs/speed.md.
+targets in docs/performance.md.
 """
 
 from __future__ import annotations

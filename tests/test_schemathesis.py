@@ -7,7 +7,7 @@ routes left out because they deliver), in process over ASGI with the admin key, 
 Budget: the suite explores the document with long texts cut to 2,000 characters and lists to 10 items (a
 1,000-item bulk or a 20,000-character text is seconds of embedding each, and the coverage phase sends every
 boundary), and 10 examples per operation in the fuzzing phase. ``st run`` against ``pilotmatch serve`` explores the
-full ranges (docs/api-contract.md).
+full ranges (docs/development.md).
 """
 
 from __future__ import annotations
