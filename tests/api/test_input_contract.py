@@ -174,8 +174,8 @@ def test_control_characters_are_refused_even_at_either_end(small_client: TestCli
 
 
 def test_the_documented_error_example_is_what_the_api_answers(small_client: TestClient) -> None:
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text(encoding="utf-8")
-    example = doc.split("<!-- example: checked by tests/test_input_contract.py -->", 1)[1]
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    example = doc.split("<!-- example: checked by tests/api/test_input_contract.py -->", 1)[1]
     documented = json.loads(example.split("```json", 1)[1].split("```", 1)[0])
     assert small_client.post("/v1/match", json={"text": "a\x00b"}).json() == documented
 

@@ -66,7 +66,7 @@ def bounded(node: Any) -> Any:
 
 
 # Once, on SQLite: the contract is the app's. What differs on PostgreSQL (NUL in text, integer ranges) is tested
-# on both backends by tests/test_input_contract.py.
+# on both backends by tests/api/test_input_contract.py.
 @pytest.mark.backend_independent
 def test_the_api_keeps_its_openapi_contract(fuzzed_app: FastAPI, tmp_path: Path) -> None:
     config = SchemathesisConfig.from_dict(

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from matcher import Runtime
 from tests.conftest import AUTH
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _technology(c: TestClient) -> dict:

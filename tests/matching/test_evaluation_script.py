@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.backend_independent
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _subset(tmp_path: Path, n: int = 24) -> Path:

@@ -17,7 +17,7 @@ from api.app import create_app
 from matcher import Runtime
 from tests.conftest import ADMIN_KEY, AUTH
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
