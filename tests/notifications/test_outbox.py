@@ -107,15 +107,15 @@ def test_a_row_committed_before_it_is_indexed_is_matched_later_not_dropped(
 ) -> None:
     """The worker can see a technology's commit before the writer (or this process's follower) has indexed it. It
     must leave the flag set then; clearing it would lose the notification for good (a flaky CI run caught this)."""
-    from matcher.matching.documents import with_id
+    from matcher import indexing
     from matcher.technologies.models import Technology
 
     pid = _pid(client, "s-hydrogen")
     row = _committed_unindexed_and_left_flagged(rt, Technology(**HYDROGEN_TECH, needs_matching=True))
     assert client.get(f"/v1/platforms/{pid}/notifications", headers=AUTH).json()["items"] == []
 
-    doc = with_id(rt.engine.technology_docs([row])[0], row.id)
-    rt.engine.apply_technologies([doc], rt.engine.embed_technology_docs([doc]))
+    with rt.engine.write_lock:  # this process indexes it now, as its writer or follower would
+        indexing.apply(rt.engine, indexing.TECHNOLOGY, [(row.id, row, None)])  # type: ignore[list-item]
     _worker(rt).run_once()
     with rt.session() as s:
         assert not s.get(Technology, row.id).needs_matching
@@ -127,7 +127,7 @@ def test_a_platform_committed_before_it_is_indexed_hears_of_technologies_later(
     client: TestClient, rt: Runtime
 ) -> None:
     """The same for the platform side: an active platform not yet indexed keeps its flag until it is."""
-    from matcher.matching.documents import with_id
+    from matcher import indexing
     from matcher.platforms.models import Platform
 
     tech = client.post("/v1/technologies", json=HYDROGEN_TECH, headers=AUTH).json()
@@ -140,8 +140,8 @@ def test_a_platform_committed_before_it_is_indexed_hears_of_technologies_later(
     )
     row = _committed_unindexed_and_left_flagged(rt, row)
 
-    docs, vectors = rt.engine.prepare_platforms([row])
-    rt.engine.apply_platforms([with_id(docs[0], row.id)], vectors)
+    with rt.engine.write_lock:
+        indexing.apply(rt.engine, indexing.PLATFORM, [(row.id, row, None)])  # type: ignore[list-item]
     _worker(rt).run_once()
     inbox = client.get(f"/v1/platforms/{row.id}/notifications", headers=AUTH).json()["items"]
     assert [n["technology_id"] for n in inbox] == [tech["id"]]
