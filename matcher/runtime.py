@@ -12,19 +12,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from matcher import indexing
 from matcher.db import create_db_engine, migrate
+from matcher.indexing import PLATFORM, TECHNOLOGY
 from matcher.matching.embedders import Embedder, load_embedder
 from matcher.matching.engine import MatchEngine
 from matcher.matching.lexicon import load_lexicon
 from matcher.matching.text import warm_up_tokenizer
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
+from matcher.sync import ChangeFollower
 from matcher.taxonomy import Taxonomy, default_taxonomy
 from matcher.technologies.models import Technology
 
@@ -71,7 +72,7 @@ class Runtime:
     taxonomy: Taxonomy
     engine: MatchEngine
     #: Follows the change log so writes made by other processes reach this one's indexes (see matcher.sync).
-    follower: Any = None
+    follower: ChangeFollower | None = None
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
@@ -96,8 +97,6 @@ class Runtime:
         log.info("event=models_loaded seconds=%.2f", time.perf_counter() - opening)
         engine = MatchEngine(settings, taxonomy, embedder, lexicon=lexicon, english=english)
         rt = cls(settings=settings, db=db, taxonomy=taxonomy, engine=engine)
-        from matcher.sync import ChangeFollower
-
         rt.follower = ChangeFollower(rt, settings.sync_poll_seconds)
         rt.follower.start_position()  # before loading: writes made meanwhile are applied on top
         if rebuild:
@@ -142,8 +141,6 @@ class Runtime:
     def _load_missing(self) -> dict[str, int] | None:
         """After a replay: index rows the indexes lack and drop items whose rows are gone (ids only). None when
         there are so many that the batched reconcile is cheaper than one row at a time."""
-        from matcher.indexing import PLATFORM, TECHNOLOGY
-
         engine = self.engine
         with self.session() as s:
             platform_ids = set(s.exec(select(Platform.id).where(Platform.active == True)).all())  # noqa: E712
