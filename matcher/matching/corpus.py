@@ -7,7 +7,7 @@ holding ``Corpora.write_lock``. A document and its vectors always change togethe
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,7 +111,7 @@ class Corpora:
             return self.technologies
         raise KeyError(name)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Corpus]:
         return iter((self.platforms, self.technologies))
 
     def clear(self, c: Corpus) -> None:
