@@ -18,29 +18,25 @@ T = TypeVar("T")
 def wait_until(
     condition: Callable[[], T],
     seconds: float,
-    what: str,
+    what: str | Callable[[], str],
     *,
     interval: float = 0.05,
-    ignoring: tuple[type[BaseException], ...] = (),
 ) -> T:
     """Call ``condition`` until it returns a truthy value, and return that value. After ``seconds`` raise
-    ``AssertionError`` naming ``what`` was awaited. Exceptions of the ``ignoring`` types (a server still
-    starting: ``httpx.TransportError``) count as "not yet"."""
+    ``AssertionError`` naming ``what`` was awaited (a phrase, or a function that returns one when the wait
+    fails, e.g. to add a server's log)."""
     deadline = time.monotonic() + seconds
     while True:
-        try:
-            value = condition()
-        except ignoring:
-            value = None  # type: ignore[assignment]
+        value = condition()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"waited {seconds:g} s for {what}; it did not happen")
+            raise AssertionError(_missed(seconds, what))
         time.sleep(interval)
 
 
 async def wait_until_async(
-    condition: Callable[[], T], seconds: float, what: str, *, interval: float = 0.05
+    condition: Callable[[], T], seconds: float, what: str | Callable[[], str], *, interval: float = 0.05
 ) -> T:
     """``wait_until`` inside an event loop: sleeps with ``asyncio.sleep`` so the loop's other tasks run."""
     deadline = time.monotonic() + seconds
@@ -49,5 +45,9 @@ async def wait_until_async(
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"waited {seconds:g} s for {what}; it did not happen")
+            raise AssertionError(_missed(seconds, what))
         await asyncio.sleep(interval)
+
+
+def _missed(seconds: float, what: str | Callable[[], str]) -> str:
+    return f"waited {seconds:g} s for {what if isinstance(what, str) else what()}; it did not happen"
