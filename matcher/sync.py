@@ -92,7 +92,7 @@ class ChangeFollower:
     committed late with a lower id is not skipped. Snapshots record the watermark.
 
     ``clock`` is this host's clock (the real one unless a test passes another): it says how long the follower
-    has gone without advancing. Gaps are aged by the database's clock (``database_now``).
+    has gone without advancing. Gaps are aged by the database's clock (``database_now``; on SQLite, this one).
     """
 
     def __init__(self, rt, poll_seconds: float = 0.5, *, clock: Clock = utcnow) -> None:  # type: ignore[no-untyped-def]
@@ -168,9 +168,8 @@ class ChangeFollower:
             oldest = s.exec(select(func.min(ChangeLog.id))).one()
             db_now = database_now(s, self.clock)
         if not rows:
-            self._advanced_at = (
-                self.clock()
-            )  # caught up: nothing was missed, however long the log stays quiet
+            # Caught up: nothing was missed, however long the log stays quiet.
+            self._advanced_at = self.clock()
             return 0
         now = self.clock()
         if oldest is not None and self.position < oldest - 1 and now - self._advanced_at > LOG_RETENTION:
