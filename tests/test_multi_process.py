@@ -79,7 +79,19 @@ def test_serve_with_two_workers_keeps_both_in_step_and_reports_metrics_of_both(t
     port = free_port()
     server = serve(tmp_path, port, make_settings(tmp_path).database_url, args=("--workers", "2"))
     base = f"http://127.0.0.1:{port}"
+
+    def platforms_indexed() -> dict[str, float]:
+        """Each process's platform index size by process id, as /metrics gathers them from every process."""
+        metrics = httpx.get(f"{base}/metrics", headers=AUTH, timeout=10).text
+        found = re.findall(r'pilotmatch_index_items\{corpus="platforms",pid="(\d+)"\} ([0-9.]+)', metrics)
+        return {pid: float(n) for pid, n in found}
+
     try:
+        # /healthz answers once one process is up; the other may still be loading (and would then read the
+        # write from the database, not follow it).
+        wait_until(
+            lambda: len(platforms_indexed()) == 2, 120, "both processes to start and report their index"
+        )
         text = "高温超导带材连续镀膜与临界电流测试中试线"
         created = httpx.post(
             f"{base}/v1/platforms",
@@ -94,15 +106,10 @@ def test_serve_with_two_workers_keeps_both_in_step_and_reports_metrics_of_both(t
         )
         assert created.status_code == 201
         pid = created.json()["id"]
-
-        def processes_holding_it() -> set[str]:
-            """The processes whose platform index holds the one platform, as /metrics gathers them."""
-            metrics = httpx.get(f"{base}/metrics", headers=AUTH, timeout=10).text
-            return set(re.findall(r'pilotmatch_index_items\{corpus="platforms",pid="(\d+)"\} 1\.0', metrics))
-
-        # /metrics reports both processes' index sizes: soon both hold the new platform.
         wait_until(
-            lambda: len(processes_holding_it()) == 2, FOLLOW_SECONDS, "both processes to index the platform"
+            lambda: list(platforms_indexed().values()) == [1.0, 1.0],
+            FOLLOW_SECONDS,
+            "both processes to index the platform",
         )
         # Fresh connections spread over both processes; every one of them must see the new platform.
         assert all(pid in _ids(base, text)[:3] for _ in range(12))
