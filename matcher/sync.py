@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, text
@@ -42,15 +43,19 @@ class ChangeLog(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
-def database_now(session: Session) -> datetime:
-    """The database server's clock (PostgreSQL), or this host's for SQLite (one host by construction).
+#: A clock: the current time, timezone-aware UTC (``matcher.dbtypes.utcnow`` is the real one).
+Clock = Callable[[], datetime]
+
+
+def database_now(session: Session, clock: Clock = utcnow) -> datetime:
+    """The database server's clock (PostgreSQL), or this host's (``clock``) for SQLite (one host by construction).
 
     Entries are stamped and aged by one clock, so the gap rule holds when writers and followers run on hosts
     whose clocks disagree."""
     if session.get_bind().dialect.name == "postgresql":
         stamp = session.execute(text("SELECT statement_timestamp()")).scalar_one()
         return stamp.astimezone(UTC)
-    return utcnow()
+    return clock()
 
 
 def record_changes(session: Session, origin: str, corpus: str, item_ids: list[int]) -> None:
@@ -85,17 +90,21 @@ class ChangeFollower:
     ``position`` is a watermark: every entry up to it has been applied. Entries after a gap are applied as soon
     as they are seen (``_applied`` remembers them) but the watermark waits at the gap, so a transaction that
     committed late with a lower id is not skipped. Snapshots record the watermark.
+
+    ``clock`` is this host's clock (the real one unless a test passes another): it says how long the follower
+    has gone without advancing. Gaps are aged by the database's clock (``database_now``; on SQLite, this one).
     """
 
-    def __init__(self, rt, poll_seconds: float = 0.5) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, rt, poll_seconds: float = 0.5, *, clock: Clock = utcnow) -> None:  # type: ignore[no-untyped-def]
         self.rt = rt
         self.poll_seconds = poll_seconds
+        self.clock = clock
         self.position = 0
         self.head = 0
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._applied: set[int] = set()
-        self._advanced_at = utcnow()
+        self._advanced_at = clock()
         self._saved_at = time.monotonic()
 
     @property
@@ -105,7 +114,7 @@ class ChangeFollower:
     def _set_position(self, position: int) -> None:
         self.position = position
         self.rt.engine.log_position = position
-        self._advanced_at = utcnow()
+        self._advanced_at = self.clock()
 
     def _record_metrics(self) -> None:
         SYNC_LAG.set(self.lag)
@@ -119,7 +128,7 @@ class ChangeFollower:
             self.head = log_position(s)
             settled = s.exec(
                 select(func.coalesce(func.max(ChangeLog.id), 0)).where(
-                    ChangeLog.created_at < database_now(s) - timedelta(seconds=GAP_WAIT_SECONDS)
+                    ChangeLog.created_at < database_now(s, self.clock) - timedelta(seconds=GAP_WAIT_SECONDS)
                 )
             ).one()
         self._set_position(int(settled))
@@ -157,11 +166,12 @@ class ChangeFollower:
             ).all()
             self.head = max(self.head, log_position(s))
             oldest = s.exec(select(func.min(ChangeLog.id))).one()
-            db_now = database_now(s)
+            db_now = database_now(s, self.clock)
         if not rows:
-            self._advanced_at = utcnow()  # caught up: nothing was missed, however long the log stays quiet
+            # Caught up: nothing was missed, however long the log stays quiet.
+            self._advanced_at = self.clock()
             return 0
-        now = utcnow()
+        now = self.clock()
         if oldest is not None and self.position < oldest - 1 and now - self._advanced_at > LOG_RETENTION:
             # Entries this process never saw were pruned: only the rows themselves can tell what changed.
             log.warning("event=sync_gap position=%d oldest=%d action=reconcile", self.position, oldest)
@@ -240,7 +250,7 @@ class ChangeFollower:
 
     def prune(self, keep: timedelta = LOG_RETENTION) -> None:
         with self.rt.session() as s:
-            s.exec(delete(ChangeLog).where(ChangeLog.created_at < database_now(s) - keep))  # type: ignore[arg-type]
+            s.exec(delete(ChangeLog).where(ChangeLog.created_at < database_now(s, self.clock) - keep))  # type: ignore[arg-type]
             s.commit()
 
     def run(self) -> None:

@@ -10,7 +10,7 @@ import itertools
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -79,9 +79,40 @@ def copy_demo(demo: Runtime, folder: Path) -> str:
     with sqlite3.connect(folder / "pilotmatch.db") as copy:
         source.backup(copy)
     source.close()
-    demo.engine.save()
-    shutil.copytree(demo.settings.index_dir, folder / "indexes")
+    _copy_snapshots(demo, folder / "indexes")
     return f"sqlite:///{folder / 'pilotmatch.db'}"
+
+
+def _copy_snapshots(demo: Runtime, index_dir: Path) -> None:
+    demo.engine.save()
+    shutil.copytree(demo.settings.index_dir, index_dir)
+
+
+@pytest.fixture(scope="session")
+def demo_with(
+    demo_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Runtime]]:
+    """``demo_with(expansion_weight=0.0)``: a runtime on the demo with those settings changed, for tests that
+    compare a ranking with and without one of its parts, without touching the shared demo runtime's settings.
+
+    It reads the demo's database (read-only, like the demo) and loads a copy of its index snapshots, so opening
+    it embeds nothing (a few seconds; the models are shared). One runtime per distinct set of changes, kept for
+    the session."""
+    opened: dict[str, Runtime] = {}
+
+    def open_with(**changes: object) -> Runtime:
+        key = repr(sorted(changes.items()))
+        if key not in opened:
+            index_dir = tmp_path_factory.mktemp("demo-with") / "indexes"
+            _copy_snapshots(demo_runtime, index_dir)
+            opened[key] = Runtime.open(
+                demo_runtime.settings.model_copy(update={"index_dir": index_dir, **changes})
+            )
+        return opened[key]
+
+    yield open_with
+    for rt in opened.values():
+        rt.close()
 
 
 @pytest.fixture(scope="session")

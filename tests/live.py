@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from tests.conftest import ADMIN_KEY
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,14 +31,8 @@ def in_thread(app: ASGIApp) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
     try:
+        wait_until(lambda: healthy(base), 30, f"the app in a thread to answer {base}/healthz")
         yield base
     finally:
         server.should_exit = True
@@ -86,16 +80,27 @@ def serve(
         stdout=subprocess.DEVNULL,
         stderr=_log(folder),
     )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+
+    def up() -> bool:
         if proc.poll() is not None:
             raise AssertionError(
                 f"pilotmatch serve exited with {proc.returncode}; see {folder / 'serve.log'}"
             )
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("pilotmatch serve did not become healthy")
+        return healthy(f"http://127.0.0.1:{port}")
+
+    try:
+        wait_until(
+            up, 90, f"pilotmatch serve to answer /healthz on port {port} (log: {folder / 'serve.log'})"
+        )
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc
+
+
+def healthy(base: str) -> bool:
+    """Whether the server at ``base`` answers /healthz with 200 (False while it is not listening yet)."""
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

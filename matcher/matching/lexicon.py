@@ -242,16 +242,22 @@ def _source_key() -> str:
 _BUILT: dict[str, BilingualLexicon] = {}
 
 
-def load_lexicon(cache_dir: Path | None = None) -> BilingualLexicon:
-    """The glossary plus CC-CEDICT (when its package is installed): from this process's memory, else from the
-    pickle under ``cache_dir``, else built (and then written there for the next process)."""
+def load_lexicon(
+    cache_dir: Path | None = None, *, memory: dict[str, BilingualLexicon] | None = None
+) -> BilingualLexicon:
+    """The glossary plus CC-CEDICT (when its package is installed): from memory, else from the pickle under
+    ``cache_dir``, else built (and then written there for the next process).
+
+    ``memory`` holds the lexicons loaded so far, by source hash; by default this process's, shared by every
+    runtime. Pass an empty dict to load as a new process would."""
+    memory = _BUILT if memory is None else memory
     key = _source_key()
     cache = cache_dir / f"lexicon.{key}.pickle" if cache_dir is not None else None
-    lexicon = _BUILT.get(key)
+    lexicon = memory.get(key)
     if lexicon is None and cache is not None and cache.exists():
         try:
             with cache.open("rb") as f:
-                lexicon = _BUILT[key] = pickle.load(f)
+                lexicon = memory[key] = pickle.load(f)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             log.warning("event=lexicon_cache_unreadable path=%s action=rebuild", cache)
     if lexicon is not None:
@@ -259,7 +265,7 @@ def load_lexicon(cache_dir: Path | None = None) -> BilingualLexicon:
     glossary, cedict_bytes = _sources()
     if not cedict_bytes:
         log.warning("event=no_cedict action=glossary_only")
-    lexicon = _BUILT[key] = build_lexicon(glossary, cedict_bytes.decode("utf-8").splitlines())
+    lexicon = memory[key] = build_lexicon(glossary, cedict_bytes.decode("utf-8").splitlines())
     if cache is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ from api.app import create_app
 from matcher import Runtime
 from matcher.admission import LONG_COST, MAX_WAIT_SECONDS, MatchGate, Overloaded, RateLimited, RateLimiter
 from tests.conftest import AUTH
+from tests.live import in_thread
+from tests.waiting import wait_until
 
 SHORT = {"text": "电解槽", "limit": 3}
 
@@ -125,9 +127,7 @@ def test_a_queued_match_waits_for_a_slot_and_the_next_one_is_refused(demo_runtim
         )
         try:
             waiting.start()
-            deadline = time.monotonic() + 10
-            while gate.stats().queued < 1 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_until(lambda: gate.stats().queued == 1, 10, "the second match to queue", interval=0.01)
             body = client.get("/readyz").json()
             assert body["matching"]["queued"] == 1 and body["status"] == "overloaded"
             assert client.post("/v1/match", json=SHORT).status_code == 503
@@ -332,32 +332,13 @@ def test_the_openapi_document_lists_429_and_503_for_matching(client: TestClient)
 
 def test_retry_after_is_whole_seconds_over_http(demo_runtime: Runtime) -> None:
     """Over a real socket too: the header survives uvicorn and is an integer a client can sleep on."""
-    import uvicorn
-
-    from tests.live import free_port
-
     app = create_app(
         settings=demo_runtime.settings.model_copy(update={"match_rate_limit": 1}), runtime=demo_runtime
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with in_thread(app) as base:
         assert httpx.post(f"{base}/v1/match", json=SHORT, timeout=30).status_code == 200
         r = httpx.post(f"{base}/v1/match", json=SHORT, timeout=30)
         assert r.status_code == 429 and r.headers["retry-after"].isdigit()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_re_ranking_a_stored_technology_is_limited_like_a_match(demo_runtime: Runtime) -> None:
@@ -414,9 +395,7 @@ def test_re_ranking_a_stored_technology_takes_the_long_lane(demo_runtime: Runtim
         )
         try:
             waiting.start()
-            deadline = time.monotonic() + 10
-            while gate.stats().queued < 1 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_until(lambda: gate.stats().queued == 1, 10, "the second match to queue", interval=0.01)
             assert client.get("/readyz").json()["matching"]["long_queued"] == 1
             assert client.post("/v1/match", json=SHORT).status_code == 200  # the short lane is free
             assert answers == []

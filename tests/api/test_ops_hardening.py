@@ -161,4 +161,5 @@ def test_a_long_enough_admin_key_is_accepted(monkeypatch: pytest.MonkeyPatch) ->
     from api.app import load_settings
 
     monkeypatch.setenv("PILOTMATCH_ADMIN_KEY", ADMIN_KEY)
-    assert load_settings().admin_key is not None
+    key = load_settings().admin_key
+    assert key is not None and key.get_secret_value() == ADMIN_KEY

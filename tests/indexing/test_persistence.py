@@ -307,26 +307,24 @@ def test_follower_waits_at_a_gap_and_applies_a_late_commit(small_runtime: Runtim
     assert follower.position == start + 2
 
 
-def test_a_follower_host_whose_clock_runs_ahead_still_waits_at_a_gap(
-    small_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_follower_host_whose_clock_runs_ahead_still_waits_at_a_gap(small_runtime: Runtime) -> None:
     """Entries are stamped and aged by the database's clock, so a skewed host clock cannot age a gap early."""
-    import matcher.sync as sync
+    from matcher.dbtypes import utcnow
+    from matcher.sync import ChangeFollower, record_changes
 
     rt = small_runtime
     if rt.db.dialect.name != "postgresql":
         pytest.skip("SQLite is one host: its clock is the database's")
-    follower = rt.follower
-    follower.poll_once()
+    ahead = utcnow() + timedelta(hours=1)
+    follower = ChangeFollower(rt, clock=lambda: ahead)  # a follower on a host whose clock is an hour ahead
+    follower.catch_up()
     start = follower.position
     with rt.session() as s:
         pid = s.exec(select(Platform.id).order_by(Platform.id)).first()
-        sync.record_changes(s, "elsewhere", "platform", [pid])  # type: ignore[list-item]
+        record_changes(s, "elsewhere", "platform", [pid])  # type: ignore[list-item]
         s.commit()
     with rt.db.begin() as conn:  # leave a gap before that entry, as a slow transaction would
         conn.execute(text("UPDATE change_log SET id = id + 1 WHERE id = :id"), {"id": start + 1})
-    ahead = sync.utcnow() + timedelta(hours=1)
-    monkeypatch.setattr(sync, "utcnow", lambda: ahead)
     follower.poll_once()
     assert follower.position == start  # the gap is seconds old by the database's clock
 

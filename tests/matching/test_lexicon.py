@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from matcher.matching.lexical import LexicalIndex
-from matcher.matching.lexicon import build_lexicon, load_lexicon
+from matcher.matching.lexicon import BilingualLexicon, build_lexicon, load_lexicon
 from matcher.matching.text import glossary_terms, lexical_tokens, surface_forms
 
 
@@ -45,21 +45,20 @@ def test_cedict_senses_are_read_and_cross_references_skipped() -> None:
     assert "这" not in lexicon.zh_to_en  # single characters are not tokens
 
 
-def test_the_shipped_lexicon_covers_the_domain_and_is_cached(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import matcher.matching.lexicon as lexicon_module
-
-    monkeypatch.setattr(lexicon_module, "_BUILT", {})  # a new process: nothing built yet
-    lexicon = load_lexicon(tmp_path)
+def test_the_shipped_lexicon_covers_the_domain_and_is_cached(tmp_path: Path) -> None:
+    first_process: dict[str, BilingualLexicon] = {}  # nothing built yet
+    lexicon = load_lexicon(tmp_path, memory=first_process)
     assert len(lexicon) > 100_000  # CC-CEDICT is installed with the package
-    assert list(tmp_path.glob("lexicon.*.pickle"))
-    assert load_lexicon(tmp_path) is lexicon  # the same process reuses it
-    monkeypatch.setattr(lexicon_module, "_BUILT", {})  # the next process reads the pickle
-    again = load_lexicon(tmp_path)
-    assert again is not lexicon and again.zh_to_en == lexicon.zh_to_en
     assert ("电解槽",) in lexicon.translate(lexical_tokens("PEM electrolyser"))
     assert ("抗体",) in lexicon.translate(lexical_tokens("antibody"))
+    [pickled] = tmp_path.glob("lexicon.*.pickle")
+    assert load_lexicon(tmp_path, memory=first_process) is lexicon  # the same process reuses it
+    again = load_lexicon(tmp_path, memory={})  # the next process reads the pickle: the same lexicon
+    assert again is not lexicon and again.zh_to_en == lexicon.zh_to_en and again.glosses == lexicon.glosses
+    # ...read, not built again: a pickle of another lexicon under the same name is what it gets.
+    with pickled.open("wb") as f:
+        pickle.dump(build_lexicon("电解槽\telectrolyser\n"), f)
+    assert len(load_lexicon(tmp_path, memory={})) == 2
 
 
 def test_a_group_of_alternatives_counts_once() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from fastapi.testclient import TestClient
 
-from matcher import Runtime
+from matcher import MatchEngine, Runtime
 
 
 def _external_ids(rt: Runtime, ids: list[int]) -> list[str]:
@@ -183,7 +185,7 @@ SKIN_CREAM = (
 
 
 def test_english_channel_reads_english_pairs_and_glossed_chinese_profiles(
-    demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    demo_runtime: Runtime, demo_with: Callable[..., Runtime]
 ) -> None:
     from matcher import MatchQuery, QueryVector
     from matcher.matching.text import is_mostly_english, normalize_text
@@ -197,9 +199,9 @@ def test_english_channel_reads_english_pairs_and_glossed_chinese_profiles(
     with_english = {m.platform_id: m for m in engine.match(MatchQuery(text, limit=20, vector=vector)).matches}
     # The multilingual model alone, as it reads the query with the English channel on (feedback, which applies
     # where the multilingual model is the query's only dense opinion, would move this vector).
-    monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
+    no_feedback = demo_with(expansion_weight=0.0).engine
     alone_query = MatchQuery(text, limit=20, vector=QueryVector(vector.main))
-    alone = {m.platform_id: m for m in engine.match(alone_query).matches}
+    alone = {m.platform_id: m for m in no_feedback.match(alone_query).matches}
     ids = dict(zip(list(with_english), _external_ids(demo_runtime, list(with_english)), strict=True))
     assert ids[next(iter(with_english))] == "ci-p014"
     assert _external_ids(demo_runtime, [next(iter(alone))]) != ["ci-p014"]
@@ -226,13 +228,13 @@ FLAME_RETARDANT_FIBRE = (
 
 
 def test_glossed_profiles_lift_an_english_summary_to_its_chinese_platform(
-    demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    demo_runtime: Runtime, demo_with: Callable[..., Runtime]
 ) -> None:
     """The English model reads the chemical-fibre platform's glosses ("functional chemical fibre", "spinning",
     "polyester") and puts it first; the multilingual model alone prefers an engineering-plastics line."""
     assert _first(demo_runtime, FLAME_RETARDANT_FIBRE) == "ci-p008"
-    monkeypatch.setattr(demo_runtime.engine.settings.fusion, "gloss_weight", 0.0)
-    assert _first(demo_runtime, FLAME_RETARDANT_FIBRE) != "ci-p008"
+    no_glosses = demo_with(fusion=demo_runtime.settings.fusion.model_copy(update={"gloss_weight": 0.0}))
+    assert _first(no_glosses, FLAME_RETARDANT_FIBRE) != "ci-p008"
 
 
 # A Chinese paraphrase from the dev set (ef-t024): graphene oxide film, without the word graphene (石墨烯).
@@ -244,17 +246,16 @@ THERMAL_FILM = (
 
 
 def test_feedback_lifts_a_paraphrase_to_its_platform(
-    demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    demo_runtime: Runtime, demo_with: Callable[..., Runtime]
 ) -> None:
     """The best-ranked platforms describe the need in a profile's words; the query moved toward them finds the
     graphene thermal-film platform, which the summary's own wording ranks below a steel heat-treatment line."""
     assert _first(demo_runtime, THERMAL_FILM) == "ef-p034"
-    monkeypatch.setattr(demo_runtime.engine.settings, "expansion_weight", 0.0)
-    assert _first(demo_runtime, THERMAL_FILM) != "ef-p034"
+    assert _first(demo_with(expansion_weight=0.0), THERMAL_FILM) != "ef-p034"
 
 
 def test_feedback_moves_chinese_queries_and_short_english_ones(
-    demo_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    demo_runtime: Runtime, demo_with: Callable[..., Runtime]
 ) -> None:
     import numpy as np
 
@@ -264,7 +265,7 @@ def test_feedback_moves_chinese_queries_and_short_english_ones(
 
     engine = demo_runtime.engine
 
-    def search(raw: str):  # type: ignore[no-untyped-def]
+    def search(raw: str, engine: MatchEngine = engine):  # type: ignore[no-untyped-def]
         text = normalize_text(raw)
         vector = engine.embed_query(text)
         terms = QueryTerms.of(text, engine.lexicon)
@@ -286,8 +287,8 @@ def test_feedback_moves_chinese_queries_and_short_english_ones(
     assert found.expanded
     assert np.array_equal(found.vector.english, vector.english)  # type: ignore[arg-type]
     assert not np.array_equal(found.vector.main, vector.main)
-    monkeypatch.setattr(engine.settings, "expansion_weight", 0.0)
-    vector, found = search(THERMAL_FILM)
+    # With feedback off, nothing moves.
+    vector, found = search(THERMAL_FILM, demo_with(expansion_weight=0.0).engine)
     assert not found.expanded and found.vector is vector
 
 

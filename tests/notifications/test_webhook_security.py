@@ -13,8 +13,7 @@ import ipaddress
 import json
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from matcher.notifications.models import WebhookAttempt, WebhookDelivery, Webhoo
 from matcher.notifications.url_guard import normalise_webhook_url, refused_reason
 from tests.conftest import AUTH, SAMPLE_PLATFORMS, make_settings
 from tests.live import free_port, in_thread
+from tests.waiting import wait_until_async
 from tests.webhook_receiver import Receiver
 
 HYDROGEN_TECH = {
@@ -566,15 +566,6 @@ def live(rt: Runtime) -> Iterator[str]:
         yield base
 
 
-def _wait(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def test_many_tests_against_a_slow_target_are_shed_and_do_not_hold_up_other_requests(
     live: str, receiver: Receiver
 ) -> None:
@@ -593,9 +584,9 @@ def test_many_tests_against_a_slow_target_are_shed_and_do_not_hold_up_other_requ
             url = f"/v1/platforms/{pid}/webhooks/{hook['id']}/test"
             tasks = [asyncio.create_task(ac.post(url)) for _ in range(200)]
             try:
-                deadline = time.monotonic() + 30
-                while sum(t.done() for t in tasks) < 199 and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
+                await wait_until_async(
+                    lambda: sum(t.done() for t in tasks) >= 199, 30, "199 of the calls to be answered"
+                )
                 shed = [t.result() for t in tasks if t.done()]
                 assert receiver.arrived.is_set() and not receiver.gate.is_set()  # type: ignore[union-attr]
                 plain = await ac.get(f"/v1/platforms/{pid}", timeout=10)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import AUTH, USE_POSTGRES, make_settings
 from tests.live import free_port, serve
+from tests.waiting import wait_until
+
+#: How soon another process must show a write. Followers poll every 0.5 s on SQLite; on PostgreSQL polling is
+#: slowed to far beyond this (below), so only LISTEN/NOTIFY can wake them in time.
+FOLLOW_SECONDS = 10
 
 
 def _ids(base: str, text: str) -> list[int]:
@@ -18,19 +22,15 @@ def _ids(base: str, text: str) -> list[int]:
     return [m["platform_id"] for m in r.json()["matches"]]
 
 
-def _within(seconds: float, check) -> float:  # type: ignore[no-untyped-def]
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if check():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"not visible within {seconds} s")
+def _tier(base: str, text: str, pid: int) -> str | None:
+    r = httpx.post(f"{base}/v1/match", json={"text": text, "limit": 3}, timeout=30)
+    return next((m["tier"] for m in r.json()["matches"] if m["platform_id"] == pid), None)
 
 
 def test_write_through_one_process_is_matchable_through_the_other(tmp_path: Path) -> None:
     database_url = make_settings(tmp_path).database_url
-    # On PostgreSQL, LISTEN/NOTIFY must do the waking: polling is slowed far beyond the 1.5 s asserted below.
-    extra = {"PILOTMATCH_SYNC_POLL_SECONDS": "20"} if USE_POSTGRES else {}
+    # On PostgreSQL, LISTEN/NOTIFY must do the waking: polling is slowed far beyond FOLLOW_SECONDS.
+    extra = {"PILOTMATCH_SYNC_POLL_SECONDS": "60"} if USE_POSTGRES else {}  # the longest Settings allows
     port_a, port_b = free_port(), free_port()
     a = serve(tmp_path / "a", port_a, database_url, extra)
     b = serve(tmp_path / "b", port_b, database_url, extra)
@@ -49,20 +49,22 @@ def test_write_through_one_process_is_matchable_through_the_other(tmp_path: Path
             timeout=30,
         ).json()
         pid = created["id"]
-        assert _within(1.5, lambda: pid in _ids(base_b, text)) <= 1.5
-        httpx.patch(f"{base_b}/v1/platforms/{pid}", json={"tier": "national"}, headers=AUTH, timeout=30)
-        _within(
-            1.5,
-            lambda: any(
-                m["tier"] == "national"
-                for m in httpx.post(f"{base_a}/v1/match", json={"text": text, "limit": 3}, timeout=30).json()[
-                    "matches"
-                ]
-                if m["platform_id"] == pid
-            ),
+        wait_until(
+            lambda: pid in _ids(base_b, text), FOLLOW_SECONDS, "the platform created through A to match on B"
+        )
+        edit = httpx.patch(
+            f"{base_b}/v1/platforms/{pid}", json={"tier": "national"}, headers=AUTH, timeout=30
+        )
+        assert edit.status_code == 200
+        wait_until(
+            lambda: _tier(base_a, text, pid) == "national",
+            FOLLOW_SECONDS,
+            "the tier changed through B to show on A",
         )
         assert httpx.delete(f"{base_a}/v1/platforms/{pid}", headers=AUTH, timeout=30).status_code == 204
-        _within(1.5, lambda: pid not in _ids(base_b, text))
+        wait_until(
+            lambda: pid not in _ids(base_b, text), FOLLOW_SECONDS, "the platform deleted through A to leave B"
+        )
         ready = httpx.get(f"{base_b}/readyz", timeout=10).json()
         assert ready["change_log_lag"] == 0
     finally:
@@ -77,7 +79,19 @@ def test_serve_with_two_workers_keeps_both_in_step_and_reports_metrics_of_both(t
     port = free_port()
     server = serve(tmp_path, port, make_settings(tmp_path).database_url, args=("--workers", "2"))
     base = f"http://127.0.0.1:{port}"
+
+    def platforms_indexed() -> dict[str, float]:
+        """Each process's platform index size by process id, as /metrics gathers them from every process."""
+        metrics = httpx.get(f"{base}/metrics", headers=AUTH, timeout=10).text
+        found = re.findall(r'pilotmatch_index_items\{corpus="platforms",pid="(\d+)"\} ([0-9.]+)', metrics)
+        return {pid: float(n) for pid, n in found}
+
     try:
+        # /healthz answers once one process is up; the other may still be loading (and would then read the
+        # write from the database, not follow it).
+        wait_until(
+            lambda: len(platforms_indexed()) == 2, 120, "both processes to start and report their index"
+        )
         text = "高温超导带材连续镀膜与临界电流测试中试线"
         created = httpx.post(
             f"{base}/v1/platforms",
@@ -92,14 +106,13 @@ def test_serve_with_two_workers_keeps_both_in_step_and_reports_metrics_of_both(t
         )
         assert created.status_code == 201
         pid = created.json()["id"]
-        time.sleep(1.5)
+        wait_until(
+            lambda: list(platforms_indexed().values()) == [1.0, 1.0],
+            FOLLOW_SECONDS,
+            "both processes to index the platform",
+        )
         # Fresh connections spread over both processes; every one of them must see the new platform.
         assert all(pid in _ids(base, text)[:3] for _ in range(12))
-        pids: set[str] = set()
-        for _ in range(12):
-            metrics = httpx.get(f"{base}/metrics", headers=AUTH, timeout=10).text
-            pids |= set(re.findall(r'pilotmatch_index_items\{corpus="platforms",pid="(\d+)"\} 1\.0', metrics))
-        assert len(pids) == 2, "both processes report their index size"
     finally:
         server.terminate()
         server.wait(timeout=30)
