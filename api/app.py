@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp
 
 from api.admission import install_admission
-from api.deps import require_admin
+from api.deps import get_optional_principal, require_admin
 from api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from api.problems import install_problem_handlers
 from api.routes import keys, match, notifications, platforms, reports, system, technologies
@@ -111,13 +111,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_admission(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
+    # An Authorization header is checked on every /v1 route, public ones included (see get_optional_principal).
+    checks_key = [Depends(get_optional_principal)]
     app.include_router(system.router)
-    app.include_router(match.router)
-    app.include_router(platforms.router)
-    app.include_router(technologies.router)
-    app.include_router(notifications.router)
-    app.include_router(keys.router)
-    app.include_router(reports.router)
+    app.include_router(match.router, dependencies=checks_key)
+    app.include_router(platforms.router, dependencies=checks_key)
+    app.include_router(technologies.router, dependencies=checks_key)
+    app.include_router(notifications.router, dependencies=checks_key)
+    app.include_router(keys.router, dependencies=checks_key)
+    app.include_router(reports.router, dependencies=checks_key)
     install_web(app)
     _install_docs(app)
     # Request latency histograms and counts per route, plus the domain's own metrics, at /metrics; they name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,9 @@ from matcher.logs import configure_logging
 
 if TYPE_CHECKING:
     from api.schemas import MatchRequest, MatchResponse
+
+#: C0 and C1 control characters other than newline and tab.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 app = typer.Typer(
     help="PilotMatch: match research-lab technologies to pilot-test platforms (中试平台).",
@@ -72,8 +76,14 @@ def _open_runtime(label: str = "Indexing"):  # type: ignore[no-untyped-def]
         return Runtime.open(settings, progress=update)
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters shown as escapes: text from a file or a request (an unknown field's name
+    in an import line) must not drive the terminal (clear it, retitle it)."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _fail(exc: PilotMatchError) -> typer.Exit:
-    err.print(f"[red]Error:[/red] {escape(exc.detail)}")
+    err.print(f"[red]Error:[/red] {escape(_printable(exc.detail))}")
     return typer.Exit(code=2)
 
 
@@ -235,14 +245,15 @@ def _match_request(**fields: object) -> MatchRequest:
     except ValidationError as exc:
         for e in field_errors(exc.errors()):
             option = _MATCH_OPTIONS.get(e.field.split("[")[0], e.field)
-            err.print(f"[red]Error:[/red] {escape(option)}: {escape(e.message)}")
+            err.print(f"[red]Error:[/red] {escape(_printable(option))}: {escape(_printable(e.message))}")
         raise typer.Exit(code=2) from exc
 
 
 def _print_matches(out: Console, text: str, response: MatchResponse) -> None:
     """One row per platform; its name is never cut: it wraps, with tier, province and the leading factors of
     its score ("why") on the lines below it."""
-    table = Table(title=f"Platforms for: {text[:60]}", show_lines=True)
+    shown = text if len(text) <= 60 else text[:59] + "…"
+    table = Table(title=f"Platforms for: {escape(_printable(shown))}", show_lines=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Score", justify="right", no_wrap=True)
     table.add_column("Fit", no_wrap=True)

@@ -22,11 +22,19 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_principal(
-    rt: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+def get_optional_principal(
+    request: Request,
+    rt: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """Who is calling: None when anonymous. A request that sends an ``Authorization`` header means to identify
+    itself, so a key that is not valid (unknown, revoked, its platform deleted) or a header that is not
+    ``Bearer <key>`` (a forgotten ``Bearer``) is a 401 on every ``/v1`` route, never a quietly anonymous answer.
+    Every API router depends on this; FastAPI runs it once per request, shared with ``get_principal``."""
+    if "authorization" not in request.headers:
+        return None
     if credentials is None or not credentials.credentials:
-        raise HTTPException(401, "This operation needs an API key: send 'Authorization: Bearer <key>'.")
+        raise HTTPException(401, "Send the API key as 'Authorization: Bearer <key>'.")
     principal = authenticate(rt.db, rt.settings, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "The API key is not valid (unknown or revoked).")
@@ -34,22 +42,13 @@ def get_principal(
     return principal
 
 
+def get_principal(principal: Annotated[Principal | None, Depends(get_optional_principal)]) -> Principal:
+    if principal is None:
+        raise HTTPException(401, "This operation needs an API key: send 'Authorization: Bearer <key>'.")
+    return principal
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def get_optional_principal(
-    request: Request,
-    rt: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal | None:
-    """Who is calling on a public route: None when anonymous. A request that sends an ``Authorization`` header
-    meant to identify itself: a key that is not valid, or a header that is not ``Bearer <key>`` (a forgotten
-    ``Bearer``), is a 401 rather than a quietly anonymous answer."""
-    if "authorization" not in request.headers:
-        return None
-    if credentials is None or not credentials.credentials:
-        raise HTTPException(401, "Send the API key as 'Authorization: Bearer <key>'.")
-    return get_principal(rt, credentials)
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]

@@ -8,10 +8,25 @@ Without the bound, an id beyond the database's integer type reaches the database
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Path
+from pydantic import BeforeValidator
 
 from matcher.fields import MAX_ROW_ID
 
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (1 to 2,147,483,647).")]
+_DIGITS = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def _canonical(value: object) -> object:
+    """Only the id's own spelling names it: ``1.0``, ``01`` and ``+1`` would make several paths alias one row
+    (for logs, caches and proxy rules), so they name nothing."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("a row id is written in digits, without sign, leading zeros or decimals")
+    return value
+
+
+RowId = Annotated[
+    int, Path(ge=1, le=MAX_ROW_ID, description="A row id (1 to 2,147,483,647)."), BeforeValidator(_canonical)
+]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from matcher import (
     MatchResult,
@@ -27,6 +28,7 @@ from matcher.fields import (
     OptionalProvince,
     ServiceTypeCode,
     TierCode,
+    exc_details,
 )
 
 Fit = Literal["good", "possible", "weak"]
@@ -173,6 +175,41 @@ class BulkPlatforms(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[PlatformCreate] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _external_ids_once(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """An ``external_id`` sent twice is an error on the later item, reported with the items' own errors."""
+        errors = []
+        items = data.get("items") if isinstance(data, dict) else None
+        first: dict[str, int] = {}
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            ext = item.get("external_id") if isinstance(item, dict) else None
+            if not isinstance(ext, str):
+                continue
+            if ext in first:
+                errors.append(
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "duplicate",
+                            "external_id {value} appears twice in this request (items {first} and {later})",
+                            {"value": repr(ext), "first": first[ext], "later": i},
+                        ),
+                        loc=("items", i, "external_id"),
+                        input=ext,
+                    )
+                )
+            else:
+                first[ext] = i
+        try:
+            model = handler(data)
+        except ValidationError as exc:
+            if not errors:
+                raise
+            raise ValidationError.from_exception_data(cls.__name__, [*exc_details(exc), *errors]) from None
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return model
 
 
 class Health(BaseModel):

@@ -29,9 +29,10 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    ValidationError,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
 from matcher.errors import FieldError, InvalidInput
 from matcher.taxonomy import Coded, default_taxonomy
@@ -176,6 +177,18 @@ ListItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 MediumText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), PlainText]
 #: A profile or a technology description: what is embedded and matched.
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000), PlainText]
+
+
+def _web_address(value: str) -> str:
+    """A website is an ``http(s)://`` address: pages link to it, and any other scheme (``javascript:``) would be
+    a script or a local file behind a link."""
+    if value and not re.match(r"https?://[^\s/]+", value, re.IGNORECASE):
+        raise ValueError("a website is an http:// or https:// address")
+    return value
+
+
+#: A platform's website.
+WebAddress = Annotated[MediumText, AfterValidator(_web_address)]
 #: A search in names (``q``).
 SearchText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), PlainText]
 
@@ -246,14 +259,34 @@ def field_errors(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[
     out: list[FieldError] = []
     for e in errors:
         ctx = e.get("ctx") or {}
-        unknown = e.get("type") == "unknown_code"
+        allowed, value = None, None
+        if e.get("type") == "unknown_code":
+            allowed, value = list(ctx.get("allowed", [])), str(ctx.get("value"))
+        elif e.get("type") in ("literal_error", "enum") and "expected" in ctx:
+            # A fixed set of values (a status, a verdict): its members are the quoted words of "expected".
+            allowed, value = _QUOTED.findall(str(ctx["expected"])), str(e.get("input"))
         path = field_path(e.get("loc", ()))
         out.append(
             FieldError(
                 f"{prefix}{path}" if path else prefix.rstrip(".") or "body",
                 str(e.get("msg", "invalid")).removeprefix("Value error, "),
-                list(ctx.get("allowed", [])) if unknown else None,
-                str(ctx.get("value")) if unknown else None,
+                allowed,
+                value,
             )
         )
     return out
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def exc_details(exc: ValidationError) -> list[InitErrorDetails]:
+    """``exc``'s errors, to be raised again with more: each keeps its type name, message, place and context."""
+    return [
+        InitErrorDetails(
+            type=PydanticCustomError(e["type"], e["msg"], e.get("ctx")),
+            loc=e["loc"],
+            input=e.get("input"),
+        )
+        for e in exc.errors()
+    ]

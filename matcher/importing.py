@@ -59,6 +59,9 @@ def read_platforms_jsonl(lines: Iterator[str], source: str) -> list[PlatformCrea
         except json.JSONDecodeError as exc:
             errors.append(FieldError(f"line {n}", f"not valid JSON ({exc.msg})"))
             continue
+        except RecursionError:
+            errors.append(FieldError(f"line {n}", "not valid JSON (nested too deeply)"))
+            continue
         except ValidationError as exc:
             errors.extend(field_errors(exc.errors(), f"line {n}."))
             continue

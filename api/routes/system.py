@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.admission import Admission
-from api.deps import RuntimeDep
+from api.deps import RuntimeDep, get_optional_principal
 from api.schemas import Health
 from matcher import Runtime
 from matcher.notifications.outbox import queue_depth
@@ -72,6 +72,7 @@ def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
     "/v1/taxonomy",
     summary="Key areas, industry directions, tiers, service types, priority sectors and provinces",
     tags=["taxonomy"],
+    dependencies=[Depends(get_optional_principal)],
 )
 def taxonomy(rt: RuntimeDep) -> dict:
     return rt.taxonomy.as_dict()

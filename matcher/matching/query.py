@@ -13,6 +13,9 @@ from matcher.matching.ranking import NeedFacts
 from matcher.matching.text import LanguageMix, language_mix, lexical_tokens, normalize_text
 from matcher.taxonomy import Taxonomy
 
+#: The most results one match returns (``POST /v1/match`` documents the same bound).
+MAX_LIMIT = 100
+
 
 @dataclass(frozen=True, slots=True)
 class QueryVector:
@@ -61,15 +64,26 @@ class MatchQuery:
         limit: int = 10,
     ) -> MatchQuery:
         """A query from user input. ``directions``, ``trl``, ``province`` and ``service_types`` are preferences
-        that feed ranking factors; ``area`` and ``tiers`` are filters. One ``InvalidInput`` names every unknown
-        code with its field."""
+        that feed ranking factors; ``area`` and ``tiers`` are filters (a single code may be given as a string). One
+        ``InvalidInput`` names every invalid value with its field: an empty text, a TRL outside 1-9, a limit
+        outside 1-100, each unknown code."""
+        directions, service_types, tiers = (
+            (x,) if isinstance(x, str) else tuple(x) for x in (directions, service_types, tiers)
+        )
         errors: list[FieldError] = []
+        if not text or not text.strip():
+            errors.append(FieldError("text", "describe the technology: the text is empty"))
+        if trl is not None and not 1 <= trl <= 9:
+            errors.append(FieldError("trl", f"TRL is a whole number from 1 to 9, not {trl}"))
+        if not 1 <= limit <= MAX_LIMIT:
+            errors.append(FieldError("limit", f"limit is a whole number from 1 to {MAX_LIMIT}, not {limit}"))
         try:
             codes = taxonomy.check_codes(
                 {"directions": directions, "province": province, "service_types": service_types, "area": area}
             )
         except InvalidInput as exc:
-            codes, errors = {}, list(exc.errors)
+            codes = {}
+            errors.extend(exc.errors)
         try:
             checked_tiers = tuple(taxonomy.check_tiers(tiers))
         except InvalidInput as exc:

@@ -33,7 +33,9 @@ from matcher.fields import (
     ServiceTypeCode,
     ShortText,
     TierCode,
+    WebAddress,
     drop_default,
+    exc_details,
 )
 
 _EXAMPLE = {
@@ -59,7 +61,40 @@ _EXAMPLE = {
 }
 
 
-class PlatformFields(BaseModel):
+class TrlRangeChecked(BaseModel):
+    """A model with ``trl_min`` and ``trl_max``: a reversed range is one more error beside the fields' own."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _trl_range(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """``trl_min`` above ``trl_max`` is an error on ``trl_min`` (where a form shows it), reported together
+        with the fields' own errors rather than after them."""
+        low, high = (_whole(data.get(k)) if isinstance(data, dict) else None for k in ("trl_min", "trl_max"))
+        errors = []
+        if low is not None and high is not None and low > high:
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "trl_range",
+                        "trl_min ({trl_min}) must not be greater than trl_max ({trl_max})",
+                        {"trl_min": low, "trl_max": high},
+                    ),
+                    loc=("trl_min",),
+                    input=data["trl_min"],
+                )
+            )
+        try:
+            model = handler(data)
+        except ValidationError as exc:
+            if not errors:
+                raise
+            raise ValidationError.from_exception_data(cls.__name__, [*exc_details(exc), *errors]) from None
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return model
+
+
+class PlatformFields(TrlRangeChecked):
     """A platform profile as clients send it. Codes are checked against the taxonomy by the service."""
 
     model_config = ConfigDict(extra="forbid")
@@ -85,7 +120,7 @@ class PlatformFields(BaseModel):
     trl_max: int | None = Field(None, ge=1, le=9)
     capacity: int | None = Field(None, ge=0, le=100000, description="Open project slots.")
     contact: ShortText | None = None
-    website: MediumText | None = None
+    website: WebAddress | None = None
     active: bool = True
     notify_top_k: int | None = Field(
         None,
@@ -96,35 +131,6 @@ class PlatformFields(BaseModel):
     notify_min_score: float | None = Field(
         None, ge=0, le=1, description="...and score at least this (calibrated; default in settings)."
     )
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _trl_range(cls, data: Any, handler: ModelWrapValidatorHandler[PlatformFields]) -> PlatformFields:
-        """``trl_min`` above ``trl_max`` is an error on ``trl_min`` (where a form shows it), reported together
-        with the fields' own errors rather than after them."""
-        low, high = (_whole(data.get(k)) if isinstance(data, dict) else None for k in ("trl_min", "trl_max"))
-        errors = []
-        if low is not None and high is not None and low > high:
-            errors.append(
-                InitErrorDetails(
-                    type=PydanticCustomError(
-                        "trl_range",
-                        "trl_min ({trl_min}) must not be greater than trl_max ({trl_max})",
-                        {"trl_min": low, "trl_max": high},
-                    ),
-                    loc=("trl_min",),
-                    input=data["trl_min"],
-                )
-            )
-        try:
-            model = handler(data)
-        except ValidationError as exc:
-            if not errors:
-                raise
-            raise ValidationError.from_exception_data(cls.__name__, [*_details(exc), *errors]) from None
-        if errors:
-            raise ValidationError.from_exception_data(cls.__name__, errors)
-        return model
 
 
 def _whole(value: Any) -> int | None:
@@ -138,18 +144,6 @@ def _whole(value: Any) -> int | None:
     return None
 
 
-def _details(exc: ValidationError) -> list[InitErrorDetails]:
-    """``exc``'s errors, to be raised again with more: each keeps its type name, message, place and context."""
-    return [
-        InitErrorDetails(
-            type=PydanticCustomError(e["type"], e["msg"], e.get("ctx")),
-            loc=e["loc"],
-            input=e.get("input"),
-        )
-        for e in exc.errors()
-    ]
-
-
 class PlatformCreate(PlatformFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
@@ -158,7 +152,7 @@ class PlatformCreate(PlatformFields):
 _NOT_NULL = {"default": None, "json_schema_extra": drop_default}
 
 
-class PlatformUpdate(BaseModel):
+class PlatformUpdate(TrlRangeChecked):
     """A partial update: only the fields present are changed. ``null`` clears an optional field; the fields a
     profile cannot be without (name, tier, area, capabilities, active and the lists) refuse it."""
 
@@ -183,7 +177,7 @@ class PlatformUpdate(BaseModel):
     trl_max: int | None = Field(None, ge=1, le=9)
     capacity: int | None = Field(None, ge=0, le=100000)
     contact: ShortText | None = None
-    website: MediumText | None = None
+    website: WebAddress | None = None
     active: bool = Field(**_NOT_NULL)
     notify_top_k: int | None = Field(None, ge=1, le=100)
     notify_min_score: float | None = Field(None, ge=0, le=1)

@@ -156,7 +156,8 @@ def _duplicates(existing: dict[str, Platform]) -> Conflict:
     return Conflict(
         "A platform with external_id "
         + ", ".join(repr(e) for e in sorted(existing))
-        + " already exists; nothing was stored. PATCH it, or import with upsert."
+        + " already exists; nothing was stored. PATCH the existing platform, or re-run `pilotmatch import platforms`, which"
+        + " updates platforms by external_id."
     )
 
 

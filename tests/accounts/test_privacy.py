@@ -119,3 +119,24 @@ def test_a_malformed_authorization_header_is_refused_not_read_as_anonymous(small
         assert r.status_code == 401, header
         match = small_client.post("/v1/match", json={"text": "电解槽"}, headers={"Authorization": header})
         assert match.status_code == 401, header
+
+
+def test_a_bad_key_is_refused_on_every_api_route_even_public_ones(small_client: TestClient) -> None:
+    """Reading the anonymous view with a key that is unknown (or revoked, or of a deleted platform) would hide the
+    caller's mistake: every /v1 route answers 401, the public ones included."""
+    spec = small_client.get("/openapi.json").json()
+    public_reads = [
+        path.replace("{platform_id}", "1").replace("{technology_id}", "1")
+        for path, operations in spec["paths"].items()
+        if path.startswith("/v1/")
+        and "get" in operations
+        and "{" not in path.replace("{platform_id}", "").replace("{technology_id}", "")
+    ]
+    assert "/v1/platforms" in public_reads and "/v1/taxonomy" in public_reads
+    for path in public_reads:
+        for header in ("Bearer pm_platform_not-a-key", "Basic YWRtaW46YWRtaW4="):
+            r = small_client.get(path, headers={"Authorization": header})
+            assert r.status_code == 401, (path, header, r.status_code)
+            assert r.headers["content-type"].startswith("application/problem+json")
+    # Without the header the public ones answer as before.
+    assert small_client.get("/v1/platforms").status_code == 200

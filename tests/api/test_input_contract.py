@@ -195,7 +195,7 @@ def test_web_forms_refuse_control_characters(small_client: TestClient, small_run
     """The operator's profile form, the researcher's submission and the directory search: 422 pages, nothing
     stored; a search with a NUL is not a server error either."""
     from matcher import create_platform_key
-    from tests.test_web_pages import _sign_in, csrf_of
+    from tests.web.test_web_pages import _sign_in, csrf_of
 
     _, key = create_platform_key(small_runtime.db, 1)
     _sign_in(small_client, key)
@@ -236,7 +236,8 @@ def test_web_forms_refuse_control_characters(small_client: TestClient, small_run
 
 
 # ---- ids out of range ------------------------------------------------------------------------------------------
-BAD_IDS = ["0", "-1", str(MAX_ROW_ID + 1), str(2**63), str(10**30), "abc", "1.5"]
+#: Out of range, not a number, or another spelling of a valid id (which would let several paths alias one row).
+BAD_IDS = ["0", "-1", str(MAX_ROW_ID + 1), str(2**63), str(10**30), "abc", "1.5", "1.0", "01", "+1"]
 
 
 def test_every_id_in_a_path_is_404_when_no_row_can_have_it(small_client: TestClient) -> None:
@@ -268,7 +269,7 @@ def test_every_id_in_a_path_is_404_when_no_row_can_have_it(small_client: TestCli
 
 def test_web_pages_with_an_id_out_of_range_are_404(small_client: TestClient, small_runtime: Runtime) -> None:
     from matcher import create_platform_key
-    from tests.test_web_pages import _sign_in, csrf_of
+    from tests.web.test_web_pages import _sign_in, csrf_of
 
     _, key = create_platform_key(small_runtime.db, 1)
     _sign_in(small_client, key)
@@ -513,6 +514,34 @@ def test_list_filters_name_every_unknown_code(small_client: TestClient) -> None:
     assert set(_by_field(assert_problem(r, 422))) == {"area", "tier", "province"}
 
 
+def test_a_patch_names_a_reversed_trl_range_with_the_other_bad_fields(small_client: TestClient) -> None:
+    r = small_client.patch("/v1/platforms/1", json={"trl_min": 9, "trl_max": 2, "capacity": -1}, headers=AUTH)
+    assert set(_by_field(assert_problem(r, 422))) == {"trl_min", "capacity"}
+
+
+def test_a_bulk_write_names_a_repeated_external_id_with_the_other_errors(small_client: TestClient) -> None:
+    items = [
+        PLATFORM | {"external_id": "dup"},
+        PLATFORM | {"external_id": "dup", "tier": "gold"},
+    ]
+    r = small_client.post("/v1/platforms/bulk", json={"items": items}, headers=AUTH)
+    assert set(_by_field(assert_problem(r, 422))) == {"items[1].tier", "items[1].external_id"}
+
+
+def test_a_value_outside_a_fixed_set_comes_with_the_allowed_ones(small_client: TestClient) -> None:
+    r = small_client.get("/v1/technologies", params={"status": "done"})
+    (error,) = assert_problem(r, 422)["errors"]
+    assert error["field"] == "status" and error["value"] == "done"
+    assert set(error["allowed"]) == {"open", "matched", "closed"}
+
+
+def test_a_website_is_a_web_address(small_client: TestClient) -> None:
+    r = small_client.post("/v1/platforms", json=PLATFORM | {"website": "javascript:alert(1)"}, headers=AUTH)
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["website"]
+    r = small_client.patch("/v1/platforms/1", json={"website": "file:///etc/passwd"}, headers=AUTH)
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["website"]
+
+
 # ---- the document ----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -632,12 +661,9 @@ def test_every_error_status_is_documented_as_a_problem(spec: dict) -> None:
                 assert {"400", "413"} <= set(responses), label
             if "{" in path:
                 assert "404" in responses, label
-            keyed = (method != "get" and path != "/v1/match") or re.search(
-                r"/{platform_id}/(notif|webhooks|keys)", path
-            )
-            if keyed:
+            if path.startswith("/v1/"):  # a bad key is a 401 on every /v1 route, public ones too
                 assert "401" in responses, label
     admin_only = spec["paths"]["/v1/platforms"]["post"]["responses"]
     assert {"401", "403", "409"} <= set(admin_only)
     assert {"403", "409"} <= set(spec["paths"]["/v1/platforms/{platform_id}"]["patch"]["responses"])
-    assert "401" not in spec["paths"]["/v1/platforms"]["get"]["responses"]
+    assert "403" not in spec["paths"]["/v1/platforms"]["get"]["responses"]  # public: no role can be refused

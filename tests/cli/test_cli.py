@@ -116,6 +116,22 @@ def test_import_reports_every_error_of_every_bad_line_and_stores_nothing(
     assert json.loads(listed.output[listed.output.index("{") :])["matches"] == []
 
 
+def test_hostile_import_lines_are_reported_without_a_crash_or_terminal_escapes(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line nested too deeply for the JSON parser is an error on its line, not a traceback; a field name with
+    an escape sequence is shown escaped, so the file cannot clear or retitle the terminal."""
+    monkeypatch.chdir(env)
+    good = {"name": "好平台", "tier": "reserve", "area": "equipment", "capabilities": "数控机床验证"}
+    lines = ["[" * 100_000 + "]" * 100_000, json.dumps(good | {"\u001b[2Jkey": 1})]
+    Path("hostile.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "platforms", "hostile.jsonl"])
+    assert result.exit_code == 2, result.output
+    report = " ".join(result.output.split())
+    assert "hostile.jsonl:1: not valid JSON (nested too deeply)" in report
+    assert "\x1b" not in result.output and "\\u001b[2Jkey" in report
+
+
 def test_bad_import_line_is_reported_and_nothing_is_stored(env: Path) -> None:
     data = env / "bad.jsonl"
     good = {"name": "好平台", "tier": "reserve", "area": "equipment", "capabilities": "数控机床验证"}
@@ -268,6 +284,13 @@ def test_match_table_keeps_names_whole_at_80_columns_shows_fit_and_no_empty_bars
     assert [f for f in fits if f] == [m["fit"] for m in matches]
     # Nothing to index: no progress bar at all (it showed "Loading ━━━ 0/?" on every command).
     assert "Loading" not in result.output and "0/?" not in result.output
+
+
+def test_match_prints_text_with_brackets_as_it_is(demo_env: Path) -> None:
+    """The table's title shows the text literally: "[/bold]" in a summary is not markup (it crashed the CLI)."""
+    result = runner.invoke(app, ["match", "yogurt [/bold] fermentation [red]probiotic", "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    assert "[/bold]" in result.output and "[red]" in result.output
 
 
 @pytest.mark.backend_independent

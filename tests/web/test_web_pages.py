@@ -147,6 +147,14 @@ def test_bad_preferences_are_shown_beside_the_field(client: TestClient) -> None:
     assert r.status_code == 422 and 'id="trl-error"' in r.text
     r = client.get("/", params={"text": "钙钛矿", "area": "nonsense"}, headers=HTML)
     assert r.status_code == 422 and 'id="area-error"' in r.text
+    # Several at once: each beside its field, in one answer.
+    r = client.get(
+        "/",
+        params={"text": "钙钛矿", "trl": "12", "area": "nonsense", "tier": "gold", "province": "Atlantis"},
+        headers=HTML,
+    )
+    assert r.status_code == 422
+    assert all(f'id="{name}-error"' in r.text for name in ("trl", "area", "tier", "province"))
 
 
 def test_user_text_is_escaped(client: TestClient) -> None:
@@ -246,6 +254,12 @@ def test_operator_signs_in_edits_own_profile_only(small_client: TestClient, smal
     bad = small_client.post(f"/platforms/{mine.id}/edit", data=fields, headers=HTML)
     assert bad.status_code == 422 and 'id="trl_min-error"' in bad.text
     assert 'value="8"' in bad.text  # what was typed is shown again
+    assert 'maxlength="200"' in bad.text  # the inputs' limits reach the browser as attributes
+    # Every mistake is shown at once: an empty name, an unknown province, a negative capacity, the TRL range.
+    several = fields | {"name": "", "province": "Atlantis", "capacity": "-3"}
+    bad = small_client.post(f"/platforms/{mine.id}/edit", data=several, headers=HTML)
+    assert bad.status_code == 422
+    assert all(f'id="{name}-error"' in bad.text for name in ("name", "province", "capacity", "trl_min"))
     with small_runtime.session() as s:
         assert s.get(Platform, mine.id).trl_min == mine.trl_min  # type: ignore[union-attr]
     ok = small_client.post(

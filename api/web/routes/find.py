@@ -18,9 +18,9 @@ from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
 from matcher import (
     InvalidInput,
+    MatchQuery,
     NotFound,
     TechnologyCreate,
-    match_text,
     matches_for_technology,
     submit_technology,
     technology_by_token,
@@ -52,17 +52,18 @@ def _query(ctx: WebContext, values) -> tuple[dict, forms.Errors]:  # type: ignor
 
 
 def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> MatchResponse | None:
-    if not q["text"] or errors:
+    """The matches for the form, or None with every error beside its field (a bad TRL and unknown codes are
+    shown together, not one round each)."""
+    if not q["text"]:
         return None
     if len(q["text"]) > 20000:
         errors["text"] = ctx.t("error.text_too_long")
-        return None
     try:
-        outcome = match_text(
-            ctx.rt.engine,
+        query = MatchQuery.of(
+            ctx.rt.taxonomy,
             q["text"],
             directions=q["directions"],
-            trl=q["trl"],
+            trl=q["trl"] if isinstance(q["trl"], int) else None,
             province=q["province"] or None,
             service_types=q["service_types"],
             area=q["area"] or None,
@@ -72,6 +73,9 @@ def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> MatchResponse | N
     except InvalidInput as exc:
         forms.add_domain_error(errors, exc, {"tiers": "tier"})
         return None
+    if errors:
+        return None
+    outcome = ctx.rt.engine.match(query)
     return MatchResponse.of(outcome)
 
 

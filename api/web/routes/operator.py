@@ -138,13 +138,16 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
         errors["name"] = ctx.t("error.required")
     if not values["capabilities"]:
         errors["capabilities"] = ctx.t("error.required")
-    if not errors:
+    # The other fields are checked even when some are already wrong, so every error shows at once.
+    patch = None
+    try:
+        patch = PlatformUpdate.model_validate({k: v for k, v in values.items() if k not in errors})
+    except ValidationError as exc:
+        forms.add_validation_errors(errors, exc)
+    if patch is not None and not errors:
         try:
-            patch = PlatformUpdate.model_validate(values)
             update_platform(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, patch, by_admin=admin)
             return ctx.redirect(f"/platforms/{platform_id}/edit?saved=1")
-        except ValidationError as exc:
-            forms.add_validation_errors(errors, exc)
         except InvalidInput as exc:
             forms.add_domain_error(errors, exc)
         except Forbidden as exc:
