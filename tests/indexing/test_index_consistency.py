@@ -134,7 +134,7 @@ class ThreeProcesses(RuleBasedStateMachine):
     @initialize(target=technologies, text=st.sampled_from(SUMMARIES))
     def a_technology_before_any_platform(self, text: str) -> int:
         """Platforms written after a technology change what it is completed against: the case that drifts."""
-        return self.create_technology(text.db, text.engine, text.settings, {})
+        return self.create_technology(text, {})
 
     # ---- writes ------------------------------------------------------------------------------------------
     @rule(target=platforms, text=st.sampled_from(CAPABILITIES), facts=PLATFORM_FACTS, n=st.integers(0, 10**6))
