@@ -54,7 +54,7 @@ def test_deleting_a_platform_revokes_its_keys_and_hides_its_routes(small_client:
     assert small_client.get(f"/v1/platforms/{pid}/technologies").status_code == 404
     # The key stays dead for whatever is created next.
     small_client.post("/v1/platforms", json=NEW | {"name": "新平台"}, headers=AUTH)
-    assert small_client.get("/v1/platforms", headers=own).status_code == 200  # public read, key ignored
+    assert small_client.get("/v1/platforms", headers=own).status_code == 401  # even a public read says so
     assert (
         small_client.post(
             f"/v1/platforms/{pid + 1}/webhooks", json={"url": "https://example.com/h"}, headers=own
