@@ -5,11 +5,15 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from matcher.matching.lexical import LexicalIndex
 from matcher.matching.lexicon import BilingualLexicon, build_lexicon, load_lexicon
 from matcher.matching.text import glossary_terms, lexical_tokens, surface_forms
+
+#: The lexicon and the evidence it gives do not depend on the database backend: these run once, on SQLite.
+pytestmark = pytest.mark.backend_independent
 
 
 def test_english_words_are_stemmed_so_inflections_meet() -> None:

@@ -9,6 +9,9 @@ from fastapi.testclient import TestClient
 
 from matcher import MatchEngine, Runtime
 
+#: Ranking quality does not depend on the database backend: these run once, on SQLite.
+pytestmark = pytest.mark.backend_independent
+
 
 def _external_ids(rt: Runtime, ids: list[int]) -> list[str]:
     from matcher.platforms.models import Platform

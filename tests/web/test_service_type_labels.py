@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+#: Page labels do not depend on the database backend: these run once, on SQLite.
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.mark.parametrize(
     ("lang", "offered", "needed"),

@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlmodel import select
 
-from matcher import Runtime, create_platform_key, seed_demo
+from matcher import Runtime, create_platform_key
 from matcher.platforms.models import Platform
-from tests.conftest import make_settings
+from tests.conftest import copy_demo, make_settings
 from tests.live import free_port, serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,12 +55,13 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(demo_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A live server on a copy of the demo (the browser's own writes stay there)."""
     folder = tmp_path_factory.mktemp("web")
+    copy_demo(demo_runtime, folder)
     settings = make_settings(folder)
     rt = Runtime.open(settings)
     try:
-        seed_demo(rt.db, rt.engine, rt.settings)
         with rt.session() as s:
             platform = s.exec(
                 select(Platform).where(Platform.name == "高档数控机床五轴联动加工验证中试平台")
