@@ -462,6 +462,22 @@ def export_labels(settings: Settings, path: Path) -> int:
     return len(lines)
 
 
+def gate_failures(rows: list[tuple[str, dict]], full: dict) -> list[str]:
+    """The slices on which the full ranking (``full``) has a lower NDCG@10 than the best single channel (a row
+    named ``lexical...`` or ``dense...``): the script fails when there is any."""
+    failures = []
+    singles = [r for name, r in rows if name.startswith(("lexical", "dense"))]
+    for s in SLICES:
+        if s not in full:
+            continue
+        best_single = max(r[s]["ndcg@10"] for r in singles if s in r)
+        if full[s]["ndcg@10"] + 1e-9 < best_single:
+            failures.append(
+                f"{s}: full ranking NDCG@10 {full[s]['ndcg@10']:.3f} < best single channel {best_single:.3f}"
+            )
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -570,16 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(dict(rows), indent=2, ensure_ascii=False), encoding="utf-8")
 
-    failures = []
-    singles = [r for name, r in rows if name.startswith(("lexical", "dense"))]
-    for s in SLICES:
-        if s not in full:
-            continue
-        best_single = max(r[s]["ndcg@10"] for r in singles if s in r)
-        if full[s]["ndcg@10"] + 1e-9 < best_single:
-            failures.append(
-                f"{s}: full ranking NDCG@10 {full[s]['ndcg@10']:.3f} < best single channel {best_single:.3f}"
-            )
+    failures = gate_failures(rows, full)
     if failures:
         print("FAIL: the full ranking is worse than a single channel on:\n  " + "\n  ".join(failures))
         return 1

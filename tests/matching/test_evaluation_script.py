@@ -14,49 +14,58 @@ pytestmark = pytest.mark.backend_independent
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _subset(tmp_path: Path, n: int = 24) -> Path:
-    """A small dev set with every language pair, to keep the run short."""
-    lines = []
-    for path in sorted((ROOT / "eval" / "dev").glob("*.jsonl")):
-        lines += path.read_text(encoding="utf-8").splitlines()[: n // 3]
-    folder = tmp_path / "dev"
-    folder.mkdir()
-    (folder / "subset.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
+FULL = "full ranking (use-multilingual-v3 + English)"
 
 
-def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--models", "use-multilingual-v3", *args],
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """One run of the script on the whole dev set, as ``make evaluate`` runs it (one model, to keep it short),
+    and the results it wrote with ``--json``."""
+    folder = tmp_path_factory.mktemp("evaluate")
+    script = str(ROOT / "scripts" / "evaluate.py")
+    done = subprocess.run(
+        [sys.executable, script, "--models", "use-multilingual-v3", "--json", str(folder / "r.json")],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=tmp_path,
+        cwd=folder,
     )
+    results = json.loads((folder / "r.json").read_text(encoding="utf-8")) if done.returncode in (0, 1) else {}
+    return done, results
 
 
-def test_evaluation_fails_a_deliberately_broken_ranking(tmp_path: Path) -> None:
-    dev = _subset(tmp_path)
-    broken = _run(tmp_path, "--dev-set", str(dev), "--fusion", "lexical", "--json", str(tmp_path / "r.json"))
-    assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert "FAIL" in broken.stdout
-    results = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
-    full = results["full ranking (use-multilingual-v3 + English)"]
-    assert full["en→zh"]["ndcg@10"] < results["dense use-multilingual-v3"]["en→zh"]["ndcg@10"]
-    for s in ("overall", "en→zh", "short"):
-        lo, hi = full[s]["ndcg@10_ci95"]
-        assert lo <= full[s]["ndcg@10"] <= hi
-    assert "95% bootstrap interval" in broken.stdout
+def test_evaluation_passes_the_shipped_ranking_against_its_own_channels(run: tuple) -> None:
+    """On the whole dev set the full ranking beats BM25 and its own dense model on every slice."""
+    done, _ = run
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: the full ranking is at least as good" in done.stdout
+    assert "direction inference" in done.stdout and "95% bootstrap interval" in done.stdout
+
+
+def test_evaluation_writes_every_slice_of_every_channel_with_an_interval(run: tuple) -> None:
+    _, results = run
+    assert {FULL, "lexical (BM25)", "dense use-multilingual-v3"} <= set(results)
     for row in results.values():
         assert {"overall", "zh→zh", "en→zh", "short"} <= set(row)
         assert set(row["overall"]) >= {"ndcg@10", "mrr", "recall@10", "hit@1"}
+    for s in ("overall", "en→zh", "short"):
+        lo, hi = results[FULL][s]["ndcg@10_ci95"]
+        assert lo <= results[FULL][s]["ndcg@10"] <= hi
 
 
-def test_evaluation_passes_the_shipped_ranking_against_its_own_channels(tmp_path: Path) -> None:
-    """On the whole dev set the full ranking beats BM25 and its own dense model on every slice."""
-    ok = _run(tmp_path)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "direction inference" in ok.stdout
+def test_the_gate_fails_a_ranking_worse_than_one_of_its_channels(run: tuple) -> None:
+    """The measured rows pass the gate; the same rows with the full ranking's en→zh below the dense channel's
+    fail it, naming that slice (the script then prints FAIL and exits 1)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from evaluate import gate_failures
+
+    _, results = run
+    rows = list(results.items())
+    assert gate_failures(rows, results[FULL]) == []
+    broken = {s: dict(v) for s, v in results[FULL].items()}
+    broken["en→zh"]["ndcg@10"] = results["dense use-multilingual-v3"]["en→zh"]["ndcg@10"] - 0.01
+    (failure,) = gate_failures(rows, broken)
+    assert failure.startswith("en→zh: full ranking NDCG@10")
 
 
 def test_a_need_with_ideal_platforms_in_both_languages_counts_in_its_own_language(tmp_path: Path) -> None:
