@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData, QueryParams
@@ -68,19 +68,32 @@ def add_validation_errors(
     exc: ValidationError,
     rename: Mapping[str, str] | None = None,
     messages: Mapping[tuple[str, str], str] | None = None,
+    t: Callable[..., str] | None = None,
 ) -> None:
     """One message per input. ``messages`` replaces the schema's (English) message for a (field, error type)
-    pair, e.g. ``{("q", "string_too_long"): t("error.search_too_long")}``."""
+    pair, e.g. ``{("q", "string_too_long"): t("error.search_too_long")}``; with ``t`` an unknown code reads in
+    the page's language."""
     for e in exc.errors():
         loc = [str(x) for x in e.get("loc", ()) if not isinstance(x, int)]
         name = loc[0] if loc else "body"
         name = (rename or {}).get(name, name)
         message = (messages or {}).get((name, e.get("type", "")))
+        if message is None and t is not None and e.get("type") == "unknown_code":
+            message = t("error.unknown_code", value=(e.get("ctx") or {}).get("value", ""))
         errors.setdefault(name, message or e.get("msg", "invalid").removeprefix("Value error, "))
 
 
-def add_domain_error(errors: Errors, exc: InvalidInput, rename: Mapping[str, str] | None = None) -> None:
-    """Each invalid field's message beside its input (an error names every bad field at once)."""
+def add_domain_error(
+    errors: Errors,
+    exc: InvalidInput,
+    rename: Mapping[str, str] | None = None,
+    t: Callable[..., str] | None = None,
+) -> None:
+    """Each invalid field's message beside its input (an error names every bad field at once); with ``t`` an
+    unknown code reads in the page's language."""
     for e in exc.errors:
         name = field_root(e.field)
-        errors.setdefault((rename or {}).get(name, name), e.message)
+        message = (
+            t("error.unknown_code", value=e.value) if t is not None and e.value is not None else e.message
+        )
+        errors.setdefault((rename or {}).get(name, name), message)

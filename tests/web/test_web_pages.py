@@ -155,6 +155,15 @@ def test_bad_preferences_are_shown_beside_the_field(client: TestClient) -> None:
     )
     assert r.status_code == 422
     assert all(f'id="{name}-error"' in r.text for name in ("trl", "area", "tier", "province"))
+    # An unknown code reads in the page's language.
+    zh = client.get(
+        "/", params={"text": "钙钛矿", "area": "nonsense"}, headers=HTML | {"Cookie": "pm_lang=zh"}
+    )
+    assert "没有“nonsense”这一项" in zh.text
+    en = client.get(
+        "/", params={"text": "钙钛矿", "area": "nonsense"}, headers=HTML | {"Cookie": "pm_lang=en"}
+    )
+    assert "There is no “nonsense”" in en.text
 
 
 def test_user_text_is_escaped(client: TestClient) -> None:

@@ -41,10 +41,10 @@ def directory(ctx: WebDep) -> Response:
             ctx.rt.db, ctx.rt.taxonomy, filters, cursor=cursor, limit=PAGE_SIZE
         )
     except InvalidInput as exc:
-        forms.add_domain_error(errors, exc)
+        forms.add_domain_error(errors, exc, t=ctx.t)
     except ValidationError as exc:
         forms.add_validation_errors(
-            errors, exc, messages={("q", "string_too_long"): ctx.t("error.search_too_long")}
+            errors, exc, messages={("q", "string_too_long"): ctx.t("error.search_too_long")}, t=ctx.t
         )
     query = {k: v for k, v in chosen.items() if v}
     return ctx.render(

@@ -71,7 +71,7 @@ def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> MatchResponse | N
             limit=q["limit"],
         )
     except InvalidInput as exc:
-        forms.add_domain_error(errors, exc, {"tiers": "tier"})
+        forms.add_domain_error(errors, exc, {"tiers": "tier"}, t=ctx.t)
         return None
     if errors:
         return None
@@ -136,14 +136,16 @@ def submit(ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response
             )
         except ValidationError as exc:
             forms.add_validation_errors(
-                submit_errors, exc, {"summary": "text", "preferred_provinces": "province"}
+                submit_errors, exc, {"summary": "text", "preferred_provinces": "province"}, t=ctx.t
             )
     if item is not None:
         try:
             _, token = submit_technology(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, item)
             return ctx.redirect(f"/t/{token}?new=1")
         except InvalidInput as exc:
-            forms.add_domain_error(submit_errors, exc, {"summary": "text", "preferred_provinces": "province"})
+            forms.add_domain_error(
+                submit_errors, exc, {"summary": "text", "preferred_provinces": "province"}, t=ctx.t
+            )
     submission = {"title": title or "", "contact": contact or ""}
     return _find_page(ctx, q, errors, 422, submit_errors, submission=submission)
 

@@ -143,13 +143,13 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
     try:
         patch = PlatformUpdate.model_validate({k: v for k, v in values.items() if k not in errors})
     except ValidationError as exc:
-        forms.add_validation_errors(errors, exc)
+        forms.add_validation_errors(errors, exc, t=ctx.t)
     if patch is not None and not errors:
         try:
             update_platform(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, patch, by_admin=admin)
             return ctx.redirect(f"/platforms/{platform_id}/edit?saved=1")
         except InvalidInput as exc:
-            forms.add_domain_error(errors, exc)
+            forms.add_domain_error(errors, exc, t=ctx.t)
         except Forbidden as exc:
             errors["tier"] = exc.detail
     # The numeric rules in the reader's language (the schema's own messages are English).
