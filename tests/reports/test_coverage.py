@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -22,35 +21,9 @@ from matcher import (
 )
 from matcher.platforms.models import Platform
 from matcher.technologies.models import Technology
-
-HTML = {"Accept": "text/html"}
-
-ZH_MACHINING = (
-    "我们为离心压缩机不锈钢整体叶轮开发了插铣粗加工加侧铣精加工的组合刀路和专用夹具，在一台进口五轴机床上加工时间缩短了40%。"
-    "希望在国产五轴加工中心上做对比加工，验证刀路可移植性、叶片轮廓精度和表面质量。"
-)
-
-XSS = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "page has no CSRF token"
-    return found.group(1)
-
-
-def first_result_name(html: str) -> str:
-    found = re.search(r'<li class="result card">.*?<h3><a href="/platforms/\d+">([^<]+)</a>', html, re.S)
-    assert found, "no result card"
-    return found.group(1)
-
+from tests.web.test_web_pages import HTML
 
 # ---- operators ------------------------------------------------------------------------------------------------
-def _sign_in(client: TestClient, key: str) -> TestClient:
-    token = csrf_of(client.get("/operator/sign-in", headers=HTML).text)
-    r = client.post("/operator/sign-in", data={"key": key, "csrf_token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text[:300]
-    return client
 
 
 # ---- coverage -------------------------------------------------------------------------------------------------

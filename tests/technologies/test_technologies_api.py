@@ -7,21 +7,6 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import AUTH
 
-NEW = {
-    "name": "量子精密测量中试平台",
-    "tier": "reserve",
-    "area": "emerging_future",
-    "directions": ["quantum"],
-    "capabilities": "原子磁力计与量子陀螺仪样机的工程化与环境适应性测试。",
-    "province": "安徽",
-}
-
-
-def _match_ids(c: TestClient, text: str, limit: int = 50) -> list[int]:
-    return [
-        m["platform_id"] for m in c.post("/v1/match", json={"text": text, "limit": limit}).json()["matches"]
-    ]
-
 
 def test_technology_lifecycle_and_both_directions(small_client: TestClient) -> None:
     tech = {
