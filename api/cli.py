@@ -304,7 +304,6 @@ def match(
 
     Codes are listed at GET /v1/taxonomy; an unknown one is reported with the valid ones."""
     from api.schemas import MatchResponse
-    from matcher import match_text
 
     body = _match_request(
         text=text,
@@ -318,17 +317,7 @@ def match(
     )
     rt = _open_runtime("Loading")
     try:
-        outcome = match_text(
-            rt.engine,
-            body.text,
-            directions=body.directions,
-            trl=body.trl,
-            province=body.province,
-            service_types=body.service_types,
-            area=body.area,
-            tiers=body.tier,
-            limit=body.limit,
-        )
+        outcome = rt.engine.match(body.query(rt.taxonomy))
         response = MatchResponse.of(outcome)
     except PilotMatchError as exc:
         raise _fail(exc) from exc

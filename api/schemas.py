@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from matcher import (
+    MatchQuery,
     MatchResult,
     PlatformCreate,
     PlatformMatch,
+    Taxonomy,
     TechnologyMatch,
     TechnologyMatches,
     TechnologyRead,
@@ -28,7 +30,7 @@ from matcher.fields import (
     OptionalProvince,
     ServiceTypeCode,
     TierCode,
-    exc_details,
+    validated_with,
 )
 
 Fit = Literal["good", "possible", "weak"]
@@ -64,6 +66,20 @@ class MatchRequest(BaseModel):
     area: AreaCode | None = None
     tier: list[TierCode] = Field(default_factory=list, max_length=5)
     limit: int = Field(10, ge=1, le=100)
+
+    def query(self, taxonomy: Taxonomy) -> MatchQuery:
+        """The domain's query for this request (normalised and checked once, in ``MatchQuery.of``)."""
+        return MatchQuery.of(
+            taxonomy,
+            self.text,
+            directions=self.directions,
+            trl=self.trl,
+            province=self.province,
+            service_types=self.service_types,
+            area=self.area,
+            tiers=self.tier,
+            limit=self.limit,
+        )
 
 
 class EvidenceOut(BaseModel):
@@ -201,15 +217,7 @@ class BulkPlatforms(BaseModel):
                 )
             else:
                 first[ext] = i
-        try:
-            model = handler(data)
-        except ValidationError as exc:
-            if not errors:
-                raise
-            raise ValidationError.from_exception_data(cls.__name__, [*exc_details(exc), *errors]) from None
-        if errors:
-            raise ValidationError.from_exception_data(cls.__name__, errors)
-        return model
+        return validated_with(cls.__name__, data, handler, errors)
 
 
 class Health(BaseModel):

@@ -36,7 +36,6 @@ _EXPORTS = {
     "NamedDirection": "matcher.matching.results",
     "Evidence": "matcher.matching.results",
     "FitScale": "matcher.matching.results",
-    "match_text": "matcher.matching.service",
     # platforms
     "PlatformCreate": "matcher.platforms.schemas",
     "PlatformUpdate": "matcher.platforms.schemas",
@@ -160,7 +159,6 @@ __all__ = [
     "list_technologies",
     "mark_read",
     "match_pending",
-    "match_text",
     "matches_for_technology",
     "pair_score",
     "record_feedback",
@@ -217,7 +215,6 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
         TechnologyMatch,
         TechnologyMatches,
     )
-    from matcher.matching.service import match_text
     from matcher.notifications.delivery import DeliveryWorker
     from matcher.notifications.endpoints import (
         create_endpoint,

@@ -290,3 +290,19 @@ def exc_details(exc: ValidationError) -> list[InitErrorDetails]:
         )
         for e in exc.errors()
     ]
+
+
+def validated_with(
+    name: str, data: Any, handler: Callable[[Any], Any], errors: list[InitErrorDetails]
+) -> Any:
+    """``handler(data)`` (a model's own validation, in a ``mode="wrap"`` validator), with ``errors`` (cross-field
+    rules found beforehand) reported in the same ``ValidationError`` as the fields' own, never one round later."""
+    try:
+        model = handler(data)
+    except ValidationError as exc:
+        if not errors:
+            raise
+        raise ValidationError.from_exception_data(name, [*exc_details(exc), *errors]) from None
+    if errors:
+        raise ValidationError.from_exception_data(name, errors)
+    return model

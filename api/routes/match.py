@@ -8,7 +8,6 @@ from api.admission import ApiMatchAdmissionDep
 from api.deps import RuntimeDep
 from api.problems import problem_responses
 from api.schemas import MatchRequest, MatchResponse
-from matcher import match_text
 
 router = APIRouter(tags=["matching"])
 
@@ -23,15 +22,5 @@ router = APIRouter(tags=["matching"])
     responses=problem_responses(401, 429, 503),
 )
 def match(body: MatchRequest, rt: RuntimeDep, _: ApiMatchAdmissionDep) -> MatchResponse:
-    result = match_text(
-        rt.engine,
-        body.text,
-        directions=body.directions,
-        trl=body.trl,
-        province=body.province,
-        service_types=body.service_types,
-        area=body.area,
-        tiers=body.tier,
-        limit=body.limit,
-    )
+    result = rt.engine.match(body.query(rt.taxonomy))
     return MatchResponse.of(result)

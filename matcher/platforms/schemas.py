@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from matcher.fields import (
@@ -35,7 +35,7 @@ from matcher.fields import (
     TierCode,
     WebAddress,
     drop_default,
-    exc_details,
+    validated_with,
 )
 
 _EXAMPLE = {
@@ -83,15 +83,7 @@ class TrlRangeChecked(BaseModel):
                     input=data["trl_min"],
                 )
             )
-        try:
-            model = handler(data)
-        except ValidationError as exc:
-            if not errors:
-                raise
-            raise ValidationError.from_exception_data(cls.__name__, [*exc_details(exc), *errors]) from None
-        if errors:
-            raise ValidationError.from_exception_data(cls.__name__, errors)
-        return model
+        return validated_with(cls.__name__, data, handler, errors)
 
 
 class PlatformFields(TrlRangeChecked):
