@@ -21,7 +21,17 @@ from api.admission import install_admission
 from api.deps import get_optional_principal, require_admin
 from api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from api.problems import install_problem_handlers
-from api.routes import keys, match, notifications, platforms, reports, system, technologies
+from api.routes import (
+    introductions,
+    keys,
+    match,
+    notifications,
+    platforms,
+    reports,
+    submissions,
+    system,
+    technologies,
+)
 from api.security_headers import NoSniffMiddleware
 from api.web.install import install_web
 from matcher import DeliveryWorker, Runtime, Settings
@@ -118,6 +128,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(platforms.router, dependencies=checks_key)
     app.include_router(technologies.router, dependencies=checks_key)
     app.include_router(notifications.router, dependencies=checks_key)
+    app.include_router(submissions.router, dependencies=checks_key)
+    app.include_router(introductions.router, dependencies=checks_key)
     app.include_router(keys.router, dependencies=checks_key)
     app.include_router(reports.router, dependencies=checks_key)
     install_web(app)

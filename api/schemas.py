@@ -8,10 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, mo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from matcher import (
+    IntroductionState,
+    IntroductionView,
     MatchQuery,
     MatchResult,
+    PairStates,
     PlatformCreate,
     PlatformMatch,
+    ResponseOut,
+    ResponseState,
     Taxonomy,
     TechnologyMatch,
     TechnologyMatches,
@@ -150,8 +155,33 @@ class MatchResponse(BaseModel):
 
 
 class TechnologyWithMatches(TechnologyRead):
+    token: str | None = Field(
+        None,
+        description="The key of the technology's private link (`/t/<token>`, `GET /v1/submissions/<token>`), "
+        "shown once: hand it to the researcher.",
+    )
     matches: list[MatchOut]
     inferred_directions: list[InferredDirectionOut] = Field(default_factory=list)
+
+
+class SubmissionCreated(BaseModel):
+    """A researcher's submission: the token of its private link (shown once), the technology and its matches."""
+
+    token: str = Field(description="The key of the private link: shown only now, stored only as a hash.")
+    technology: TechnologyRead
+    matches: list[MatchOut]
+    inferred_directions: list[InferredDirectionOut] = Field(default_factory=list)
+
+
+class SubmissionRead(BaseModel):
+    """What the researcher's private link shows: their technology (with their contact), its current matches, the
+    platforms' answers and the introductions."""
+
+    technology: TechnologyRead
+    matches: list[MatchOut]
+    inferred_directions: list[InferredDirectionOut] = Field(default_factory=list)
+    responses: list[ResponseOut]
+    introductions: list[IntroductionView]
 
 
 class TechnologyMatchOut(BaseModel):
@@ -164,9 +194,17 @@ class TechnologyMatchOut(BaseModel):
     fit: Fit = Field(description=FIT_DESCRIPTION)
     explanation: dict[str, float]
     evidence: EvidenceOut
+    response: ResponseState | None = Field(
+        None, description="The platform's answer (shown to the platform's key and the admin only)."
+    )
+    introduction: IntroductionState | None = Field(
+        None,
+        description="The introduction with this technology's researcher, if one was asked for (platform's "
+        "key and admin only).",
+    )
 
     @classmethod
-    def of(cls, m: TechnologyMatch) -> TechnologyMatchOut:
+    def of(cls, m: TechnologyMatch, loop: PairStates | None = None) -> TechnologyMatchOut:
         return cls(
             technology_id=m.technology_id,
             score=m.score,
@@ -174,6 +212,7 @@ class TechnologyMatchOut(BaseModel):
             explanation=m.explanation,
             evidence=EvidenceOut(passage=m.evidence.passage, terms=m.evidence.terms),
             **m.card,
+            **(loop.of(m.technology_id) if loop is not None else {}),
         )
 
 
@@ -183,8 +222,8 @@ class TechnologyMatchResponse(BaseModel):
     matches: list[TechnologyMatchOut]
 
     @classmethod
-    def of(cls, result: TechnologyMatches) -> TechnologyMatchResponse:
-        return cls(matches=[TechnologyMatchOut.of(m) for m in result.matches])
+    def of(cls, result: TechnologyMatches, loop: PairStates | None = None) -> TechnologyMatchResponse:
+        return cls(matches=[TechnologyMatchOut.of(m, loop) for m in result.matches])
 
 
 class BulkPlatforms(BaseModel):

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     notify_top_k: int = Field(5, ge=1, le=100)
     #: The default lowest calibrated score a notification needs (see ``notify_top_k``).
     notify_min_score: float = Field(0.3, ge=0.0, le=1.0)
+    #: Days a platform has to answer a technology it was notified of before it gets one reminder (inbox and
+    #: e-mail digest).
+    response_reminder_days: float = Field(7.0, gt=0, le=365)
     #: Seconds between webhook retries (comma-separated); after the last, a delivery is dead-lettered.
     webhook_retry_delays: str = Field(
         "5,30,120,600,1800,7200", pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$"

@@ -12,12 +12,13 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem, problem_responses
-from matcher import Settings
+from matcher import Settings, pair_states
 from matcher.notifications import endpoints
 from matcher.notifications import inbox as inboxes
 from matcher.notifications.schemas import (
     NotificationOut,
     NotificationPage,
+    NotificationType,
     TestResult,
     WebhookCreate,
     WebhookOut,
@@ -46,9 +47,15 @@ def inbox(
     _: PlatformAccessDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    type: Annotated[NotificationType | None, Query(description="Only notifications of this type.")] = None,
 ) -> NotificationPage:
-    page, next_cursor = inboxes.list_notifications(rt.db, platform_id, cursor=cursor, limit=limit)
-    return NotificationPage(items=[NotificationOut.of(n, d) for n, d in page], next_cursor=next_cursor)
+    page, next_cursor = inboxes.list_notifications(rt.db, platform_id, cursor=cursor, limit=limit, type=type)
+    states = pair_states(
+        rt.db, platform_id, [n.technology_id for n, _ in page if n.technology_id is not None]
+    )
+    return NotificationPage(
+        items=[NotificationOut.of(n, d, states) for n, d in page], next_cursor=next_cursor
+    )
 
 
 @router.post(

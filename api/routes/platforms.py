@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.admission import MatchSlotDep
-from api.deps import AdminDep, PlatformAccessDep, RuntimeDep
+from api.deps import AdminDep, OptionalPrincipalDep, PlatformAccessDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
 from api.schemas import BulkPlatforms, TechnologyMatchResponse
@@ -17,6 +17,7 @@ from matcher import (
     PlatformPage,
     PlatformRead,
     PlatformUpdate,
+    pair_states,
     technologies_for_platform,
 )
 from matcher.platforms import service
@@ -97,6 +98,15 @@ def delete_platform(platform_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response
     summary="Technologies that fit this platform, best first (the reverse of /v1/match)",
 )
 def platform_technologies(
-    platform_id: RowId, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+    platform_id: RowId,
+    rt: RuntimeDep,
+    principal: OptionalPrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> TechnologyMatchResponse:
-    return TechnologyMatchResponse.of(technologies_for_platform(rt.db, rt.engine, platform_id, limit))
+    """Anyone may list them (no researcher's contact is in them); the platform's own key and the admin also see
+    the platform's answer and introduction beside each."""
+    result = technologies_for_platform(rt.db, rt.engine, platform_id, limit)
+    own = principal is not None and (principal.is_admin or principal.platform_id == platform_id)
+    return TechnologyMatchResponse.of(
+        result, pair_states(rt.db, platform_id, [m.technology_id for m in result.matches]) if own else None
+    )

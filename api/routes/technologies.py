@@ -43,10 +43,11 @@ def create_technology(
     _slot: MatchSlotDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> TechnologyWithMatches:
-    row = service.create_technology(rt.db, rt.engine, rt.settings, body)
-    outcome = MatchResponse.of(service.matches_for_technology(rt.engine, row, limit))
+    row, token = service.submit_technology(rt.db, rt.engine, rt.settings, body)
+    outcome = MatchResponse.of(service.matches_for_technology(rt.db, rt.engine, row, limit))
     return TechnologyWithMatches(
         **TechnologyRead.model_validate(row).model_dump(),
+        token=token,
         matches=outcome.matches,
         inferred_directions=outcome.inferred_directions,
     )
@@ -113,7 +114,7 @@ def technology_matches(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> MatchResponse:
     row = service.get_technology(rt.db, technology_id)
-    return MatchResponse.of(service.matches_for_technology(rt.engine, row, limit))
+    return MatchResponse.of(service.matches_for_technology(rt.db, rt.engine, row, limit))
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -33,6 +34,8 @@ class PlatformFields(Protocol):
     trl_min: int | None
     trl_max: int | None
     capacity: int | None
+    #: Set while the platform has declined for want of capacity (its capacity factor is then zero).
+    capacity_paused_at: datetime | None
 
 
 class TechnologyFields(Protocol):
@@ -128,6 +131,7 @@ def platform_doc(p: PlatformFields, passage_chars: int, model_id: str) -> Platfo
             trl_min=p.trl_min,
             trl_max=p.trl_max,
             capacity=p.capacity,
+            capacity_paused=p.capacity_paused_at is not None,
         ),
         card={
             "name": p.name,

@@ -180,6 +180,7 @@ class MatchEngine:
             for pid in ids
             if (query.area is None or docs[pid].facts.area == query.area)
             and (not tiers or docs[pid].facts.tier in tiers)
+            and pid not in query.excluded_platform_ids
         }
 
     # State: counts, snapshots and readiness.

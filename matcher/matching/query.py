@@ -38,7 +38,8 @@ class MatchQuery:
     normalised text (``normalize_text`` is idempotent, so passing raw text costs one more pass, nothing else).
     ``vector`` is a stored technology's (so it is not embedded again); None embeds ``text``. ``platform_ids``
     narrows the candidates to these platforms (one platform: its score for this need, exactly as a full match
-    would give it).
+    would give it); ``excluded_platform_ids`` leaves platforms out (those that told this researcher they do not
+    fit).
     """
 
     text: str
@@ -48,6 +49,7 @@ class MatchQuery:
     limit: int = 10
     vector: QueryVector | None = None
     platform_ids: frozenset[int] | None = None
+    excluded_platform_ids: frozenset[int] = frozenset()
 
     @classmethod
     def of(
@@ -102,7 +104,12 @@ class MatchQuery:
 
     @property
     def filtered(self) -> bool:
-        return self.area is not None or bool(self.tiers) or self.platform_ids is not None
+        return (
+            self.area is not None
+            or bool(self.tiers)
+            or self.platform_ids is not None
+            or bool(self.excluded_platform_ids)
+        )
 
 
 @dataclass(frozen=True, slots=True)

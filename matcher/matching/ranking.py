@@ -40,6 +40,9 @@ class PlatformFacts:
     capacity: int | None = None
     #: (direction, confidence) inferred from the profile's text; used only when ``directions`` is empty.
     inferred: tuple[tuple[str, float], ...] = ()
+    #: The platform declined a technology for want of capacity and its operator has not raised ``capacity``
+    #: since: its capacity factor is zero, neither a bonus for slots it says it lacks nor a penalty.
+    capacity_paused: bool = False
 
     def direction_weights(self) -> dict[str, float]:
         return {d: 1.0 for d in self.directions} if self.directions else dict(self.inferred)
@@ -195,14 +198,15 @@ class ServiceTypes:
 
 
 class Capacity:
-    """Open project slots: up to +1 for 5 or more, -1 for a platform that reports none free."""
+    """Open project slots: up to +1 for 5 or more, -1 for a platform that reports none free, 0 while it has
+    declined for want of capacity (until its operator raises ``capacity`` again)."""
 
     name = "capacity"
     scales_with_relevance = False
 
     def signal(self, ctx: PairContext) -> float:
         cap = ctx.platform.capacity
-        if cap is None:
+        if cap is None or ctx.platform.capacity_paused:
             return 0.0
         return -1.0 if cap <= 0 else min(cap, 5) / 5
 

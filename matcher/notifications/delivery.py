@@ -27,6 +27,8 @@ from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
+from matcher.engagements.mail import send_researcher_emails
+from matcher.engagements.reminders import send_reminders
 from matcher.matching.engine import MatchEngine
 from matcher.notifications.email import send_digests
 from matcher.notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -35,7 +37,7 @@ from matcher.notifications.sending import STORED_ERROR_CHARS, SendResult, sign_a
 from matcher.notifications.transport import delivery_client
 from matcher.observability import DELIVERIES
 from matcher.settings import Settings
-from matcher.sync import ChangeFollower
+from matcher.sync import ChangeFollower, Clock
 
 log = logging.getLogger("pilotmatch.delivery")
 
@@ -48,7 +50,8 @@ def _storable(text: str | None, limit: int) -> str | None:
 
 
 class DeliveryWorker:
-    """Claims and sends due deliveries; ``run`` loops until stopped, also catching up on unmatched rows.
+    """Claims and sends due deliveries; ``run`` loops until stopped, also catching up on unmatched rows, storing
+    due response reminders and sending e-mail (platforms' digests, researchers' introductions).
 
     It matches rows still flagged ``needs_matching`` with ``engine``, and prunes the change log of ``follower``
     (when given) on every pass.
@@ -61,11 +64,14 @@ class DeliveryWorker:
         settings: Settings,
         follower: ChangeFollower | None = None,
         owner: str | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self.db = db
         self.engine = engine
         self.settings = settings
         self.follower = follower
+        #: What "now" is for reminders (a test passes a clock days ahead).
+        self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
         self.lease_seconds = settings.webhook_lease_seconds
@@ -238,6 +244,7 @@ class DeliveryWorker:
         outage) never holds up the others."""
         steps = (
             (lambda: match_pending(self.db, self.engine, self.settings), "matching"),
+            (lambda: send_reminders(self.db, self.settings, self.clock()), "reminders"),
             (lambda: queue_depth(self.db), "queue_depth"),
             (self._prune, "prune"),
         )
@@ -254,10 +261,11 @@ class DeliveryWorker:
                 sent += self.deliver(did)
         except Exception:  # claiming failed (the database is away); the next pass tries again
             log.exception("event=worker_error step=claim")
-        try:
-            send_digests(self.db, self.settings)
-        except Exception:
-            log.exception("event=email_error")
+        for send, name in ((send_digests, "digests"), (send_researcher_emails, "researcher_emails")):
+            try:
+                send(self.db, self.settings)
+            except Exception:
+                log.exception("event=email_error step=%s", name)
         return sent
 
     def _prune(self) -> None:

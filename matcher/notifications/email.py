@@ -65,11 +65,22 @@ def email_address(contact: str | None) -> str | None:
     return contact if _ADDRESS.fullmatch(contact) else None
 
 
+#: How a digest line names a notification that is not a new match.
+_KINDS = {
+    "response.reminder": ("待答复提醒", "Reminder, not answered yet"),
+    "introduction.requested": ("研究方请求引荐", "A researcher asks to meet you"),
+    "introduction.made": ("已引荐", "Introduced"),
+}
+
+
 def compose_digest(settings: Settings, platform: Platform, notes: list[Notification]) -> EmailMessage:
     base = settings.public_url.rstrip("/")
     n = len(notes)
     msg = EmailMessage()
-    msg["Subject"] = f"【PilotMatch】{n} 项新技术与贵平台匹配 / {n} new technologies match your platform"
+    if all(note.type not in _KINDS for note in notes):
+        msg["Subject"] = f"【PilotMatch】{n} 项新技术与贵平台匹配 / {n} new technologies match your platform"
+    else:
+        msg["Subject"] = f"【PilotMatch】{n} 条新消息 / {n} updates for your platform"
     msg["From"] = settings.smtp_from
     msg["To"] = email_address(platform.contact) or ""
     lines_zh = [f"{platform.name}：PilotMatch 为贵平台找到 {n} 项可能需要中试的技术。", ""]
@@ -82,11 +93,14 @@ def compose_digest(settings: Settings, platform: Platform, notes: list[Notificat
         tech = note.payload.get("data", {}).get("technology", {})
         title = tech.get("title") or (tech.get("summary") or "")[:60]
         link = f"{base}/v1/technologies/{note.technology_id}/matches"
-        score = f"{(note.score or 0):.2f}"
-        lines_zh.append(f"- {title}（匹配度 {score}）{link}")
-        lines_en.append(f"- {title} (score {score}) {link}")
+        score = f"{note.score:.2f}" if note.score is not None else None
+        zh, en = _KINDS.get(note.type, ("", ""))
+        lead_zh, lead_en = (f"【{zh}】", f"[{en}] ") if zh else ("", "")
+        lines_zh.append(f"- {lead_zh}{title}{f'（匹配度 {score}）' if score else ''} {link}")
+        lines_en.append(f"- {lead_en}{title}{f' (score {score})' if score else ''} {link}")
         items_html.append(
-            f'<li><a href="{html.escape(link)}">{html.escape(title)}</a> — 匹配度 / score {score}</li>'
+            f'<li>{html.escape(lead_zh)}<a href="{html.escape(link)}">{html.escape(title)}</a>'
+            f"{f' — 匹配度 / score {score}' if score else ''}</li>"
         )
     inbox = f"{base}/v1/platforms/{platform.id}/notifications"
     text = "\n".join([*lines_zh, "", *lines_en, "", f"收件箱 / Inbox: {inbox}"])

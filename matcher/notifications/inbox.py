@@ -13,10 +13,12 @@ from matcher.pagination import keyset_page
 
 
 def list_notifications(
-    db: Engine, platform_id: int, *, cursor: str | None = None, limit: int = 20
+    db: Engine, platform_id: int, *, cursor: str | None = None, limit: int = 20, type: str | None = None
 ) -> tuple[list[tuple[Notification, list[WebhookDelivery]]], str | None]:
-    """Newest first, with each notification's deliveries."""
+    """Newest first, with each notification's deliveries; ``type`` keeps one kind of event."""
     stmt = select(Notification).where(Notification.platform_id == platform_id)
+    if type is not None:
+        stmt = stmt.where(Notification.type == type)
     with Session(db, expire_on_commit=False) as s:
         rows, next_cursor = keyset_page(s, stmt, Notification, cursor, limit, newest_first=True)
         ids = [r.id for r in rows]

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from matcher.dbtypes import UTCDateTime, utcnow
 
 
 class Notification(SQLModel, table=True):
-    """One event in a platform's inbox. ``match.created`` rows are unique per (platform, technology): a platform
-    hears of a technology once, ever. ``endpoint.disabled`` rows tell the platform a webhook was switched off."""
+    """One event in a platform's inbox. Each type but ``engagement.updated`` is unique per (platform,
+    technology): a platform hears of a technology once, ever, is reminded of it once, and hears once that a
+    researcher asked for it and that the introduction was made. ``endpoint.disabled`` rows tell the platform a
+    webhook was switched off."""
 
     __tablename__ = "notification"
-    __table_args__ = (UniqueConstraint("platform_id", "technology_id", "type", name="uq_notification_pair"),)
+    __table_args__ = (
+        Index(
+            "uq_notification_once",
+            "platform_id",
+            "technology_id",
+            "type",
+            unique=True,
+            sqlite_where=text("type != 'engagement.updated'"),
+            postgresql_where=text("type != 'engagement.updated'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform_id: int = Field(foreign_key="platform.id", index=True, ondelete="CASCADE")

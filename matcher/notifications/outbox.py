@@ -37,6 +37,11 @@ log = logging.getLogger("pilotmatch.notifications")
 
 MATCH_CREATED = "match.created"
 ENDPOINT_DISABLED = "endpoint.disabled"
+INTRODUCTION_REQUESTED = "introduction.requested"
+INTRODUCTION_MADE = "introduction.made"
+ENGAGEMENT_UPDATED = "engagement.updated"
+#: Inbox and e-mail only: a reminder of a notified technology the platform has not answered.
+RESPONSE_REMINDER = "response.reminder"
 #: How many of a technology's best platforms are considered for notification.
 CANDIDATE_PLATFORMS = 50
 #: How many of a new or changed platform's best technologies may have it as their new best match.
@@ -60,7 +65,9 @@ def _limits(settings: Settings, p: Platform) -> tuple[int, float]:
     return top_k, min_score
 
 
-def _technology_body(t: Technology) -> dict:
+def technology_body(t: Technology) -> dict:
+    """A technology as events carry it to platforms: never its researcher's contact (that travels only in
+    ``introduction.made``, once both sides agreed)."""
     return {
         "id": t.id,
         "title": t.title,
@@ -80,7 +87,7 @@ def _event(platform_id: int, tech: Technology, score: float, explanation: dict) 
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {
             "platform_id": platform_id,
-            "technology": _technology_body(tech),
+            "technology": technology_body(tech),
             "score": score,
             "explanation": explanation,
         },
@@ -98,8 +105,10 @@ def _note(platform_id: int, tech: Technology, score: float, explanation: dict) -
     }
 
 
-def _store(s: Session, notes: list[dict], *, email: bool = False) -> int:
-    """Add notifications not seen before (and their deliveries) to the session; returns how many are new."""
+def store_notifications(s: Session, notes: list[dict], *, email: bool = False, webhooks: bool = True) -> int:
+    """Add notifications not seen before (and, with ``webhooks``, one delivery per active endpoint) to the
+    session; returns how many are new. ``email`` queues each for the platform's digest when its contact is an
+    address. ``engagement.updated`` may repeat for a pair; every other type is stored once per pair."""
     added = 0
     for fields in notes:
         note = Notification(**fields)
@@ -107,17 +116,23 @@ def _store(s: Session, notes: list[dict], *, email: bool = False) -> int:
             platform = s.get(Platform, note.platform_id)
             if platform is not None and email_address(platform.contact) is not None:
                 note.email_status = "pending"
-        exists = s.exec(
-            select(Notification.id).where(
-                Notification.platform_id == note.platform_id,
-                Notification.technology_id == note.technology_id,
-                Notification.type == note.type,
-            )
-        ).first()
-        if exists is not None:
+        exists = (
+            note.type != ENGAGEMENT_UPDATED
+            and s.exec(
+                select(Notification.id).where(
+                    Notification.platform_id == note.platform_id,
+                    Notification.technology_id == note.technology_id,
+                    Notification.type == note.type,
+                )
+            ).first()
+        )
+        if exists:
             continue
         s.add(note)
         s.flush()
+        if not webhooks:
+            added += 1
+            continue
         endpoints = s.exec(
             select(WebhookEndpoint).where(
                 WebhookEndpoint.platform_id == note.platform_id,
@@ -272,7 +287,7 @@ def _commit_outbox(
                     ).scalars()
                 )
                 mine = [n for n in notes if n[key] in claimed]
-                added = _store(s, mine, email=settings.smtp_url is not None)
+                added = store_notifications(s, mine, email=settings.smtp_url is not None)
                 _record_best(s, [b for b in best if model is Platform or b.technology_id in claimed])
                 s.commit()
             except IntegrityError:

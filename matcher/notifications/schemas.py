@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher.fields import PlainText, ShortText
+from matcher.engagements.schemas import IntroductionState, PairStates, ResponseState
+from matcher.fields import PlainText, ShortText, coded
 from matcher.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
 
@@ -23,27 +24,59 @@ class DeliveryOut(BaseModel):
     last_error: str | None
 
 
+NotificationType = Annotated[
+    Literal[
+        "match.created",
+        "introduction.requested",
+        "introduction.made",
+        "engagement.updated",
+        "response.reminder",
+        "endpoint.disabled",
+    ],
+    coded(
+        "Notification type (通知类型).",
+        {
+            "match.created": ("新匹配", "A technology that fits the platform"),
+            "introduction.requested": ("请求引荐", "A researcher asks to meet the platform"),
+            "introduction.made": ("已引荐", "Both sides said yes: contacts shared"),
+            "engagement.updated": ("对接进展", "An introduction was declined or moved along"),
+            "response.reminder": ("待答复提醒", "A notified technology not answered yet"),
+            "endpoint.disabled": ("回调已停用", "A webhook endpoint was switched off"),
+        },
+    ),
+]
+
+
 class NotificationOut(BaseModel):
     id: int
-    type: str
+    type: NotificationType
     technology_id: int | None
     score: float | None
     data: dict
     created_at: datetime
     read_at: datetime | None
     deliveries: list[DeliveryOut]
+    response: ResponseState | None = Field(
+        None, description="The platform's answer to the technology, if any."
+    )
+    introduction: IntroductionState | None = Field(
+        None, description="The introduction with the technology's researcher, if one was asked for."
+    )
 
     @classmethod
-    def of(cls, n: Notification, deliveries: list[WebhookDelivery]) -> NotificationOut:
+    def of(
+        cls, n: Notification, deliveries: list[WebhookDelivery], states: PairStates | None = None
+    ) -> NotificationOut:
         return cls(
             id=n.id,  # type: ignore[arg-type]
-            type=n.type,
+            type=n.type,  # type: ignore[arg-type]
             technology_id=n.technology_id,
             score=n.score,
             data=n.payload.get("data", {}),
             created_at=n.created_at,
             read_at=n.read_at,
             deliveries=[DeliveryOut.model_validate(d) for d in deliveries],
+            **(states.of(n.technology_id) if states is not None and n.technology_id is not None else {}),
         )
 
 

@@ -32,6 +32,9 @@ class Platform(SQLModel, table=True):
     trl_min: int | None = None
     trl_max: int | None = None
     capacity: int | None = None
+    #: Set when the platform declined a technology for want of capacity: its capacity factor is zero until its
+    #: operator raises ``capacity`` again.
+    capacity_paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     contact: str | None = Field(default=None, max_length=300)
     website: str | None = Field(default=None, max_length=500)
     active: bool = Field(default=True, index=True)

@@ -34,6 +34,11 @@ from matcher.taxonomy import Taxonomy
 
 Progress = Callable[[int, int], None]
 
+#: A platform row's own bookkeeping, which a profile write (PATCH or import) never copies from the profile.
+_STATE = frozenset(
+    {"id", "created_at", "updated_at", "needs_matching", "last_email_at", "capacity_paused_at"}
+)
+
 
 def _checked(tax: Taxonomy, data: dict, prefix: str = "") -> dict:
     """Check codes against the taxonomy and canonicalise the province; one ``InvalidInput`` names every unknown
@@ -133,9 +138,7 @@ def _merged(
             stored.append(row)
             continue
         changed = engine.writes.needs_embedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
-        for key, value in row.model_dump(
-            exclude={"id", "created_at", "needs_matching", "last_email_at"}
-        ).items():
+        for key, value in row.model_dump(exclude=_STATE).items():
             setattr(old, key, value)
         old.updated_at = now
         old.needs_matching = old.needs_matching or (changed and old.active)
@@ -229,10 +232,9 @@ def update_platform(
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
-        merged = (
-            row.model_dump(exclude={"id", "created_at", "updated_at", "needs_matching", "last_email_at"})
-            | changes
-        )
+        merged = row.model_dump(exclude=_STATE) | changes
+        # A no_capacity decline pauses the capacity factor until the profile states free slots again.
+        paused = None if (changes.get("capacity") or 0) > 0 else row.capacity_paused_at
     # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch; the TRL rule first,
     # so its error names the field a form shows it beside.
     low, high = merged.get("trl_min"), merged.get("trl_max")
@@ -244,7 +246,9 @@ def update_platform(
         raise InvalidInput.of(field_errors(exc.errors())) from exc
     data = _checked(engine.taxonomy, merged)
     _check_external_id_free(db, platform_id, data.get("external_id"))
-    (ready,) = indexing.prepare(engine, PLATFORM, [Platform(id=platform_id, **data)])
+    (ready,) = indexing.prepare(
+        engine, PLATFORM, [Platform(id=platform_id, capacity_paused_at=paused, **data)]
+    )
     with engine.write_lock, Session(db, expire_on_commit=False) as s:
         row = s.get(Platform, platform_id)
         if row is None:
@@ -253,6 +257,7 @@ def update_platform(
         text_changed = data["active"] and engine.writes.needs_embedding(ready.doc, "platforms")
         for key, value in data.items():
             setattr(row, key, value)
+        row.capacity_paused_at = paused
         row.updated_at = utcnow()
         row.needs_matching = row.needs_matching or (row.active and (text_changed or reactivated))
         s.add(row)

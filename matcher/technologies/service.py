@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from matcher import indexing
 from matcher.accounts.service import hash_key
 from matcher.dbtypes import utcnow
+from matcher.engagements.models import PlatformResponse
 from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.indexing import TECHNOLOGY
 from matcher.matching.documents import technology_need, technology_text
@@ -180,16 +181,45 @@ def _check_external_id_free(db: Engine, technology_id: int | None, external_id: 
         raise Conflict(f"A technology with external_id {external_id!r} already exists; nothing was changed.")
 
 
-def technology_query(engine: MatchEngine, technology: Technology, limit: int = 10) -> MatchQuery:
+def technology_query(
+    engine: MatchEngine, technology: Technology, limit: int = 10, excluded: frozenset[int] = frozenset()
+) -> MatchQuery:
     """The match query of a stored technology: its text and choices, and its indexed vectors when it has them
-    (so it is not embedded again)."""
+    (so it is not embedded again). ``excluded`` platforms are left out."""
     vector = engine.technology_vector(technology.id) if technology.id is not None else None
-    return MatchQuery(technology_text(technology), technology_need(technology), limit=limit, vector=vector)
+    return MatchQuery(
+        technology_text(technology),
+        technology_need(technology),
+        limit=limit,
+        vector=vector,
+        excluded_platform_ids=excluded,
+    )
 
 
-def matches_for_technology(engine: MatchEngine, technology: Technology, limit: int = 10) -> MatchResult:
-    """Rank platforms for a stored technology."""
-    return engine.match(technology_query(engine, technology, limit))
+#: Reasons a platform gives that judge the pair itself (not the platform's moment): such a pair is never
+#: suggested to that researcher again.
+NOT_A_FIT = ("wrong_sector", "wrong_process")
+
+
+def declined_platforms(db: Engine, technology_id: int) -> frozenset[int]:
+    """Platforms that declined this technology as the wrong sector or process: its matches leave them out."""
+    with Session(db) as s:
+        rows = s.exec(
+            select(PlatformResponse.platform_id).where(
+                PlatformResponse.technology_id == technology_id,
+                PlatformResponse.decision == "declined",
+                PlatformResponse.reason.in_(NOT_A_FIT),  # type: ignore[union-attr]
+            )
+        ).all()
+    return frozenset(rows)
+
+
+def matches_for_technology(
+    db: Engine, engine: MatchEngine, technology: Technology, limit: int = 10
+) -> MatchResult:
+    """Rank platforms for a stored technology, leaving out those that said the pair does not fit."""
+    excluded = declined_platforms(db, technology.id) if technology.id is not None else frozenset()
+    return engine.match(technology_query(engine, technology, limit, excluded))
 
 
 def pair_score(engine: MatchEngine, technology: Technology, platform_id: int) -> float | None:

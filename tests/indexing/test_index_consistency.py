@@ -86,7 +86,7 @@ def scores(rt: Runtime) -> dict[tuple[str, int, int], float]:
         technologies = s.exec(select(Technology).where(Technology.status != "closed")).all()
         platforms = s.exec(select(Platform.id).where(Platform.active == True)).all()  # noqa: E712
     for t in technologies:
-        for m in matches_for_technology(rt.engine, t, limit=50).matches:
+        for m in matches_for_technology(rt.db, rt.engine, t, limit=50).matches:
             out[("forward", t.id, m.platform_id)] = m.score  # type: ignore[index]
     for pid in platforms:
         try:

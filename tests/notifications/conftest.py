@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from matcher import DeliveryWorker, Runtime, create_platforms
 from tests.conftest import AUTH, SAMPLE_PLATFORMS, make_settings
+from tests.mailbox import smtp  # noqa: F401  (a fixture for this package's tests)
 from tests.webhook_receiver import Receiver
 
 HYDROGEN_TECH = {
@@ -77,37 +78,6 @@ def _committed_unindexed_and_left_flagged(rt: Runtime, row: object) -> object:
     with rt.session() as s:
         assert s.get(type(row), row.id).needs_matching  # type: ignore[attr-defined]
     return row
-
-
-class _Mailbox:
-    def __init__(self, refuse: int = 0) -> None:
-        self.messages: list = []
-        self.refuse = refuse
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        if self.refuse > 0:
-            self.refuse -= 1
-            return "451 try again later"
-        from email import message_from_bytes, policy
-
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Mailbox, int]]:
-    import socket
-
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
 
 
 #: What a key check must never load: the models' libraries, the runtime that opens them, the match engine.

@@ -9,17 +9,17 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from matcher import Runtime, create_platforms
 from tests.conftest import AUTH, SAMPLE_PLATFORMS, make_settings
+from tests.mailbox import Mailbox
 from tests.notifications.conftest import (
     HYDROGEN_TECH,
     _hook,
-    _Mailbox,
     _worker,
 )
 from tests.webhook_receiver import Receiver
 
 
 def test_email_digest_batches_per_platform_and_retries(
-    tmp_path: Path, smtp: tuple[_Mailbox, int], receiver: Receiver
+    tmp_path: Path, smtp: tuple[Mailbox, int], receiver: Receiver
 ) -> None:
     from datetime import timedelta
 

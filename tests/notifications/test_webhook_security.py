@@ -31,7 +31,8 @@ from matcher.notifications.endpoints import new_secret
 from matcher.notifications.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from matcher.notifications.url_guard import normalise_webhook_url, refused_reason
 from tests.conftest import AUTH, SAMPLE_PLATFORMS, make_settings
-from tests.live import free_port, in_thread
+from tests.live import in_thread
+from tests.mailbox import Mailbox
 from tests.waiting import wait_until_async
 from tests.webhook_receiver import Receiver
 
@@ -405,29 +406,8 @@ def test_https_delivery_sends_the_name_as_sni(
 
 
 # ---- one bad row harms no one ----------------------------------------------------------------------------------
-class _Mailbox:
-    def __init__(self) -> None:
-        self.recipients: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        self.recipients += envelope.rcpt_tos
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Mailbox, int]]:
-    from aiosmtpd.controller import Controller
-
-    port = free_port()
-    box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
 def test_poisoned_rows_fail_alone_and_the_healthy_delivery_and_digests_go_out_in_the_first_pass(
-    tmp_path: Path, receiver: Receiver, smtp: tuple[_Mailbox, int]
+    tmp_path: Path, receiver: Receiver, smtp: tuple[Mailbox, int]
 ) -> None:
     box, smtp_port = smtp
     runtime = _runtime(tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_port}", email_batch_minutes=0)
@@ -644,7 +624,7 @@ def test_the_normal_forms_in_the_docs_are_what_the_service_stores() -> None:
             assert normalise_webhook_url(url) == stored.strip().strip("`"), url
 
 
-def test_digests_go_only_to_a_contact_that_is_one_address(tmp_path: Path, smtp: tuple[_Mailbox, int]) -> None:
+def test_digests_go_only_to_a_contact_that_is_one_address(tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:
     """A platform key writes its own contact: a list of addresses must not make the service mail third parties,
     and a line break must neither add headers nor stop other platforms' digests."""
     box, smtp_port = smtp

@@ -158,7 +158,7 @@ def technology(token: str, ctx: WebDep, _: PageMatchAdmissionDep) -> Response:
         tech = technology_by_token(ctx.rt.db, token)
     except NotFound:
         return ctx.render("error.html", 404, status=404, message=ctx.t("error.link_unknown"))
-    results = MatchResponse.of(matches_for_technology(ctx.rt.engine, tech, PAGE_SIZE))
+    results = MatchResponse.of(matches_for_technology(ctx.rt.db, ctx.rt.engine, tech, PAGE_SIZE))
     # The link to keep: on the configured public address, or where this page was reached when none is set.
     settings = ctx.rt.settings
     base = settings.public_url if "public_url" in settings.model_fields_set else str(ctx.request.base_url)

@@ -1,0 +1,1 @@
+"""After the match: platforms' responses, consented introductions and the engagements they become."""
