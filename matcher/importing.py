@@ -21,6 +21,7 @@ from sqlmodel import Session, delete, select
 
 from matcher import indexing
 from matcher.accounts.service import revoke_platform_access
+from matcher.engagements.demo import seed_engagements
 from matcher.errors import FieldError, InvalidInput
 from matcher.fields import field_errors
 from matcher.indexing import PLATFORM, TECHNOLOGY
@@ -176,7 +177,8 @@ def seed_demo(
     progress: Progress | None = None,
     known: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> ImportReport:
-    """Load the bundled demo platforms and technologies into an empty database.
+    """Load the bundled demo platforms and technologies into an empty database, with a spread of the platforms'
+    answers and engagements (``matcher.engagements.demo``).
 
     A database that already holds platforms is left exactly as it is (``ImportReport.skipped``): running the demo
     again must never undo an operator's edits or bring back what they deleted. ``reset_to_demo`` is the explicit
@@ -196,6 +198,8 @@ def seed_demo(
         if tech.external_id not in stored:
             create_technology(db, engine, settings, tech, known=known.get(TECHNOLOGY))
             added += 1
+    if added:
+        seed_engagements(db, engine, settings)
     return ImportReport(platforms=platforms, technologies=added)
 
 

@@ -102,6 +102,7 @@ class Runtime:
         if rebuild:
             rt.engine.clear_snapshots()
         rt.load_indexes(progress=progress)
+        rt.follower.refresh_tie_break()
         return rt
 
     @property

@@ -21,6 +21,7 @@ from sqlmodel import Field, Session, SQLModel, delete, select
 
 from matcher import indexing
 from matcher.dbtypes import UTCDateTime, utcnow
+from matcher.engagements.responsiveness import responsiveness
 from matcher.indexing import PLATFORM, TECHNOLOGY
 from matcher.observability import INDEX_ITEMS, SYNC_LAG
 from matcher.platforms.models import Platform
@@ -80,6 +81,8 @@ def log_position(session: Session) -> int:
 GAP_WAIT_SECONDS = 10.0
 #: Stale technology completions worked out again per hold of the write lock (about 10-30 ms each).
 STALE_BATCH = 20
+#: How often each process reads the platforms' responsiveness for the ranking's tie-breaker.
+TIE_BREAK_SECONDS = 60.0
 #: Change-log entries are kept this long; a process that was away longer reconciles against the rows.
 LOG_RETENTION = timedelta(days=1)
 
@@ -106,6 +109,7 @@ class ChangeFollower:
         self._applied: set[int] = set()
         self._advanced_at = clock()
         self._saved_at = time.monotonic()
+        self._tie_break_at = 0.0
 
     @property
     def lag(self) -> int:
@@ -248,6 +252,15 @@ class ChangeFollower:
             self._saved_at = time.monotonic()
             self.rt.engine.save()
 
+    def refresh_tie_break(self) -> None:
+        """Read every platform's responsiveness (how readily it answers) for the ranking's tie-breaker."""
+        self._tie_break_at = time.monotonic()
+        self.rt.engine.ranker.tie_break = responsiveness(self.rt.db)
+
+    def _refresh_tie_break_now_and_then(self) -> None:
+        if time.monotonic() - self._tie_break_at >= TIE_BREAK_SECONDS:
+            self.refresh_tie_break()
+
     def prune(self, keep: timedelta = LOG_RETENTION) -> None:
         with self.rt.session() as s:
             s.exec(delete(ChangeLog).where(ChangeLog.created_at < database_now(s, self.clock) - keep))  # type: ignore[arg-type]
@@ -262,6 +275,7 @@ class ChangeFollower:
                     self.complete_stale_technologies()
                     self._record_metrics()
                     self._save_now_and_then()
+                    self._refresh_tie_break_now_and_then()
                 except Exception:
                     log.exception("event=sync_error")
                 listener = self._wait(listener)

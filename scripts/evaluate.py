@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 import tempfile
 import time
@@ -176,11 +177,15 @@ class Evaluator:
             self.ext = {p.id: p.external_id for p in s.exec(select(Platform)).all()}
         self.vectors: dict[str, object] = {}
         self.cal = self.rt.engine.vectors.embedder.calibration
+        #: The ranking's tie-breaker (platform id -> answer rate); empty: every platform at 0.5, as when no
+        #: platform has been notified yet.
+        self.tie_break: dict[int, float] = {}
 
     def rank(self, item: DevItem, fusion: Fusion, weights: RankWeights | None) -> list[str]:
         engine = self.rt.engine
         engine.fusion = fusion
         engine.ranker = Ranker(weights or _relevance_only(), engine.taxonomy)
+        engine.ranker.tie_break = self.tie_break
         if item.id not in self.vectors:
             self.vectors[item.id] = engine.embed_query(item.text)
         need = item.need if weights is not None else NeedFacts()
@@ -194,6 +199,26 @@ class Evaluator:
 
     def evaluate(self, items: list[DevItem], fusion: Fusion, weights: RankWeights | None) -> dict:
         return aggregate(self.per_item(items, fusion, weights))
+
+
+def tie_break_effect(ev: Evaluator, items: list[DevItem], fusion: Fusion, weights: RankWeights) -> str:
+    """The responsiveness tie-breaker's effect: the full ranking with random answer rates (seed 0) for every
+    platform, against the same ranking without them."""
+    plain = [ev.rank(it, fusion, weights) for it in items]
+    rng = random.Random(0)
+    ev.tie_break = {pid: rng.random() for pid in sorted(ev.ext)}
+    try:
+        broken = [ev.rank(it, fusion, weights) for it in items]
+    finally:
+        ev.tie_break = {}
+    before = aggregate([(it, metrics(r, it.relevant)) for it, r in zip(items, plain, strict=True)])
+    after = aggregate([(it, metrics(r, it.relevant)) for it, r in zip(items, broken, strict=True)])
+    changed = sum(a != b for a, b in zip(plain, broken, strict=True))
+    return (
+        "responsiveness tie-break (random answer rates, seed 0): NDCG@10 overall "
+        f"{after['overall']['ndcg@10']:.4f} against {before['overall']['ndcg@10']:.4f} without; "
+        f"{changed} of {len(items)} rankings changed"
+    )
 
 
 def _relevance_only() -> RankWeights:
@@ -418,31 +443,30 @@ def direction_accuracy(ev: Evaluator, dev_folder: Path) -> dict[str, tuple[int, 
 
 
 def export_labels(settings: Settings, path: Path) -> int:
-    """Turn stored match feedback into evaluation lines in the dev-set format.
+    """Turn what the service has learnt (platforms' answers, engagements, recorded feedback) into evaluation lines
+    in the dev-set format, graded as ``matcher.engagements.labels`` explains.
 
-    The latest verdict per (technology, platform) pair wins; platforms are named by ``external_id`` when they
-    have one (as in the dev set), else by ``id``. "bad" verdicts are kept with grade 0 and their reasons, so a
-    reviewer can merge them into ``eval/dev`` after reading.
+    Platforms are named by ``external_id`` when they have one (as in the dev set), else by ``id``. Rejections are
+    kept with their reasons and each label says what it rests on (``evidence``), so a reviewer can merge them
+    into ``eval/dev`` after reading.
     """
     from sqlmodel import Session, select
 
     from matcher.db import create_db_engine
-    from matcher.feedback.models import MatchFeedback
+    from matcher.engagements.labels import graded_labels
     from matcher.platforms.models import Platform
     from matcher.technologies.models import Technology
 
     engine = create_db_engine(settings.database_url)
-    by_tech: dict[int, dict[str, tuple[int, str | None]]] = defaultdict(dict)
+    labels = graded_labels(engine)
+    lines = []
     with Session(engine) as s:
         platforms = {p.id: p.external_id or str(p.id) for p in s.exec(select(Platform)).all()}
-        for f in s.exec(select(MatchFeedback).order_by(MatchFeedback.id)).all():  # type: ignore[arg-type]
-            key = platforms.get(f.platform_id, str(f.platform_id))
-            by_tech[f.technology_id][key] = (2 if f.verdict == "good" else 0, f.reason)
-        lines = []
-        for tid, verdicts in sorted(by_tech.items()):
+        for tid, pairs in sorted(labels.items()):
             tech = s.get(Technology, tid)
-            if tech is None:
+            if tech is None or not pairs:
                 continue
+            named = {platforms.get(pid, str(pid)): label for pid, label in pairs.items()}
             lines.append(
                 {
                     "id": f"feedback-t{tid}",
@@ -453,8 +477,9 @@ def export_labels(settings: Settings, path: Path) -> int:
                     "directions": tech.directions,
                     "wanted_service_types": tech.service_types,
                     "paraphrase": False,
-                    "relevant": {p: g for p, (g, _) in verdicts.items() if g > 0},
-                    "rejected": {p: r or "unspecified" for p, (g, r) in verdicts.items() if g == 0},
+                    "relevant": {p: x.grade for p, x in named.items() if x.grade > 0},
+                    "rejected": {p: x.reason or "unspecified" for p, x in named.items() if x.grade == 0},
+                    "evidence": {p: x.evidence for p, x in named.items()},
                 }
             )
     engine.dispose()
@@ -501,7 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         "--export-labels",
         type=Path,
         metavar="FILE",
-        help="Write the feedback stored in PILOTMATCH_DATABASE_URL as dev-set lines (good=2, bad=0) and exit.",
+        help="Write the labels stored in PILOTMATCH_DATABASE_URL (answers, engagements, feedback) as dev-set "
+        "lines and exit.",
     )
     args = parser.parse_args(argv)
     if args.export_labels:
@@ -565,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, (lo, hi) in intervals(full_items).items():
             full[s]["ndcg@10_ci95"] = [round(lo, 4), round(hi, 4)]
         rows.append((f"full ranking ({args.models[0]} + English)", full))
+        tie_effect = tie_break_effect(primary, items, full_fusion, rank_weights)
         directions = direction_accuracy(primary, args.dev_set)
         for ev in [*evaluators.values(), primary]:
             ev.rt.close()
@@ -577,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
             if s in full
         )
     )
+    print(tie_effect)
     for name, (n, a1, a3) in directions.items():
         print(f"direction inference on {n} labelled {name}: accuracy@1 {a1:.3f}, accuracy@3 {a3:.3f}")
     print(f"({len(items)} queries, {time.perf_counter() - started:.1f} s)")

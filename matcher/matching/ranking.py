@@ -10,7 +10,7 @@ a platform whose relevance is more than ``relevance_margin`` lower above a more 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -249,6 +249,9 @@ class Ranker:
         self.weights = weights
         self.taxonomy = taxonomy
         self.factors = tuple(factors)
+        #: Platform id -> how readily it answers (0-1; absent: 0.5). Orders platforms whose raw scores are equal,
+        #: and nothing else (``matcher.engagements.responsiveness``).
+        self.tie_break: Mapping[int, float] = {}
         self.calibration = calibration or ScoreCalibration()
         #: Most any pair can gain from, or lose to, the non-relevance factors (signals lie in [-1, 1]).
         self.max_bonus = sum(getattr(weights, f.name) for f in self.factors)
@@ -266,8 +269,8 @@ class Ranker:
     def top(
         self, need: NeedFacts, candidates: Iterable[tuple[Relevance, PlatformFacts, T]], limit: int
     ) -> list[tuple[float, Relevance, PlatformFacts, T]]:
-        """The ``limit`` best candidates by raw score (ties by platform id), best first, each as (raw score,
-        relevance, facts, the caller's payload).
+        """The ``limit`` best candidates by raw score, best first, each as (raw score, relevance, facts, the
+        caller's payload). Equal raw scores are ordered by ``tie_break``, then platform id.
 
         Exact, and it scores few of them: candidates are visited from the most relevant down, and the visit
         stops at the first whose best possible score (its relevance plus the most the factors can add at that
@@ -289,7 +292,8 @@ class Ranker:
                 heapq.heappush(kept, raw)
             elif raw > kept[0]:
                 heapq.heapreplace(kept, raw)
-        scored.sort(key=lambda x: (-x[0], x[2].id))
+        tie = self.tie_break
+        scored.sort(key=lambda x: (-x[0], -tie.get(x[2].id, 0.5), x[2].id))
         return scored[:limit]
 
     def raw(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> float:

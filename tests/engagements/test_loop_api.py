@@ -213,3 +213,46 @@ def test_an_integrator_gets_the_private_link_of_a_technology_it_submits(api: Tes
     assert created["token"]
     assert api.get(f"/v1/submissions/{created['token']}").json()["technology"]["id"] == created["id"]
     assert "token" not in api.get(f"/v1/technologies/{created['id']}").json()
+
+
+def test_deleting_a_technology_or_a_platform_leaves_nothing_of_the_loop_behind(
+    api: TestClient, loop_rt
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from matcher.engagements.models import Introduction, IntroductionEvent, PlatformResponse
+
+    pair = submit_pair(api)
+    api.put(pair.response_url, json={"decision": "interested"}, headers=pair.key)
+    intro = api.post(
+        f"/v1/submissions/{pair.token}/introductions", json={"platform_id": pair.platform_id}
+    ).json()
+    other = submit_pair(api, {**HYDROGEN_SUBMISSION, "contact": "c@example.edu.cn"})
+    other_url = f"/v1/platforms/{other.other_platform_id}/technologies/{other.technology_id}/response"
+    api.put(other_url, json={"decision": "declined", "reason": "other"}, headers=other.other_key)
+
+    assert api.delete(f"/v1/technologies/{pair.technology_id}", headers=AUTH).status_code == 204
+    assert api.get(f"/v1/introductions/{intro['id']}", headers=AUTH).status_code == 404
+    assert api.get(f"/v1/submissions/{pair.token}").status_code == 404
+    with loop_rt.session() as s:
+        assert (
+            s.exec(select(Introduction).where(Introduction.technology_id == pair.technology_id)).all() == []
+        )
+        assert (
+            s.exec(select(IntroductionEvent).where(IntroductionEvent.introduction_id == intro["id"])).all()
+            == []
+        )
+        assert (
+            s.exec(select(PlatformResponse).where(PlatformResponse.technology_id == pair.technology_id)).all()
+            == []
+        )
+
+    assert api.delete(f"/v1/platforms/{other.other_platform_id}", headers=AUTH).status_code == 204
+    assert api.get(f"/v1/submissions/{other.token}").json()["responses"] == []
+    with loop_rt.session() as s:
+        assert (
+            s.exec(
+                select(PlatformResponse).where(PlatformResponse.platform_id == other.other_platform_id)
+            ).all()
+            == []
+        )

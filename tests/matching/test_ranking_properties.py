@@ -251,3 +251,30 @@ def test_top_equals_ranking_every_candidate(need: NeedFacts, inferred: tuple, po
         top = RANKER.top(n, candidates, limit)
         assert [(raw, f.id) for raw, _, f, _ in top] == every[:limit]
         assert all(payload == f.id for _, _, f, payload in top)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    need=needs,
+    pool=st.lists(st.tuples(platforms(), relevances), min_size=1, max_size=30),
+    rates=st.lists(st.floats(0, 1), min_size=30, max_size=30),
+    copies=st.integers(0, 5),
+)
+def test_responsiveness_breaks_exact_ties_and_nothing_else(
+    need: NeedFacts, pool: list, rates: list[float], copies: int
+) -> None:
+    """A platform that answers readily goes first among equally scored ones (the same profile twice), and is
+    never lifted over a better-scored one however readily it answers."""
+    from dataclasses import replace
+
+    candidates = [(rel, replace(p, id=i), i) for i, (p, rel) in enumerate(pool)]
+    rel, facts, _ = candidates[0]
+    candidates += [(rel, replace(facts, id=len(pool) + c), len(pool) + c) for c in range(copies)]
+    ranker = Ranker(WEIGHTS, TAX)
+    ranker.tie_break = {i: rates[i % len(rates)] for i in range(len(candidates))}
+    top = ranker.top(need, candidates, len(candidates))
+    raws = [raw for raw, *_ in top]
+    assert raws == sorted(raws, reverse=True)
+    for (a, _, fa, _), (b, _, fb, _) in zip(top, top[1:], strict=False):
+        if a == b:
+            assert (-ranker.tie_break[fa.id], fa.id) <= (-ranker.tie_break[fb.id], fb.id)

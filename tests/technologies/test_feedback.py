@@ -60,13 +60,40 @@ def test_bad_feedback_is_refused(small_client: TestClient) -> None:
     assert small_client.get(f"/v1/technologies/{tech['id']}/feedback").json() == []
 
 
-def test_feedback_is_exported_as_labels(
+def test_feedback_and_the_loop_are_exported_as_graded_labels(
     small_client: TestClient, small_runtime: Runtime, tmp_path: Path
 ) -> None:
+    """Recorded feedback wins for its pair; an agreed pilot test is ideal (2), interest suitable (1), a wrong-
+    process decline a rejection, and a decline for want of capacity no label at all."""
     tech = _technology(small_client)
-    pid = tech["matches"][0]["platform_id"]
+    first, second, third = (m["platform_id"] for m in tech["matches"][:3])
+    tid = tech["id"]
+    small_client.put(
+        f"/v1/platforms/{first}/technologies/{tid}/response", json={"decision": "interested"}, headers=AUTH
+    )
+    intro = small_client.post(
+        f"/v1/submissions/{tech['token']}/introductions", json={"platform_id": first}
+    ).json()
+    small_client.patch(f"/v1/introductions/{intro['id']}", json={"status": "agreed"}, headers=AUTH)
+    small_client.put(
+        f"/v1/platforms/{second}/technologies/{tid}/response",
+        json={"decision": "declined", "reason": "wrong_process"},
+        headers=AUTH,
+    )
+    small_client.put(
+        f"/v1/platforms/{third}/technologies/{tid}/response",
+        json={"decision": "declined", "reason": "no_capacity"},
+        headers=AUTH,
+    )
+    other = _technology(small_client)
+    pid = other["matches"][0]["platform_id"]
+    small_client.put(
+        f"/v1/platforms/{pid}/technologies/{other['id']}/response",
+        json={"decision": "interested"},
+        headers=AUTH,
+    )
     small_client.post(
-        f"/v1/technologies/{tech['id']}/matches/{pid}/feedback", json={"verdict": "good"}, headers=AUTH
+        f"/v1/technologies/{other['id']}/matches/{pid}/feedback", json={"verdict": "good"}, headers=AUTH
     )
     out = tmp_path / "labels.jsonl"
     env = {
@@ -82,7 +109,13 @@ def test_feedback_is_exported_as_labels(
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 1
-    assert rows[0]["summary"] == "PEM电解槽膜电极放大制备，需要电堆耐久性验证"
-    assert rows[0]["relevant"] == {"s-hydrogen": 2}
+    rows = {row["id"]: row for row in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(rows) == {f"feedback-t{tid}", f"feedback-t{other['id']}"}
+    names = {p["id"]: p["external_id"] for p in small_client.get("/v1/platforms").json()["items"]}
+    loop = rows[f"feedback-t{tid}"]
+    assert loop["summary"] == "PEM电解槽膜电极放大制备，需要电堆耐久性验证"
+    assert loop["relevant"] == {names[first]: 2}
+    assert loop["rejected"] == {names[second]: "wrong_process"}
+    assert loop["evidence"] == {names[first]: "agreed", names[second]: "declined"}
+    curated = rows[f"feedback-t{other['id']}"]
+    assert curated["relevant"] == {names[pid]: 2} and curated["evidence"] == {names[pid]: "feedback"}
