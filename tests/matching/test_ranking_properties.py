@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -275,6 +277,6 @@ def test_responsiveness_breaks_exact_ties_and_nothing_else(
     top = ranker.top(need, candidates, len(candidates))
     raws = [raw for raw, *_ in top]
     assert raws == sorted(raws, reverse=True)
-    for (a, _, fa, _), (b, _, fb, _) in zip(top, top[1:], strict=False):
+    for (a, _, fa, _), (b, _, fb, _) in pairwise(top):
         if a == b:
             assert (-ranker.tie_break[fa.id], fa.id) <= (-ranker.tie_break[fb.id], fb.id)
