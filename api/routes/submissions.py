@@ -100,7 +100,10 @@ def read_submission(
     summary="Ask to be introduced to one of the matched platforms (200 if already asked)",
     description="The introduction is made (`introduced`) once the platform has also answered `interested`, in "
     "either order; from then on each side sees the other's contact.",
-    responses=problem_responses(404, 422, 429, 503),
+    responses={
+        200: {"model": IntroductionView, "description": "Asked before: the existing introduction."},
+        **problem_responses(404, 422, 429, 503),
+    },
 )
 def ask_introduction(
     token: Token, body: IntroductionRequest, rt: RuntimeDep, response: Response, _: ApiMatchAdmissionDep
