@@ -30,8 +30,12 @@ from matcher.accounts.service import (
     open_sign_in,
     signed_in_digest,
 )
+from matcher.engagements.schemas import STATUSES
+from matcher.fields import FEEDBACK_REASONS
 
 HERE = Path(__file__).parent
+#: Pages under this prefix are a researcher's private link and what its forms post to.
+PRIVATE_PREFIX = "/t/"
 STATIC_DIR = HERE / "static"
 
 #: Pages allow only their own scripts, styles and forms (htmx is served from /static, never a CDN).
@@ -70,6 +74,8 @@ def build_environment() -> Environment:
     env.filters["highlight"] = highlight
     env.filters["pct"] = lambda x: f"{100 * (x or 0):.0f}%"
     env.filters["score"] = lambda x: "–" if x is None else f"{x:.2f}"
+    # The domain's names of introduction statuses and decline reasons, for ``t.coded(STATUSES, code)``.
+    env.globals |= {"STATUSES": STATUSES, "REASONS": FEEDBACK_REASONS}
     return env
 
 
@@ -151,6 +157,10 @@ class WebContext:
         return self.finish(RedirectResponse(url, status_code=303))
 
     def finish(self, response: Response) -> Response:
+        if self.request.url.path.startswith(PRIVATE_PREFIX):
+            # A private link's address is its only key: no copy in a cache, no Referer to the sites it links to.
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pydantic import ValidationError
 from starlette.datastructures import FormData, QueryParams
 
-from matcher import InvalidInput
+from matcher import IntroductionPatch, InvalidInput, ResponseIn
 from matcher.fields import plain_text
 
 Errors = dict[str, str]
@@ -97,3 +97,41 @@ def add_domain_error(
             t("error.unknown_code", value=e.value) if t is not None and e.value is not None else e.message
         )
         errors.setdefault((rename or {}).get(name, name), message)
+
+
+def _loop_input(
+    model: type[ResponseIn] | type[IntroductionPatch],
+    values: FormData,
+    names: tuple[str, ...],
+    t: Callable[..., str],
+) -> tuple[ResponseIn | IntroductionPatch | None, str | None]:
+    """The loop's small forms (a platform's answer, an introduction's move) as the API's request model, or the
+    one message to show above the form; blank fields are left out, as a JSON client would."""
+    data = {name: value for name in names if (value := optional(values, name)) is not None}
+    if data.get("decision") == "declined" and "reason" not in data:
+        return None, t("error.reason_required")
+    if data.get("status") == "completed" and "outcome" not in data:
+        return None, t("error.outcome_required")
+    try:
+        return model.model_validate(data), None
+    except ValidationError as exc:
+        errors: Errors = {}
+        add_validation_errors(errors, exc, messages={("trl_reached", "int_parsing"): t("error.trl")}, t=t)
+        if "trl_reached" in errors:
+            return None, t("error.trl")
+        return None, t("error.invalid", detail="; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def response_in(values: FormData, t: Callable[..., str]) -> tuple[ResponseIn | None, str | None]:
+    """A platform's answer from its one-click form: ``decision``, and ``reason`` and ``message`` if given."""
+    return _loop_input(ResponseIn, values, ("decision", "reason", "message"), t)  # type: ignore[return-value]
+
+
+def introduction_patch(
+    values: FormData, t: Callable[..., str]
+) -> tuple[IntroductionPatch | None, str | None]:
+    """A move of an introduction from its forms: ``status``, with ``outcome``, ``trl_reached``, ``note`` or a
+    decline's ``reason`` when given."""
+    return _loop_input(  # type: ignore[return-value]
+        IntroductionPatch, values, ("status", "outcome", "trl_reached", "note", "reason"), t
+    )

@@ -7,6 +7,7 @@ raises instead of showing a blank (the tests render every page in both languages
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,3 +37,11 @@ class Translator:
         """The name of a taxonomy entry (or any object or dict with ``name_zh``/``name_en``) in this language."""
         get = obj.get if isinstance(obj, dict) else lambda k: getattr(obj, k, None)
         return get(f"name_{self.lang}") or get("name_zh") or get("name") or ""
+
+    def coded(self, names: Mapping[str, tuple[str, str]], code: str | None) -> str:
+        """The name of ``code`` in one of the domain's ``{code: (中文, English)}`` tables (introduction statuses,
+        decline reasons), so a page and the API's schema say the same; an unknown code is shown as it is."""
+        pair = names.get(code) if code else None
+        if pair is None:
+            return code or ""
+        return pair[0] if self.lang == "zh" else pair[1]

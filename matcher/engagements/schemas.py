@@ -314,6 +314,16 @@ class IntroductionView(BaseModel):
             events=[EventOut.of(e) for e in events],
         )
 
+    def moves(self) -> tuple[str, ...]:
+        """The statuses a PATCH may move this introduction to now, for forms that offer only legal moves: before
+        the introduction, ``declined`` while it is requested; once made, any later stage or ``withdrawn``, until
+        it is completed or withdrawn. ``move_introduction`` enforces the same rules."""
+        if self.introduced_at is None:
+            return ("declined",) if self.status == "requested" else ()
+        if self.status in ("completed", "withdrawn"):
+            return ()
+        return (*STAGES[STAGES.index(self.status) + 1 :], "withdrawn")
+
 
 class ResponseState(BaseModel):
     """The platform's answer to a technology, as the platform sees it beside the technology."""

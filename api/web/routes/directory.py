@@ -11,13 +11,14 @@ from pydantic import ValidationError
 from api.params import RowId
 from api.schemas import TechnologyMatchOut, TechnologyMatchResponse
 from api.web import forms
-from api.web.context import WebDep
+from api.web.context import WebContext, WebDep
 from matcher import (
     InvalidInput,
     NotFound,
     PlatformFilters,
     get_platform,
     list_platforms,
+    pair_states,
     technologies_for_platform,
 )
 from matcher.technologies.service import contacts_of
@@ -61,19 +62,38 @@ def directory(ctx: WebDep) -> Response:
 
 @router.get("/platforms/{platform_id}")
 def platform(platform_id: RowId, ctx: WebDep) -> Response:
-    """Anyone sees the profile; its operator (or the admin) also sees the technologies that fit it."""
+    return platform_page(ctx, platform_id)
+
+
+def platform_page(
+    ctx: WebContext,
+    platform_id: int,
+    status: int = 200,
+    action_error: str | None = None,
+    action_detail: str | None = None,
+) -> Response:
+    """Anyone sees the profile; its operator (or the admin) also sees the technologies that fit it, each with the
+    platform's answer and introduction and the one-click answers; ``action_error`` says why one was refused."""
     row = get_platform(ctx.rt.db, platform_id)
     fits: list[TechnologyMatchOut] | None = None
     contacts: dict[int, str | None] = {}
     if ctx.can_operate(platform_id):
         try:
-            fits = TechnologyMatchResponse.of(
-                technologies_for_platform(ctx.rt.db, ctx.rt.engine, platform_id, 10)
-            ).matches
+            result = technologies_for_platform(ctx.rt.db, ctx.rt.engine, platform_id, 10)
+            ids = [m.technology_id for m in result.matches]
+            fits = TechnologyMatchResponse.of(result, pair_states(ctx.rt.db, platform_id, ids)).matches
         except NotFound:  # inactive platforms take no part in matching
             fits = []
         # A researcher's contact is theirs: the administrator sees it, an operator does not (a platform learns
         # it only through an introduction both sides agreed to).
         if ctx.principal is not None and ctx.principal.is_admin:
             contacts = contacts_of(ctx.rt.db, [f.technology_id for f in fits])
-    return ctx.render("directory/platform.html", p=row, fits=fits, contacts=contacts)
+    return ctx.render(
+        "directory/platform.html",
+        status,
+        p=row,
+        fits=fits,
+        contacts=contacts,
+        action_error=action_error,
+        action_detail=action_detail,
+    )

@@ -1,4 +1,5 @@
-"""Researchers: describe a technology, see ranked and explained platforms, submit it, come back by private link.
+"""Researchers: describe a technology, see ranked and explained platforms, submit it (its private link is in
+``private_link``).
 
 Every page here that runs a match (a search with a text, a submission, a private link) takes a token of the
 client's rate limit and a slot in the match gate (``api.admission``); beyond them the error page says 429 or 503.
@@ -19,11 +20,8 @@ from api.web.context import CheckedForm, WebContext, WebDep
 from matcher import (
     InvalidInput,
     MatchQuery,
-    NotFound,
     TechnologyCreate,
-    matches_for_technology,
     submit_technology,
-    technology_by_token,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -148,27 +146,3 @@ def submit(ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response
             )
     submission = {"title": title or "", "contact": contact or ""}
     return _find_page(ctx, q, errors, 422, submit_errors, submission=submission)
-
-
-@router.get("/t/{token}")
-def technology(token: str, ctx: WebDep, _: PageMatchAdmissionDep) -> Response:
-    """The private page of a submitted technology. Its address is the only key, so it must not leak: no caching,
-    no Referer to the platforms' sites it links to."""
-    try:
-        tech = technology_by_token(ctx.rt.db, token)
-    except NotFound:
-        return ctx.render("error.html", 404, status=404, message=ctx.t("error.link_unknown"))
-    results = MatchResponse.of(matches_for_technology(ctx.rt.db, ctx.rt.engine, tech, PAGE_SIZE))
-    # The link to keep: on the configured public address, or where this page was reached when none is set.
-    settings = ctx.rt.settings
-    base = settings.public_url if "public_url" in settings.model_fields_set else str(ctx.request.base_url)
-    response = ctx.render(
-        "find/technology.html",
-        tech=tech,
-        results=results,
-        new=ctx.request.query_params.get("new") == "1",
-        link_base=base.rstrip("/"),
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response

@@ -25,6 +25,7 @@ from matcher import (
     get_platform,
     list_notifications,
     mark_read,
+    pair_states,
     update_platform,
 )
 from matcher.accounts.service import hash_key
@@ -45,7 +46,7 @@ def _home(ctx: WebContext) -> str:
     return "/platforms" if p.is_admin else f"/platforms/{p.platform_id}"
 
 
-def _own(ctx: WebContext, platform_id: int) -> Platform | Response:
+def own_platform(ctx: WebContext, platform_id: int) -> Platform | Response:
     """The platform if the signed-in operator may run it; otherwise a redirect to sign in, or 404."""
     if ctx.principal is None:
         return ctx.redirect(f"/operator/sign-in?next={quote(ctx.request.url.path)}")
@@ -100,7 +101,7 @@ def _profile_values(p: Platform) -> dict:
 
 @router.get("/platforms/{platform_id}/edit")
 def edit_form(platform_id: RowId, ctx: WebDep) -> Response:
-    own = _own(ctx, platform_id)
+    own = own_platform(ctx, platform_id)
     if isinstance(own, Response):
         return own
     saved = ctx.request.query_params.get("saved") == "1"
@@ -111,7 +112,7 @@ def edit_form(platform_id: RowId, ctx: WebDep) -> Response:
 def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response:
     """Validate like the API (same schema, same service); on error show the typed values with messages beside
     their fields and store nothing."""
-    own = _own(ctx, platform_id)
+    own = own_platform(ctx, platform_id)
     if isinstance(own, Response):
         return own
     errors: forms.Errors = {}
@@ -168,25 +169,46 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
 
 @router.get("/platforms/{platform_id}/inbox")
 def inbox(platform_id: RowId, ctx: WebDep) -> Response:
-    own = _own(ctx, platform_id)
+    own = own_platform(ctx, platform_id)
     if isinstance(own, Response):
         return own
+    return inbox_page(ctx, own)
+
+
+def inbox_page(
+    ctx: WebContext,
+    own: Platform,
+    status: int = 200,
+    action_error: str | None = None,
+    action_detail: str | None = None,
+) -> Response:
+    """The inbox, each technology with the platform's answer and introduction beside it (as the API's inbox
+    items carry them); ``action_error`` says why an answer sent from it was refused."""
+    pid: int = own.id  # type: ignore[assignment]
     cursor = forms.optional(ctx.request.query_params, "cursor")
-    items, next_cursor = list_notifications(ctx.rt.db, platform_id, cursor=cursor, limit=INBOX_PAGE)
+    items, next_cursor = list_notifications(ctx.rt.db, pid, cursor=cursor, limit=INBOX_PAGE)
+    notes = [note for note, _ in items]
+    states = pair_states(ctx.rt.db, pid, [n.technology_id for n in notes if n.technology_id is not None])
     return ctx.render(
         "operator/inbox.html",
+        status,
         p=own,
-        items=[note for note, _ in items],
-        next_url=f"/platforms/{platform_id}/inbox?cursor={quote(next_cursor)}" if next_cursor else None,
+        items=notes,
+        states=states,
+        next_url=f"/platforms/{pid}/inbox?cursor={quote(next_cursor)}" if next_cursor else None,
+        action_error=action_error,
+        action_detail=action_detail,
     )
 
 
 @router.post("/platforms/{platform_id}/inbox/{notification_id}/read")
 def read(platform_id: RowId, notification_id: RowId, ctx: WebDep, form: CheckedForm) -> Response:
-    own = _own(ctx, platform_id)
+    own = own_platform(ctx, platform_id)
     if isinstance(own, Response):
         return own
     note = mark_read(ctx.rt.db, platform_id, notification_id)
     if ctx.is_htmx:
-        return ctx.render("operator/_inbox_item.html", p=own, note=note)
+        ids = [note.technology_id] if note.technology_id is not None else []
+        states = pair_states(ctx.rt.db, platform_id, ids)
+        return ctx.render("operator/_inbox_item.html", p=own, note=note, states=states)
     return ctx.redirect(f"/platforms/{platform_id}/inbox")
