@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.web.context import STATIC_DIR, WebAssets, build_environment
-from api.web.routes import coverage, directory, find, operator, site
+from api.web.routes import coverage, directory, find, operator, reports, site
 
 
 class HtmlErrors:
@@ -20,5 +20,5 @@ def install_web(app: FastAPI) -> None:
     app.state.web = WebAssets(build_environment())
     app.state.html_error = HtmlErrors()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (find, directory, operator, coverage, site):
+    for module in (find, directory, operator, coverage, reports, site):
         app.include_router(module.router)
