@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.cli_reports import report_app
 from matcher import PilotMatchError, Settings
 from matcher.logs import configure_logging
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
 console = Console()
 err = Console(stderr=True)
 

@@ -118,9 +118,17 @@ _EXPORTS = {
     # reports
     "coverage_csv": "matcher.reports.coverage",
     "CoverageReport": "matcher.reports.coverage",
+    "funnel_report": "matcher.reports.funnel",
+    "funnel_csv": "matcher.reports.funnel",
+    "platform_activity": "matcher.reports.activity",
+    "activity_csv": "matcher.reports.activity",
+    "ReportFilters": "matcher.reports.schemas",
+    "FunnelOut": "matcher.reports.schemas",
+    "ActivityOut": "matcher.reports.schemas",
 }
 
 __all__ = [
+    "ActivityOut",
     "Conflict",
     "CoverageReport",
     "DeliveryWorker",
@@ -129,6 +137,7 @@ __all__ = [
     "FeedbackRead",
     "FitScale",
     "Forbidden",
+    "FunnelOut",
     "IntroductionPatch",
     "IntroductionRequest",
     "IntroductionState",
@@ -150,6 +159,7 @@ __all__ = [
     "PlatformUpdate",
     "Principal",
     "QueryVector",
+    "ReportFilters",
     "ResponseIn",
     "ResponseOut",
     "ResponseState",
@@ -165,6 +175,7 @@ __all__ = [
     "TechnologyPage",
     "TechnologyRead",
     "TechnologyUpdate",
+    "activity_csv",
     "authenticate",
     "coverage_csv",
     "coverage_report",
@@ -178,6 +189,8 @@ __all__ = [
     "delete_technology",
     "deliveries_of",
     "ensure_admin_key",
+    "funnel_csv",
+    "funnel_report",
     "get_endpoint",
     "get_notification",
     "get_platform",
@@ -198,6 +211,7 @@ __all__ = [
     "move_introduction",
     "pair_score",
     "pair_states",
+    "platform_activity",
     "record_feedback",
     "redeliver",
     "request_introduction",
@@ -313,7 +327,10 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
         list_platforms,
         update_platform,
     )
+    from matcher.reports.activity import activity_csv, platform_activity
     from matcher.reports.coverage import CoverageReport, coverage_csv, coverage_report
+    from matcher.reports.funnel import funnel_csv, funnel_report
+    from matcher.reports.schemas import ActivityOut, FunnelOut, ReportFilters
     from matcher.runtime import Runtime
     from matcher.settings import Settings
     from matcher.taxonomy import Taxonomy, default_taxonomy

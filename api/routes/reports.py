@@ -1,4 +1,5 @@
-"""Reports for policy staff: network coverage and unmet demand, as JSON or CSV."""
+"""Reports for policy staff: network coverage and unmet demand, the loop's funnel, and each platform's activity,
+as JSON or CSV."""
 
 from __future__ import annotations
 
@@ -8,18 +9,42 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep
-from matcher import coverage_csv, coverage_report
-from matcher.reports.schemas import CoverageOut
+from api.deps import AdminDep, RuntimeDep
+from matcher import (
+    activity_csv,
+    coverage_csv,
+    coverage_report,
+    funnel_csv,
+    funnel_report,
+    platform_activity,
+)
+from matcher.reports.schemas import (
+    DEFAULT_ACTIVITY_SORT,
+    ActivityOut,
+    ActivitySort,
+    CoverageOut,
+    FunnelOut,
+    ReportFilters,
+)
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+_JSON_OR_CSV = {200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `format=csv`."}}
+
+
+def _csv(body: str, name: str) -> Response:
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="pilotmatch-{name}.csv"'},
+    )
 
 
 @router.get(
     "/coverage",
     response_model=CoverageOut,
     summary="Platforms by tier, technologies submitted and unmet demand per area, direction and province",
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `format=csv`."}},
+    responses=_JSON_OR_CSV,
 )
 async def coverage(
     rt: RuntimeDep,
@@ -36,9 +61,52 @@ async def coverage(
     cut = rt.settings.unmet_demand_score if threshold is None else threshold
     report = await run_in_threadpool(coverage_report, rt.db, rt.taxonomy, cut)
     if format == "csv":
-        return Response(
-            coverage_csv(report, rt.taxonomy),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="pilotmatch-coverage.csv"'},
-        )
+        return _csv(coverage_csv(report, rt.taxonomy), "coverage")
     return CoverageOut.of(report, rt.taxonomy)
+
+
+@router.get(
+    "/funnel",
+    response_model=FunnelOut,
+    summary="How many technology-platform pairs were notified, answered, introduced and piloted (counts only)",
+    responses=_JSON_OR_CSV,
+)
+async def funnel(
+    rt: RuntimeDep,
+    filters: Annotated[ReportFilters, Query()],
+    format: Annotated[
+        Literal["json", "csv"],
+        Query(description="`csv`: one row for all pairs, one per key area and one per industry direction."),
+    ] = "json",
+) -> Response | FunnelOut:
+    if format == "csv":
+        return _csv(await run_in_threadpool(funnel_csv, rt.db, rt.taxonomy, filters), "funnel")
+    return await run_in_threadpool(funnel_report, rt.db, rt.taxonomy, filters)
+
+
+@router.get(
+    "/platform-activity",
+    response_model=ActivityOut,
+    summary="Each platform's notifications, answers, response time and engagements (admin)",
+    responses=_JSON_OR_CSV,
+)
+async def activity(
+    rt: RuntimeDep,
+    _: AdminDep,
+    filters: Annotated[ReportFilters, Query()],
+    dormant: Annotated[
+        bool,
+        Query(description="Only platforms notified at least 3 times in the window that answered none."),
+    ] = False,
+    sort: Annotated[
+        ActivitySort,
+        Query(description="A column; `-` in front sorts descending. Missing values come last."),
+    ] = DEFAULT_ACTIVITY_SORT,
+    format: Annotated[Literal["json", "csv"], Query(description="`csv`: one row per platform.")] = "json",
+) -> Response | ActivityOut:
+    report = await run_in_threadpool(
+        lambda: platform_activity(rt.db, rt.taxonomy, filters, dormant=dormant, sort=sort)
+    )
+    if format == "csv":
+        return _csv(activity_csv(report), "platform-activity")
+    return report

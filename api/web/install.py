@@ -6,7 +6,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.web.context import STATIC_DIR, WebAssets, build_environment
-from api.web.routes import coverage, directory, engagements, find, operator, private_link, site
+from api.web.routes import (
+    coverage,
+    directory,
+    engagements,
+    find,
+    operator,
+    private_link,
+    reports,
+    site,
+)
 
 
 class HtmlErrors:
@@ -20,5 +29,5 @@ def install_web(app: FastAPI) -> None:
     app.state.web = WebAssets(build_environment())
     app.state.html_error = HtmlErrors()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (find, private_link, directory, operator, engagements, coverage, site):
+    for module in (find, private_link, directory, operator, engagements, coverage, reports, site):
         app.include_router(module.router)

@@ -1,11 +1,25 @@
-"""What the report routes answer: the coverage report as JSON (the CSV is ``coverage.coverage_csv``)."""
+"""What the report routes answer: the coverage report, the loop's funnel and the platforms' activity as JSON (the
+CSV files are written from the same results), and the filters the loop's reports share."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    BaseModel,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from matcher.fields import BLANK_IS_NONE, AreaCode, DirectionCode, OptionalProvince, TierCode, coded
 from matcher.reports.coverage import Counts, CoverageReport
 from matcher.taxonomy import Taxonomy
 
@@ -108,3 +122,183 @@ class CoverageOut(BaseModel):
                 for u in r.unmet
             ],
         )
+
+
+# ---- the loop's funnel and the platforms' activity -------------------------------------------------------------
+
+#: The funnel's stages, in order, with their names. Each counts (technology, platform) pairs; docs/reports.md
+#: defines them.
+STAGE_NAMES: dict[str, tuple[str, str]] = {
+    "matched": ("已匹配", "Matched"),
+    "notified": ("已通知平台", "Notified"),
+    "responded": ("平台已答复", "Answered"),
+    "interested": ("平台有意向", "Interested"),
+    "introduced": ("已引荐", "Introduced"),
+    "agreed": ("已商定中试", "Agreed"),
+    "piloting": ("中试中", "Piloting"),
+    "completed": ("已完成", "Completed"),
+    "succeeded": ("中试成功", "Succeeded"),
+}
+STAGES: tuple[str, ...] = tuple(STAGE_NAMES)
+Stage = Annotated[Literal[STAGES], coded("Funnel stage (对接漏斗阶段).", STAGE_NAMES)]  # type: ignore[valid-type]
+
+#: What the platform-activity report may be sorted by; ``-`` in front sorts descending. Missing values (no
+#: response rate without notifications, no median without answers) always come last.
+ACTIVITY_SORT_FIELDS: tuple[str, ...] = (
+    "notified",
+    "responded",
+    "response_rate",
+    "median_response_hours",
+    "interested",
+    "introduced",
+    "completed",
+    "succeeded",
+    "last_active_at",
+    "name",
+)
+ACTIVITY_SORTS: tuple[str, ...] = tuple(s for f in ACTIVITY_SORT_FIELDS for s in (f, f"-{f}"))
+ActivitySort = Literal[ACTIVITY_SORTS]  # type: ignore[valid-type]
+DEFAULT_ACTIVITY_SORT = "-notified"
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: ``since`` and ``until`` as the JSON schema documents them: an ISO 8601 date, or a date-time with an optional
+#: zone (pydantic parses them; the pattern tells clients the form, and that no control character is taken).
+MOMENT_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+Moment = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": MOMENT_PATTERN,
+            "examples": ["2026-01-01", "2026-01-01T08:00:00+08:00"],
+        }
+    ),
+]
+
+
+class ReportFilters(BaseModel):
+    """Which (technology, platform) pairs a report counts. Every filter is optional; a blank one is no filter.
+
+    ``since`` and ``until`` bound when a pair entered the funnel (its earliest notification, answer or
+    introduction request). An ISO date means its start in UTC, except that ``until`` counts the whole day it
+    names; a date-time without a zone is UTC. The window is ``since <= entered < until``."""
+
+    area: Annotated[AreaCode | None, BLANK_IS_NONE] = Field(
+        None, description="Only pairs whose platform is in this key area."
+    )
+    direction: Annotated[DirectionCode | None, BLANK_IS_NONE] = Field(
+        None,
+        description="Only pairs in this industry direction: the technology's (stated, else inferred when it was "
+        "matched) or the platform's.",
+    )
+    province: OptionalProvince = Field(None, description="Only pairs whose platform is in this province.")
+    tier: Annotated[TierCode | None, BLANK_IS_NONE] = Field(
+        None, description="Only pairs whose platform is of this tier."
+    )
+    since: Annotated[Moment | None, BLANK_IS_NONE] = Field(
+        None, description="Only pairs that entered the funnel at or after this ISO date or date-time."
+    )
+    until: Annotated[Moment | None, BLANK_IS_NONE] = Field(
+        None,
+        description="Only pairs that entered the funnel before this ISO date-time, or on or before this ISO "
+        "date (the whole day counts).",
+    )
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _day(cls, value: Any, info: ValidationInfo) -> Any:
+        """A plain date is a whole day: ``since`` from its first moment, ``until`` up to the next day's."""
+        if isinstance(value, str) and _DAY.fullmatch(value.strip()):
+            day = date.fromisoformat(value.strip())
+            if info.field_name == "until":
+                day += timedelta(days=1)
+            return datetime.combine(day, time(), tzinfo=UTC)
+        return value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _window(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """An empty window (``until`` not after ``since``) is an error on ``until``, not a report of zeros."""
+        model = handler(data)
+        if model.since is not None and model.until is not None and model.until <= model.since:
+            error = InitErrorDetails(
+                type=PydanticCustomError("empty_window", "until must be later than since"),
+                loc=("until",),
+                input=model.until.isoformat(),
+            )
+            raise ValidationError.from_exception_data(cls.__name__, [error])
+        return model
+
+
+class StageCount(BaseModel):
+    stage: Stage
+    count: int = Field(description="(Technology, platform) pairs that reached this stage.")
+
+
+class AreaFunnel(BaseModel):
+    area: str = Field(description="A key-area code: the pairs whose platform is in it.")
+    name_zh: str
+    name_en: str
+    stages: list[StageCount]
+
+
+class FunnelOut(BaseModel):
+    """The loop's funnel: how many (technology, platform) pairs reached each stage."""
+
+    generated_at: datetime
+    filters: ReportFilters
+    stages: list[StageCount] = Field(description="Every stage, in order.")
+    conversion: dict[str, float | None] = Field(
+        description="`a_to_b`: the share of the pairs at stage a that reached stage b, for each stage and the "
+        "one before it and for each stage from `matched`; null when no pair is at stage a."
+    )
+    median_response_hours: float | None = Field(
+        description="Median hours from a pair's notification to the platform's first answer, over the answered "
+        "pairs that were notified; null when there is none."
+    )
+    by_area: list[AreaFunnel] = Field(description="The same counts for each key area of the platforms.")
+
+    def count(self, stage: str) -> int:
+        return next(s.count for s in self.stages if s.stage == stage)
+
+
+class PlatformActivity(BaseModel):
+    platform_id: int
+    name: str
+    tier: str
+    province: str | None
+    notified: int = Field(description="Technologies it was notified of (`match.created`).")
+    responded: int = Field(description="Technologies it answered.")
+    response_rate: float | None = Field(
+        description="The share of the technologies it was notified of that it answered; null when notified of none."
+    )
+    median_response_hours: float | None = Field(
+        description="Median hours from notification to its first answer; null when it answered none it was notified of."
+    )
+    interested: int
+    introduced: int
+    completed: int
+    succeeded: int
+    last_active_at: datetime | None = Field(
+        description="Its latest answer or move on an introduction (by its key, its operator or the admin), at "
+        "any time; null when it never acted."
+    )
+
+
+class ActivityOut(BaseModel):
+    """Each platform's part in the loop: what it was told of, what it answered, how fast, and what came of it."""
+
+    generated_at: datetime
+    filters: ReportFilters
+    dormant: bool = Field(
+        description="Only platforms notified at least 3 times in the window that answered none."
+    )
+    sort: str
+    platforms: list[PlatformActivity]
