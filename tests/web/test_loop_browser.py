@@ -147,6 +147,12 @@ def test_a_technology_goes_from_the_web_form_to_a_succeeded_pilot(browser: Brows
             "piloting",
             "completed",
         ]
+        # Policy staff find it in the funnel, reached from the coverage page: one succeeded pilot test.
+        researcher.goto("/coverage")
+        researcher.locator("a[href^='/reports/funnel']").first.click()
+        for stage in ("introduced", "agreed", "piloting", "completed", "succeeded"):
+            expect(researcher.locator(f"#stage-{stage} .bar-cell .num")).to_have_text("1")
+        expect(researcher.locator("main")).not_to_contain_text(RESEARCHER_CONTACT)
     finally:
         researcher.context.close()
         operator.context.close()
