@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     notify_top_k: int = Field(5, ge=1, le=100)
     #: The default lowest calibrated score a notification needs (see ``notify_top_k``).
     notify_min_score: float = Field(0.3, ge=0.0, le=1.0)
+    #: The fewest platforms a funnel count may cover for a caller without the admin key: narrower counts would be
+    #: single platforms' activity, which only the admin reads (1 turns the rule off).
+    report_min_platforms: int = Field(3, ge=1, le=100)
     #: Days a platform has to answer a technology it was notified of before it gets one reminder (inbox and
     #: e-mail digest).
     response_reminder_days: float = Field(7.0, gt=0, le=365)

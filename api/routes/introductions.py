@@ -38,11 +38,10 @@ def _actor(principal: Principal) -> str:
     responses=problem_responses(401, 404, 409, 422),
 )
 def put_response(
-    platform_id: RowId, technology_id: RowId, body: ResponseIn, rt: RuntimeDep, _: PlatformAccessDep
+    platform_id: RowId, technology_id: RowId, body: ResponseIn, rt: RuntimeDep, principal: PlatformAccessDep
 ) -> ResponseOut:
-    return ResponseOut.model_validate(
-        respond(rt.db, rt.engine, rt.settings, platform_id, technology_id, body)
-    )
+    answer = respond(rt.db, rt.engine, rt.settings, platform_id, technology_id, body, actor=_actor(principal))
+    return ResponseOut.model_validate(answer)
 
 
 @router.get(
@@ -65,7 +64,7 @@ def patch_introduction(
     introduction_id: RowId, body: IntroductionPatch, rt: RuntimeDep, principal: PrincipalDep
 ) -> IntroductionView:
     return move_introduction(
-        rt.db, rt.settings, introduction_id, body, _actor(principal), platform_id=_scope(principal)
+        rt.db, rt.engine, rt.settings, introduction_id, body, _actor(principal), platform_id=_scope(principal)
     )
 
 

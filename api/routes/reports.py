@@ -3,13 +3,14 @@ as JSON or CSV."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminDep, RuntimeDep
+from api.deps import AdminDep, OptionalPrincipalDep, RuntimeDep
 from matcher import (
     activity_csv,
     coverage_csv,
@@ -73,15 +74,19 @@ async def coverage(
 )
 async def funnel(
     rt: RuntimeDep,
+    principal: OptionalPrincipalDep,
     filters: Annotated[ReportFilters, Query()],
     format: Annotated[
         Literal["json", "csv"],
         Query(description="`csv`: one row for all pairs, one per key area and one per industry direction."),
     ] = "json",
 ) -> Response | FunnelOut:
+    # Counts that cover too few platforms are single platforms' activity: the admin's alone.
+    least = 0 if principal is not None and principal.is_admin else rt.settings.report_min_platforms
     if format == "csv":
-        return _csv(await run_in_threadpool(funnel_csv, rt.db, rt.taxonomy, filters), "funnel")
-    return await run_in_threadpool(funnel_report, rt.db, rt.taxonomy, filters)
+        body = await run_in_threadpool(partial(funnel_csv, min_platforms=least), rt.db, rt.taxonomy, filters)
+        return _csv(body, "funnel")
+    return await run_in_threadpool(partial(funnel_report, min_platforms=least), rt.db, rt.taxonomy, filters)
 
 
 @router.get(

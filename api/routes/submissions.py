@@ -141,5 +141,5 @@ def patch_introduction(
     technology = technology_by_token(rt.db, token)
     response.headers.update(_NO_STORE)
     return move_introduction(
-        rt.db, rt.settings, introduction_id, body, "researcher", technology_id=technology.id
+        rt.db, rt.engine, rt.settings, introduction_id, body, "researcher", technology_id=technology.id
     )

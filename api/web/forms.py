@@ -107,7 +107,13 @@ def _loop_input(
 ) -> tuple[ResponseIn | IntroductionPatch | None, str | None]:
     """The loop's small forms (a platform's answer, an introduction's move) as the API's request model, or the
     one message to show above the form; blank fields are left out, as a JSON client would."""
-    data = {name: value for name in names if (value := optional(values, name)) is not None}
+    data: dict = {name: value for name in names if (value := optional(values, name)) is not None}
+    if isinstance(data.get("trl_reached"), str) and data["trl_reached"].isdigit():
+        data["trl_reached"] = int(data["trl_reached"])  # a form sends text; the API takes a JSON number only
+    if data.get("decision") == "interested":
+        data.pop(
+            "reason", None
+        )  # the disclosure's form has both buttons; a reason chosen goes with declining
     if data.get("decision") == "declined" and "reason" not in data:
         return None, t("error.reason_required")
     if data.get("status") == "completed" and "outcome" not in data:
@@ -116,7 +122,15 @@ def _loop_input(
         return model.model_validate(data), None
     except ValidationError as exc:
         errors: Errors = {}
-        add_validation_errors(errors, exc, messages={("trl_reached", "int_parsing"): t("error.trl")}, t=t)
+        add_validation_errors(
+            errors,
+            exc,
+            messages={
+                ("trl_reached", "int_parsing"): t("error.trl"),
+                ("trl_reached", "int_type"): t("error.trl"),
+            },
+            t=t,
+        )
         if "trl_reached" in errors:
             return None, t("error.trl")
         return None, t("error.invalid", detail="; ".join(f"{k}: {v}" for k, v in errors.items()))

@@ -85,7 +85,7 @@ def seed_engagements(db: Engine, engine: MatchEngine, settings: Settings, now: d
             view, _ = request_introduction(db, engine, settings, tech, IntroductionRequest(platform_id=best))
             for i, stage in enumerate(stages):
                 actor = "platform" if i % 2 == 0 else "researcher"
-                move_introduction(db, settings, view.id, IntroductionPatch(**stage), actor)
+                move_introduction(db, engine, settings, view.id, IntroductionPatch(**stage), actor)
     _spread_in_time(db, now)
     return answers
 

@@ -12,7 +12,12 @@ from sqlmodel import Session
 
 from matcher.engagements.models import Introduction, IntroductionEvent, ResearcherEmail
 from matcher.notifications.email import email_address
-from matcher.notifications.outbox import ENGAGEMENT_UPDATED, store_notifications, technology_body
+from matcher.notifications.outbox import (
+    ENGAGEMENT_UPDATED,
+    INTRODUCTION_MADE,
+    store_notifications,
+    technology_body,
+)
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
 from matcher.technologies.models import Technology
@@ -57,10 +62,10 @@ def tell_platform(
     event: IntroductionEvent | None = None,
 ) -> None:
     """Store one ``introduction.*`` or ``engagement.updated`` notification for the introduction's platform,
-    with its webhook deliveries (and its e-mail digest when configured). The researcher's contact is in it only
-    once the introduction is made."""
+    with its webhook deliveries (and its e-mail digest when configured). The researcher's contact is only in
+    ``introduction.made``: the platform has it from then on, and later events need not repeat it."""
     technology = technology_body(tech)
-    if intro.introduced_at is not None:
+    if kind == INTRODUCTION_MADE:  # the one event that carries the researcher's contact
         technology["contact"] = tech.contact
     data = {
         "platform_id": intro.platform_id,

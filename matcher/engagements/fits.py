@@ -1,8 +1,9 @@
 """Which pairs may talk: a platform answers technologies that fit it, a researcher asks matched platforms.
 
-"Fits" is what either side has been shown: the technology among the platform's best (its reverse direction), the
-platform among the technology's best (its matches), or a notification of the pair. Both lists reach
-``FIT_REACH`` deep, the most a caller can page to.
+"Fits" is what either side has been shown as a fit: the technology among the platform's best (its reverse
+direction), the platform among the technology's best (its matches), both at least "possible" (a weak match is
+no fit, even on a network small enough for every pair to be listed), or a notification of the pair. Both lists
+reach ``FIT_REACH`` deep, the most a caller can page to.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from matcher.matching.query import MAX_LIMIT
 from matcher.notifications.models import Notification
 from matcher.notifications.outbox import MATCH_CREATED
 from matcher.technologies.models import Technology
-from matcher.technologies.service import matches_for_technology
+from matcher.technologies.service import NOT_A_FIT, matches_for_technology
 
 FIT_REACH = MAX_LIMIT
 
@@ -35,19 +36,21 @@ def was_notified(s: Session, platform_id: int, technology_id: int) -> bool:
 
 
 def in_matches(db: Engine, engine: MatchEngine, technology: Technology, platform_id: int) -> bool:
-    """The platform is among the technology's matches as its researcher sees them."""
+    """The platform is among the technology's matches as its researcher sees them, and fits at least
+    "possibly" (a weak match is not a fit, however short the list)."""
     return any(
-        m.platform_id == platform_id
+        m.platform_id == platform_id and m.fit != "weak"
         for m in matches_for_technology(db, engine, technology, FIT_REACH).matches
     )
 
 
 def in_reverse(engine: MatchEngine, platform_id: int, technology_id: int) -> bool:
-    """The technology is among the platform's "technologies that fit"."""
+    """The technology is among the platform's "technologies that fit", at least "possibly"."""
     if not engine.contains("platforms", platform_id):
         return False
     return any(
-        m.technology_id == technology_id for m in engine.technologies_for(platform_id, FIT_REACH).matches
+        m.technology_id == technology_id and m.fit != "weak"
+        for m in engine.technologies_for(platform_id, FIT_REACH).matches
     )
 
 
@@ -62,16 +65,18 @@ def platform_may_answer(db: Engine, engine: MatchEngine, technology: Technology,
 
 def researcher_may_ask(db: Engine, engine: MatchEngine, technology: Technology, platform_id: int) -> bool:
     """A researcher asks to meet a platform among their matches, one that was told of their technology, or one
-    that said it is interested."""
+    that said it is interested; never one that declined the pair as the wrong sector or process."""
     with Session(db) as s:
-        if was_notified(s, platform_id, technology.id):  # type: ignore[arg-type]
-            return True
-        response = s.exec(
-            select(PlatformResponse.decision).where(
+        answer = s.exec(
+            select(PlatformResponse).where(
                 PlatformResponse.platform_id == platform_id, PlatformResponse.technology_id == technology.id
             )
         ).first()
-        if response == "interested":
+        if answer is not None and answer.decision == "interested":
+            return True
+        if answer is not None and answer.reason in NOT_A_FIT:
+            return False  # it said the pair does not fit: it left this technology's matches for good
+        if was_notified(s, platform_id, technology.id):  # type: ignore[arg-type]
             return True
     return in_matches(db, engine, technology, platform_id)
 

@@ -13,11 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
+from matcher.engagements.capacity import pause_capacity
 from matcher.engagements.events import tell_platform, tell_researcher
 from matcher.engagements.fits import researcher_may_ask
 from matcher.engagements.models import Introduction, IntroductionEvent, PlatformResponse
 from matcher.engagements.schemas import STAGES, IntroductionPatch, IntroductionRequest, IntroductionView
-from matcher.errors import Conflict, NotFound
+from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.matching.engine import MatchEngine
 from matcher.notifications.outbox import ENGAGEMENT_UPDATED, INTRODUCTION_MADE, INTRODUCTION_REQUESTED
 from matcher.platforms.models import Platform
@@ -28,6 +29,19 @@ from matcher.technologies.schemas import TechnologyRead
 #: Stages after the introduction, in order: a move goes forward along them (or to ``withdrawn``).
 _ENGAGED = STAGES[1:]
 _OPEN_ENGAGEMENT = ("introduced", "agreed", "piloting")
+
+
+def lock_technology(s: Session, technology_id: int) -> None:
+    """Serialise the loop's writes on one technology: every write that reads an answer or an introduction and
+    then decides on it (answer, settle, move) takes this first, in its own transaction. A no-op UPDATE is the
+    portable lock: a row lock on PostgreSQL, the database's write lock on SQLite; reads after it see every
+    write committed before it, so a decline and an introduction racing can never both win."""
+    s.execute(
+        update(Technology)
+        .where(Technology.id == technology_id)
+        .values(needs_matching=Technology.needs_matching),  # type: ignore[arg-type]
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _pair(s: Session, model: type, technology_id: int, platform_id: int):  # type: ignore[no-untyped-def]
@@ -60,7 +74,10 @@ def request_introduction(
         created = True
     else:
         with Session(db) as s:  # the same request raced this one and won: answer with its introduction
-            intro_id = _pair(s, Introduction, tid, pid).id  # type: ignore[arg-type, union-attr]
+            winner = _pair(s, Introduction, tid, pid)  # type: ignore[arg-type]
+        if winner is None:
+            raise NotFound("This link does not open any technology: check that it was copied whole.")
+        intro_id = winner.id
     settle(db, settings, tid, pid, actor="researcher")  # type: ignore[arg-type]
     return introduction_for_researcher(db, technology, intro_id), created  # type: ignore[arg-type]
 
@@ -68,6 +85,9 @@ def request_introduction(
 def _create(db: Engine, settings: Settings, technology: Technology, body: IntroductionRequest) -> int | None:
     """A new introduction, ``requested``, and the platform told of it; None if another request made it first."""
     with Session(db, expire_on_commit=False) as s:
+        lock_technology(s, technology.id)  # type: ignore[arg-type]
+        if s.get(Technology, technology.id) is None:  # deleted while this was on its way
+            raise NotFound("This link does not open any technology: check that it was copied whole.")
         intro = Introduction(
             technology_id=technology.id,  # type: ignore[arg-type]
             platform_id=body.platform_id,
@@ -105,8 +125,9 @@ def _reopen(
 def settle(db: Engine, settings: Settings, technology_id: int, platform_id: int, *, actor: str) -> None:
     """Bring a pair's introduction in step with the platform's answer: ``interested`` makes it (when the
     researcher asked and did not take it back), ``declined`` declines one still requested. ``actor`` is the side
-    whose write led here (it is recorded on the event)."""
+    whose yes came second (it is recorded on the event of the introduction; a decline is always the platform's)."""
     with Session(db, expire_on_commit=False) as s:
+        lock_technology(s, technology_id)
         intro = _pair(s, Introduction, technology_id, platform_id)
         response = _pair(s, PlatformResponse, technology_id, platform_id)
         if intro is None or response is None or intro.introduced_at is not None:
@@ -123,18 +144,15 @@ def settle(db: Engine, settings: Settings, technology_id: int, platform_id: int,
                 platform = s.get(Platform, platform_id)
                 tell_platform(s, settings, INTRODUCTION_MADE, intro, tech)  # type: ignore[arg-type]
                 tell_researcher(s, settings, intro, tech, platform)  # type: ignore[arg-type]
-        elif (
-            response.decision == "declined"
-            and intro.status == "requested"
-            and _compare_and_set(s, intro, {"status": "declined", "declined_by": "platform"}, actor)
-        ):
-            tech = s.get(Technology, technology_id)
-            tell_platform(s, settings, ENGAGEMENT_UPDATED, intro, tech, _last_event(s, intro.id))  # type: ignore[arg-type]
+        elif response.decision == "declined" and intro.status == "requested":
+            # The platform's own answer declines it: recorded as its event; it needs no news of its own act.
+            _compare_and_set(s, intro, {"status": "declined", "declined_by": "platform"}, "platform")
         s.commit()
 
 
 def move_introduction(
     db: Engine,
+    engine: MatchEngine,
     settings: Settings,
     introduction_id: int,
     patch: IntroductionPatch,
@@ -148,16 +166,23 @@ def move_introduction(
     nothing; the answer is the whole introduction as the actor sees it."""
     with Session(db, expire_on_commit=False) as s:
         intro = _scoped(s, introduction_id, technology_id, platform_id)
+        lock_technology(s, intro.technology_id)
+        s.refresh(intro)
         changes = _changes(intro, patch, actor)
         if changes:
-            event_fields = {k: v for k, v in changes.items() if k in ("outcome", "trl_reached", "note")}
+            event_fields = {k: v for k, v in changes.items() if k in ("trl_reached", "note")}
+            if changes.get("status", intro.status) == "completed":
+                event_fields["outcome"] = changes.get("outcome", intro.outcome)
             if not _compare_and_set(s, intro, changes, actor, event_fields):
                 raise Conflict("The introduction changed while this was sent: read it again and retry.")
             if changes.get("status") == "declined" and actor != "researcher":
                 _decline_response(s, intro, patch)
-            tech = s.get(Technology, intro.technology_id)
-            tell_platform(s, settings, ENGAGEMENT_UPDATED, intro, tech, _last_event(s, intro.id))  # type: ignore[arg-type]
+            if actor == "researcher":  # the platform hears of the researcher's moves, not of its own
+                tech = s.get(Technology, intro.technology_id)
+                tell_platform(s, settings, ENGAGEMENT_UPDATED, intro, tech, _last_event(s, intro.id))  # type: ignore[arg-type]
             s.commit()
+        if changes.get("status") == "declined" and actor != "researcher" and patch.reason == "no_capacity":
+            pause_capacity(db, engine, intro.platform_id)
     return introduction_view(db, introduction_id, "researcher" if actor == "researcher" else "platform")
 
 
@@ -184,6 +209,11 @@ def _changes(intro: Introduction, patch: IntroductionPatch, actor: str) -> dict:
         if target != "withdrawn" and _ENGAGED.index(target) < _ENGAGED.index(current):
             raise Conflict(f"An engagement moves forward only: {current} cannot go back to {target}.")
         changes["status"] = target
+    if patch.outcome is not None and (target or current) != "completed":
+        raise InvalidInput(
+            "outcome goes with status completed: send both, or complete the engagement first.",
+            field="outcome",
+        )
     for key in ("outcome", "trl_reached", "note"):
         value = getattr(patch, key)
         if key in patch.model_fields_set and value != getattr(intro, key):
@@ -305,11 +335,14 @@ def introductions_by_technology(
 
 
 def _view(s: Session, intro: Introduction, viewer: str) -> IntroductionView:
+    technology = s.get(Technology, intro.technology_id)
+    if technology is None:  # deleted between reading the introduction and this
+        raise NotFound(f"Introduction {intro.id} does not exist.")
     events = s.exec(
         select(IntroductionEvent)
         .where(IntroductionEvent.introduction_id == intro.id)
         .order_by(IntroductionEvent.id)  # type: ignore[arg-type]
     ).all()
     platform = s.get(Platform, intro.platform_id)
-    tech = TechnologyRead.model_validate(s.get(Technology, intro.technology_id))
+    tech = TechnologyRead.model_validate(technology)
     return IntroductionView.of(intro, platform, tech, list(events), viewer=viewer)  # type: ignore[arg-type]

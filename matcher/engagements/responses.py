@@ -12,18 +12,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from matcher import indexing
 from matcher.dbtypes import utcnow
+from matcher.engagements.capacity import pause_capacity
 from matcher.engagements.fits import platform_may_answer
-from matcher.engagements.introductions import introductions_by_technology, settle
+from matcher.engagements.introductions import introductions_by_technology, lock_technology, settle
 from matcher.engagements.models import Introduction, PlatformResponse
 from matcher.engagements.schemas import PairStates, ResponseIn
 from matcher.errors import Conflict, NotFound
-from matcher.indexing import PLATFORM
 from matcher.matching.engine import MatchEngine
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
-from matcher.sync import record_changes
 from matcher.technologies.models import Technology
 
 
@@ -34,14 +32,21 @@ def respond(
     platform_id: int,
     technology_id: int,
     body: ResponseIn,
+    *,
+    actor: str = "platform",
 ) -> PlatformResponse:
-    """Record (or change) a platform's answer to a technology that fits it. The answer may change until an
-    introduction is made; sending the same answer again after that is harmless."""
+    """Record (or change) a platform's answer to a technology that fits it, for ``actor`` (``platform``, or
+    ``admin`` acting for it). The answer may change until an introduction is made; sending the same answer again
+    after that is harmless. A deactivated platform cannot answer (it is neither matched nor introduced)."""
     with Session(db, expire_on_commit=False) as s:
         tech = s.get(Technology, technology_id)
         platform = s.get(Platform, platform_id)
     if platform is None:
         raise NotFound(f"Platform {platform_id} does not exist.")
+    if not platform.active:
+        raise Conflict(
+            f"Platform {platform_id} is deactivated: it answers technologies again once it is active."
+        )
     if tech is None or not platform_may_answer(db, engine, tech, platform_id):
         raise NotFound(
             f"Technology {technology_id} is not among the technologies that fit platform {platform_id} (those it "
@@ -50,7 +55,7 @@ def respond(
     row = _store(db, technology_id, platform_id, body)
     if body.reason == "no_capacity":
         pause_capacity(db, engine, platform_id)
-    settle(db, settings, technology_id, platform_id, actor="platform")
+    settle(db, settings, technology_id, platform_id, actor=actor)
     return row
 
 
@@ -58,6 +63,9 @@ def _store(db: Engine, technology_id: int, platform_id: int, body: ResponseIn) -
     answer = (body.decision, body.reason, body.message)
     for attempt in (1, 2):
         with Session(db, expire_on_commit=False) as s:
+            lock_technology(s, technology_id)
+            if s.get(Technology, technology_id) is None:  # deleted while this was on its way
+                raise NotFound(f"Technology {technology_id} does not exist.")
             row = _pair(s, technology_id, platform_id)
             if _made(s, technology_id, platform_id):
                 if row is not None and (row.decision, row.reason, row.message) == answer:
@@ -82,20 +90,6 @@ def _store(db: Engine, technology_id: int, platform_id: int, body: ResponseIn) -
                 continue
             return row
     raise AssertionError("unreachable")
-
-
-def pause_capacity(db: Engine, engine: MatchEngine, platform_id: int) -> None:
-    """Zero the platform's capacity factor until its operator raises ``capacity`` (a PATCH with free slots)."""
-    with engine.write_lock, Session(db, expire_on_commit=False) as s:
-        platform = s.get(Platform, platform_id)
-        if platform is None or platform.capacity_paused_at is not None:
-            return
-        platform.capacity_paused_at = utcnow()
-        s.add(platform)
-        record_changes(s, engine.origin, PLATFORM, [platform_id])
-        s.commit()
-        s.refresh(platform)
-        indexing.apply(engine, PLATFORM, [(platform_id, platform, None)])
 
 
 def responses_of(db: Engine, technology_id: int) -> list[PlatformResponse]:

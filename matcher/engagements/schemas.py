@@ -11,10 +11,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from matcher.engagements.models import Introduction, IntroductionEvent, PlatformResponse
-from matcher.feedback.schemas import Reason
+from matcher.feedback.schemas import REASONS, Reason
 from matcher.fields import (
     DirectionCode,
     LongText,
@@ -107,16 +116,20 @@ class ResponseIn(BaseModel):
     )
 
     decision: Decision
-    reason: Reason | None = None
+    reason: Reason | None = Field(
+        None, validate_default=True, description="Why, when declining (required then)."
+    )
     message: Message | None = None
 
-    @model_validator(mode="after")
-    def _reason_when_declined(self) -> Self:
-        if self.decision == "declined" and self.reason is None:
-            raise ValueError("reason is required when the platform declines")
-        if self.decision == "interested":
-            self.reason = None
-        return self
+    @field_validator("reason")
+    @classmethod
+    def _reason_goes_with_declined(cls, reason: str | None, info: ValidationInfo) -> str | None:
+        decision = info.data.get("decision")
+        if decision == "declined" and reason is None:
+            raise ValueError("reason is required to decline: " + ", ".join(REASONS))
+        if decision == "interested" and reason is not None:
+            raise ValueError("reason goes with declined; an interested answer has none")
+        return reason
 
 
 class ResponseOut(BaseModel):
@@ -202,7 +215,7 @@ class IntroductionPatch(BaseModel):
 
     status: Move | None = None
     outcome: Outcome | None = None
-    trl_reached: int | None = Field(None, ge=1, le=9)
+    trl_reached: Annotated[int, Strict()] | None = Field(None, ge=1, le=9, description="A whole number, 1-9.")
     note: Message | None = None
     reason: Reason | None = Field(None, description="Why, when a platform declines (default `other`).")
 
@@ -210,6 +223,9 @@ class IntroductionPatch(BaseModel):
     def _something(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("send at least one of status, outcome, trl_reached, note")
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null: leave a field out to keep it as it is")
         if self.status == "completed" and self.outcome is None:
             raise ValueError("outcome is required to complete: succeeded, failed or abandoned")
         if self.outcome is not None and self.status not in (None, "completed"):
@@ -244,7 +260,7 @@ class EventOut(BaseModel):
 
 
 class PlatformCard(BaseModel):
-    """A platform's public profile as an introduction shows it; ``contact`` from the introduction on."""
+    """A platform's public profile as an introduction shows it (its contact is public, as on its profile)."""
 
     id: int
     name: str
@@ -294,15 +310,13 @@ class IntroductionView(BaseModel):
         *,
         viewer: Actor,
     ) -> IntroductionView:
-        """The introduction as ``viewer`` may see it: each side's contact reaches the other side only once the
-        introduction is made (it stays once given); the researcher always sees their own."""
-        made = intro.introduced_at is not None
+        """The introduction as ``viewer`` may see it: the researcher's contact reaches the platform only once the
+        introduction is made (it stays once given); the researcher always sees their own, and the platform's
+        contact is its public profile's."""
         card = PlatformCard.model_validate(platform, from_attributes=True)
         tech = TechnologyCard.model_validate(technology.model_dump())
-        if not made:
-            card = card.model_copy(update={"contact": None})
-            if viewer == "platform":
-                tech = tech.model_copy(update={"contact": None})
+        if intro.introduced_at is None and viewer == "platform":
+            tech = tech.model_copy(update={"contact": None})
         return cls(
             **{
                 k: getattr(intro, k)

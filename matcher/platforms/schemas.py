@@ -204,6 +204,11 @@ class PlatformRead(BaseModel):
     active: bool = True
     notify_top_k: int | None = None
     notify_min_score: float | None = None
+    capacity_paused_at: datetime | None = Field(
+        None,
+        description="Set when the platform declined a technology for `no_capacity`: its capacity factor is zero "
+        "until `capacity` is set to a positive number again.",
+    )
     created_at: datetime
     updated_at: datetime
 

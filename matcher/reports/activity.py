@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from matcher.dbtypes import utcnow
 from matcher.engagements.models import Introduction, IntroductionEvent, PlatformResponse
 from matcher.platforms.models import Platform
+from matcher.reports.cells import cell
 from matcher.reports.pairs import N, PairQuery, R, median_hours, share, stage_counts
 from matcher.reports.schemas import (
     ACTIVITY_SORTS,
@@ -122,5 +123,5 @@ def activity_csv(report: ActivityOut) -> str:
     writer.writerow(fields)
     for row in report.platforms:
         values = row.model_dump(mode="json")
-        writer.writerow(["" if values[f] is None else values[f] for f in fields])
+        writer.writerow(["" if values[f] is None else cell(values[f]) for f in fields])
     return out.getvalue()

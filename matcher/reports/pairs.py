@@ -26,6 +26,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    distinct,
     func,
     literal,
     or_,
@@ -164,6 +165,7 @@ class PairQuery:
             return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
         return [
+            func.count(distinct(Platform.id)).label("platforms"),
             func.count().label("matched"),
             func.count(N.id).label("notified"),
             func.count(R.id).label("responded"),

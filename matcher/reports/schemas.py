@@ -207,13 +207,22 @@ class ReportFilters(BaseModel):
     @field_validator("since", "until", mode="before")
     @classmethod
     def _day(cls, value: Any, info: ValidationInfo) -> Any:
-        """A plain date is a whole day: ``since`` from its first moment, ``until`` up to the next day's."""
-        if isinstance(value, str) and _DAY.fullmatch(value.strip()):
-            day = date.fromisoformat(value.strip())
-            if info.field_name == "until":
-                day += timedelta(days=1)
+        """A plain date is a whole day: ``since`` from its first moment, ``until`` up to the next day's. Only the
+        documented forms are taken (a bare number is not read as a Unix time)."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not re.fullmatch(MOMENT_PATTERN, text):
+            raise ValueError("give an ISO 8601 date (2026-01-01) or date-time (2026-01-01T08:00:00+08:00)")
+        if _DAY.fullmatch(text):
+            try:
+                day = date.fromisoformat(text)
+                if info.field_name == "until":
+                    day += timedelta(days=1)
+            except (ValueError, OverflowError):
+                raise ValueError("give a real calendar date before 9999-12-31") from None
             return datetime.combine(day, time(), tzinfo=UTC)
-        return value
+        return text
 
     @field_validator("since", "until")
     @classmethod
@@ -247,6 +256,12 @@ class AreaFunnel(BaseModel):
     name_zh: str
     name_en: str
     stages: list[StageCount]
+    withheld: bool = Field(
+        False,
+        description="True when the area's pairs involve fewer than PILOTMATCH_REPORT_MIN_PLATFORMS platforms and "
+        "the caller has no admin key: its counts (all 0 here) would be single platforms' activity, which only "
+        "the admin reads.",
+    )
 
 
 class FunnelOut(BaseModel):

@@ -256,3 +256,77 @@ def test_deleting_a_technology_or_a_platform_leaves_nothing_of_the_loop_behind(
             ).all()
             == []
         )
+
+
+def test_an_outcome_goes_only_with_completed_and_is_kept_on_its_event(api: TestClient) -> None:
+    pair = submit_pair(api)
+    api.put(pair.response_url, json={"decision": "interested"}, headers=pair.key)
+    intro = api.post(
+        f"/v1/submissions/{pair.token}/introductions", json={"platform_id": pair.platform_id}
+    ).json()
+    url = f"/v1/submissions/{pair.token}/introductions/{intro['id']}"
+    early = api.patch(url, json={"outcome": "succeeded"})
+    assert early.status_code == 422 and early.json()["errors"][0]["field"] == "outcome"
+    assert api.get(url).json()["outcome"] is None
+    for bad in ({"trl_reached": 0}, {"trl_reached": 10}, {"trl_reached": True}, {"status": None}, {"x": 1}):
+        assert api.patch(url, json=bad).status_code == 422, bad
+    done = api.patch(url, json={"status": "completed", "outcome": "abandoned"}).json()
+    assert done["events"][-1]["outcome"] == "abandoned" and done["outcome"] == "abandoned"
+    interested_with_reason = api.put(
+        pair.response_url, json={"decision": "interested", "reason": "other"}, headers=pair.key
+    )
+    assert interested_with_reason.status_code == 422
+    assert interested_with_reason.json()["errors"][0]["field"] == "reason"
+    declined_without = api.put(pair.response_url, json={"decision": "declined"}, headers=pair.key)
+    assert declined_without.json()["errors"][0]["field"] == "reason"
+
+
+def test_a_decline_racing_an_introduction_request_never_shares_the_contact(api: TestClient) -> None:
+    """The platform takes back its interest while the researcher asks: whichever lands first, the end state is
+    consistent: introduced with the answer fixed as interested, or declined and no contact shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for _ in range(4):
+        pair = submit_pair(api, {**HYDROGEN_SUBMISSION, "contact": f"race{_}@example.edu.cn"})
+        api.put(pair.response_url, json={"decision": "interested"}, headers=pair.key)
+        with ThreadPoolExecutor(2) as pool:
+            decline = pool.submit(
+                api.put, pair.response_url, json={"decision": "declined", "reason": "other"}, headers=pair.key
+            )
+            ask = pool.submit(
+                api.post,
+                f"/v1/submissions/{pair.token}/introductions",
+                json={"platform_id": pair.platform_id},
+            )
+            declined, asked = decline.result(), ask.result()
+        assert asked.status_code == 201 and declined.status_code in (200, 409)
+        mine = api.get(f"/v1/submissions/{pair.token}").json()
+        answer = next(r for r in mine["responses"] if r["platform_id"] == pair.platform_id)
+        status = mine["introductions"][0]["status"]
+        if declined.status_code == 200:
+            assert answer["decision"] == "declined" and status == "declined"
+            seen = api.get(f"/v1/introductions/{asked.json()['id']}", headers=pair.key).json()
+            assert seen["technology"]["contact"] is None
+        else:
+            assert answer["decision"] == "interested" and status == "introduced"
+
+
+def test_only_a_platform_that_fits_and_is_active_may_answer(small_client: TestClient) -> None:
+    """A weak match is no fit, even on a network so small that every platform lists every technology; a
+    deactivated platform answers nothing."""
+    tech = small_client.post("/v1/technologies", json=HYDROGEN_SUBMISSION, headers=AUTH).json()
+    platforms = {p["external_id"]: p["id"] for p in small_client.get("/v1/platforms").json()["items"]}
+    fits = {m["platform_id"]: m["fit"] for m in tech["matches"]}
+    steel, hydrogen = platforms["s-steel"], platforms["s-hydrogen"]
+    assert fits[steel] == "weak" and fits[hydrogen] != "weak"
+    url = "/v1/platforms/{}/technologies/" + str(tech["id"]) + "/response"
+    weak = small_client.put(url.format(steel), json={"decision": "interested"}, headers=AUTH)
+    assert weak.status_code == 404 and "fit" in weak.json()["detail"]
+    asked = small_client.post(f"/v1/submissions/{tech['token']}/introductions", json={"platform_id": steel})
+    assert asked.status_code == 404
+    assert (
+        small_client.patch(f"/v1/platforms/{hydrogen}", json={"active": False}, headers=AUTH).status_code
+        == 200
+    )
+    idle = small_client.put(url.format(hydrogen), json={"decision": "interested"}, headers=AUTH)
+    assert idle.status_code == 409 and "deactivated" in idle.json()["detail"]

@@ -80,7 +80,12 @@ def _at(value: str) -> datetime:
 
 @pytest.fixture(scope="package")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    rt = Runtime.open(make_settings(tmp_path_factory.mktemp("loop"), notify_min_score=0.0, notify_top_k=10))
+    # Three platforms, one per area: the small-cell rule (its own test) would withhold every area's counts.
+    rt = Runtime.open(
+        make_settings(
+            tmp_path_factory.mktemp("loop"), notify_min_score=0.0, notify_top_k=10, report_min_platforms=1
+        )
+    )
     made = create_platforms(rt.db, rt.engine, rt.settings, SAMPLE_PLATFORMS)
     ids = dict(zip("HAS", (p.id for p in made), strict=True))
     with TestClient(create_app(runtime=rt)) as api:

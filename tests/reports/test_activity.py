@@ -94,3 +94,21 @@ def test_activity_sorts_and_exports_csv(loop: Loop) -> None:
     assert list(rows[0]) == list(report[0])
     assert [int(x["platform_id"]) for x in rows] == [s, a, h]
     assert rows[0]["median_response_hours"] == "" and rows[2]["response_rate"] == "0.5"
+
+
+def test_a_platform_name_never_runs_as_a_spreadsheet_formula(loop: Loop) -> None:
+    from tests.conftest import AUTH
+
+    pid = next(iter(loop.platforms.values()))
+    name = loop.api.get(f"/v1/platforms/{pid}").json()["name"]
+    try:
+        assert (
+            loop.api.patch(
+                f"/v1/platforms/{pid}", json={"name": '=HYPERLINK("http://x")'}, headers=AUTH
+            ).status_code
+            == 200
+        )
+        text = loop.api.get("/v1/reports/platform-activity", params={"format": "csv"}, headers=AUTH).text
+        assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+    finally:
+        loop.api.patch(f"/v1/platforms/{pid}", json={"name": name}, headers=AUTH)

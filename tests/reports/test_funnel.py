@@ -98,6 +98,10 @@ def test_bad_filters_are_problems_naming_the_field(loop: Loop) -> None:
         "since": {"since": "2026-02-30"},
         "until": {"since": "2026-03-01", "until": "2026-02-01"},
     }
+    # Only the documented forms, and only real days: no Unix times, no day after 9999-12-31.
+    for name, value in (("since", "1700000000"), ("until", "-1"), ("until", "9999-12-31")):
+        r = loop.api.get("/v1/reports/funnel", params={name: value})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == name, (name, value, r.text)
     for name, params in cases.items():
         r = loop.api.get("/v1/reports/funnel", params=params)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (
@@ -145,3 +149,25 @@ def test_reports_never_show_a_researchers_contact(loop: Loop) -> None:
         for contact in CONTACTS:
             assert contact not in text
             assert contact.encode("unicode_escape").decode() not in text
+
+
+def test_counts_that_narrow_to_a_few_platforms_are_the_admins_alone(loop: Loop) -> None:
+    """Filters that leave one or two platforms would show single platforms' activity, which platform activity
+    (admin) holds: callers without the admin key are refused such a funnel, and such an area's counts are
+    withheld from them."""
+    from matcher import funnel_report
+    from matcher.errors import Forbidden
+    from matcher.reports.schemas import ReportFilters
+
+    db, tax = loop.rt.db, loop.rt.taxonomy
+    whole = funnel_report(db, tax, ReportFilters(), min_platforms=3)
+    assert [s.count for s in whole.stages] == ALL  # three platforms: the whole funnel is open
+    withheld = {a.area for a in whole.by_area if a.withheld}
+    assert withheld == {"raw_materials", "consumer_goods", "emerging_future"}  # one platform each
+    assert all({s.count for s in a.stages} == {0} for a in whole.by_area if a.withheld)
+    try:
+        funnel_report(db, tax, ReportFilters(tier="national"), min_platforms=3)
+        raise AssertionError("a one-platform funnel was shown")
+    except Forbidden as exc:
+        assert "admin" in exc.detail
+    assert funnel_report(db, tax, ReportFilters(tier="national"), min_platforms=0).stages[0].count > 0

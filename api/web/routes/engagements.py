@@ -18,7 +18,7 @@ from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
 from api.web.routes.directory import platform_page
 from api.web.routes.operator import inbox_page, own_platform
-from matcher import Conflict, introduction_view, move_introduction, pair_states, respond
+from matcher import Conflict, InvalidInput, introduction_view, move_introduction, pair_states, respond
 from matcher.platforms.models import Platform
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +37,8 @@ def answer(
     if body is None:
         return _back_page(ctx, own, back, technology_id, 422, error)
     try:
-        respond(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, technology_id, body)
+        actor = "admin" if ctx.principal is not None and ctx.principal.is_admin else "platform"
+        respond(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, technology_id, body, actor=actor)
     except Conflict as exc:
         return _back_page(ctx, own, back, technology_id, 409, ctx.t("error.answer_locked"), exc.detail)
     intro = pair_states(ctx.rt.db, platform_id, [technology_id]).introductions.get(technology_id)
@@ -108,7 +109,10 @@ def move(platform_id: RowId, introduction_id: RowId, ctx: WebDep, form: CheckedF
         return _introduction_page(ctx, own, introduction_id, 422, error)
     actor = "admin" if ctx.principal is not None and ctx.principal.is_admin else "platform"
     try:
-        move_introduction(ctx.rt.db, ctx.rt.settings, introduction_id, patch, actor, platform_id=platform_id)
-    except Conflict as exc:
-        return _introduction_page(ctx, own, introduction_id, 409, ctx.t("error.move_refused"), exc.detail)
+        move_introduction(
+            ctx.rt.db, ctx.rt.engine, ctx.rt.settings, introduction_id, patch, actor, platform_id=platform_id
+        )
+    except (Conflict, InvalidInput) as exc:
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _introduction_page(ctx, own, introduction_id, status, ctx.t("error.move_refused"), exc.detail)
     return ctx.redirect(f"/platforms/{platform_id}/introductions/{introduction_id}")

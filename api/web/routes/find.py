@@ -20,6 +20,7 @@ from api.web.context import CheckedForm, WebContext, WebDep
 from matcher import (
     InvalidInput,
     MatchQuery,
+    SubmissionCreate,
     TechnologyCreate,
     submit_technology,
 )
@@ -123,7 +124,8 @@ def submit(ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response
     item = None
     if not errors and not submit_errors:
         try:
-            item = TechnologyCreate(
+            # The API's submission rules (a contact that reaches someone), then stored as the API stores it.
+            item = SubmissionCreate(
                 title=title,
                 summary=q["text"],
                 directions=q["directions"],
@@ -134,11 +136,17 @@ def submit(ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response
             )
         except ValidationError as exc:
             forms.add_validation_errors(
-                submit_errors, exc, {"summary": "text", "preferred_provinces": "province"}, t=ctx.t
+                submit_errors,
+                exc,
+                {"summary": "text", "preferred_provinces": "province"},
+                messages={("contact", "value_error"): ctx.t("error.contact_reachable")},
+                t=ctx.t,
             )
     if item is not None:
         try:
-            _, token = submit_technology(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, item)
+            _, token = submit_technology(
+                ctx.rt.db, ctx.rt.engine, ctx.rt.settings, TechnologyCreate(**item.model_dump())
+            )
             return ctx.redirect(f"/t/{token}?new=1")
         except InvalidInput as exc:
             forms.add_domain_error(

@@ -21,6 +21,7 @@ from api.web.context import CheckedForm, WebContext, WebDep
 from matcher import (
     Conflict,
     IntroductionRequest,
+    InvalidInput,
     NotFound,
     get_platform,
     move_introduction,
@@ -126,8 +127,15 @@ def move(
         return _page(ctx, token, 422, error)
     try:
         move_introduction(
-            ctx.rt.db, ctx.rt.settings, introduction_id, patch, "researcher", technology_id=tech.id
+            ctx.rt.db,
+            ctx.rt.engine,
+            ctx.rt.settings,
+            introduction_id,
+            patch,
+            "researcher",
+            technology_id=tech.id,
         )
-    except Conflict as exc:
-        return _page(ctx, token, 409, ctx.t("error.move_refused"), exc.detail)
+    except (Conflict, InvalidInput) as exc:
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _page(ctx, token, status, ctx.t("error.move_refused"), exc.detail)
     return ctx.redirect(f"/t/{token}#intro-{introduction_id}")

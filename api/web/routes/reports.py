@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from api.web import forms
 from api.web.context import WebContext, WebDep
-from matcher import NotFound, ReportFilters, activity_csv, funnel_report, platform_activity
+from matcher import Forbidden, NotFound, ReportFilters, activity_csv, funnel_report, platform_activity
 from matcher.reports.schemas import (
     ACTIVITY_SORTS,
     DEFAULT_ACTIVITY_SORT,
@@ -58,11 +58,20 @@ def _filters(ctx: WebContext) -> tuple[ReportFilters, dict[str, str], forms.Erro
 @router.get("/reports/funnel")
 def funnel(ctx: WebDep) -> Response:
     filters, chosen, errors = _filters(ctx)
-    report = funnel_report(ctx.rt.db, ctx.rt.taxonomy, filters)
+    # As the API: counts covering too few platforms are for the administrator alone.
+    admin = ctx.principal is not None and ctx.principal.is_admin
+    least = 0 if admin else ctx.rt.settings.report_min_platforms
+    status = 422 if errors else 200
+    try:
+        report = funnel_report(ctx.rt.db, ctx.rt.taxonomy, filters, min_platforms=least)
+    except Forbidden:
+        errors["area"] = ctx.t("funnel.too_narrow", least=least)
+        chosen = dict.fromkeys(chosen, "")
+        report, status = funnel_report(ctx.rt.db, ctx.rt.taxonomy, ReportFilters(), min_platforms=least), 403
     query = urlencode({k: v for k, v in chosen.items() if v and k not in errors})
     return ctx.render(
         "reports/funnel.html",
-        422 if errors else 200,
+        status,
         report=report,
         chosen=chosen,
         errors=errors,

@@ -1,0 +1,28 @@
+"""A platform that declines for want of capacity: its capacity factor is zero until its operator raises
+``capacity`` again (``matcher.platforms.service.update_platform`` lifts the pause)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from matcher import indexing
+from matcher.dbtypes import utcnow
+from matcher.indexing import PLATFORM
+from matcher.matching.engine import MatchEngine
+from matcher.platforms.models import Platform
+from matcher.sync import record_changes
+
+
+def pause_capacity(db: Engine, engine: MatchEngine, platform_id: int) -> None:
+    """Zero the platform's capacity factor until its operator raises ``capacity`` (a PATCH with free slots)."""
+    with engine.write_lock, Session(db, expire_on_commit=False) as s:
+        platform = s.get(Platform, platform_id)
+        if platform is None or platform.capacity_paused_at is not None:
+            return
+        platform.capacity_paused_at = utcnow()
+        s.add(platform)
+        record_changes(s, engine.origin, PLATFORM, [platform_id])
+        s.commit()
+        s.refresh(platform)
+        indexing.apply(engine, PLATFORM, [(platform_id, platform, None)])
