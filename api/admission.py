@@ -10,6 +10,8 @@ Routes that run a match declare one dependency and nothing else changes in them:
 * ``MatchSlotDep``: a slot only, for writes that match (``POST /v1/technologies``, already behind a key).
 * ``PageMatchAdmissionDep``: pages that run a match (the search page with a text, a submission, a private
   link), limited per address.
+* ``SubmissionLimitDep``: a submission without a key (``POST /v1/submissions``, the web form) also spends a
+  token of the address's ``submission_rate_limit``: each stores a technology.
 
 The dependencies run on the event loop before the (synchronous) route, so a request waiting for a slot holds no
 thread of the pool other requests need; the slot is held while the route runs and given back when it returns.
@@ -38,6 +40,7 @@ class Admission:
     def __init__(self, settings: Settings) -> None:
         self.anonymous = RateLimiter(settings.match_rate_limit)
         self.keyed = RateLimiter(settings.keyed_match_rate_limit)
+        self.submissions = RateLimiter(settings.submission_rate_limit, "submissions")
         self.gate = MatchGate(settings.match_concurrency, settings.match_queue)
 
 
@@ -146,3 +149,14 @@ async def _page_match(request: Request) -> AsyncIterator[None]:
 ApiMatchAdmissionDep = Annotated[None, Depends(_api_match, scope="function")]
 MatchSlotDep = Annotated[None, Depends(_write_slot, scope="function")]
 PageMatchAdmissionDep = Annotated[None, Depends(_page_match, scope="function")]
+
+
+def _submission(request: Request) -> None:
+    """A researcher's submission without a key stores a technology: it also spends one of the address's
+    ``submission_rate_limit`` tokens (before the match admission, so a refused one costs no match)."""
+    admission: Admission = request.app.state.admission
+    if admission.submissions.enabled:
+        admission.submissions.take(f"ip:{client_address(request)}")
+
+
+SubmissionLimitDep = Annotated[None, Depends(_submission)]

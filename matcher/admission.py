@@ -90,8 +90,9 @@ class RateLimiter:
     #: How often full buckets are forgotten.
     SWEEP_SECONDS = 60.0
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, what: str = "matches") -> None:
         self.per_minute = per_minute
+        self.what = what
         self._rates = [Rate(per_minute, Duration.MINUTE)] if per_minute > 0 else []
         self._algorithm = TokenBucket()
         self._states: dict[str, tuple[float, ...]] = {}
@@ -118,7 +119,7 @@ class RateLimiter:
             REFUSED.labels("rate_limited").inc()
             wait = (decision.retry_after_ms or 1000) / 1000
             raise RateLimited(
-                f"At most {self.per_minute} matches a minute per client; try again in {math.ceil(wait)} s.",
+                f"At most {self.per_minute} {self.what} a minute per client; try again in {math.ceil(wait)} s.",
                 wait,
             )
 

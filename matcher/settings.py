@@ -212,6 +212,9 @@ class Settings(BaseSettings):
     #: Anonymous ``/v1/match`` and search-page requests each client may make per minute (a token bucket whose
     #: burst is this many); 0 turns the limit off. Keyed requests have their own, higher limit.
     match_rate_limit: int = Field(120, ge=0)
+    #: Technologies each client may submit without a key per minute (``POST /v1/submissions`` and the web form),
+    #: on top of the match limit: each is a stored row that platforms are told of. 0 turns the limit off.
+    submission_rate_limit: int = Field(10, ge=0)
     #: Matches per minute for each API key (its own token bucket); 0 turns the limit off.
     keyed_match_rate_limit: int = Field(1200, ge=0)
     #: Matches one process computes at once, and how many more may wait; a request that finds the queue full

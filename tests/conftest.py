@@ -44,6 +44,7 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
     # The suite sends hundreds of matches from one TestClient; tests of the limits set them explicitly.
     overrides.setdefault("match_rate_limit", 0)
     overrides.setdefault("keyed_match_rate_limit", 0)
+    overrides.setdefault("submission_rate_limit", 0)
     return Settings(
         database_url=_database_url(folder),
         index_dir=folder / "indexes",

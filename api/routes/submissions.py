@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.admission import ApiMatchAdmissionDep
+from api.admission import ApiMatchAdmissionDep, SubmissionLimitDep
 from api.deps import RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
@@ -45,7 +45,8 @@ _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     status_code=201,
     response_model=SubmissionCreated,
     summary="Submit a technology without an account; the answer carries its private token (shown once)",
-    description="No key needed; rate-limited like `POST /v1/match`. `contact` is required: an e-mail address, or "
+    description="No key needed; rate-limited like `POST /v1/match`, and to `PILOTMATCH_SUBMISSION_RATE_LIMIT` "
+    "submissions a minute per address. `contact` is required: an e-mail address, or "
     "a phone number with a name. Only the researcher (with the token) and, after an introduction both sides "
     "agreed to, that platform see it.",
     responses=problem_responses(429, 503),
@@ -54,6 +55,7 @@ def create_submission(
     body: SubmissionCreate,
     rt: RuntimeDep,
     response: Response,
+    _limit: SubmissionLimitDep,
     _: ApiMatchAdmissionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SubmissionCreated:

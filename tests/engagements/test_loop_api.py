@@ -330,3 +330,31 @@ def test_only_a_platform_that_fits_and_is_active_may_answer(small_client: TestCl
     )
     idle = small_client.put(url.format(hydrogen), json={"decision": "interested"}, headers=AUTH)
     assert idle.status_code == 409 and "deactivated" in idle.json()["detail"]
+
+
+def test_submissions_without_a_key_have_their_own_lower_limit(loop_rt) -> None:  # type: ignore[no-untyped-def]
+    """Each submission is a stored technology platforms are told of: an address may send a few a minute, while
+    its searches go on under the match limit."""
+    from api.app import create_app
+
+    app = create_app(
+        settings=loop_rt.settings.model_copy(update={"submission_rate_limit": 2}), runtime=loop_rt
+    )
+    with TestClient(app) as api:
+        sent = [api.post("/v1/submissions", json=HYDROGEN_SUBMISSION) for _ in range(3)]
+        assert [r.status_code for r in sent] == [201, 201, 429]
+        assert (
+            "2 submissions a minute" in sent[2].json()["detail"] and int(sent[2].headers["retry-after"]) >= 1
+        )
+        assert (
+            api.post("/v1/match", json={"text": HYDROGEN_SUBMISSION["summary"], "limit": 1}).status_code
+            == 200
+        )
+        from tests.web.test_web_pages import HTML, csrf_of
+
+        token = csrf_of(api.get("/?text=电解槽", headers=HTML).text)
+        form = {"text": "电解槽电堆", "contact": "lab@example.edu.cn", "csrf_token": token}
+        page = api.post("/technologies", data=form, headers=HTML)
+        assert (
+            page.status_code == 429 and "text/html" in page.headers["content-type"]
+        )  # the web form shares it

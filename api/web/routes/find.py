@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.admission import PageMatchAdmissionDep
+from api.admission import PageMatchAdmissionDep, SubmissionLimitDep
 from api.schemas import MatchResponse
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
@@ -111,7 +111,7 @@ def find(ctx: WebDep, _: PageMatchAdmissionDep) -> Response:
 
 
 @router.post("/technologies")
-def submit(ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response:
+def submit(ctx: WebDep, form: CheckedForm, _limit: SubmissionLimitDep, _: PageMatchAdmissionDep) -> Response:
     """Store the technology from the results page and send the researcher to its private link."""
     q, errors = _query(ctx, form)
     title = forms.optional(form, "title")
