@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session
 
 from matcher.engagements.models import Introduction, IntroductionEvent, ResearcherEmail
+from matcher.engagements.schemas import EventOut
 from matcher.notifications.email import email_address
 from matcher.notifications.outbox import (
     ENGAGEMENT_UPDATED,
@@ -42,15 +43,8 @@ def introduction_body(intro: Introduction, events: list[IntroductionEvent] | Non
 
 
 def _event_body(e: IntroductionEvent) -> dict:
-    return {
-        "actor": e.actor,
-        "from": e.from_status,
-        "to": e.to_status,
-        "outcome": e.outcome,
-        "trl_reached": e.trl_reached,
-        "note": e.note,
-        "at": e.created_at.isoformat(),
-    }
+    """The event as the API shows it in an introduction's ``events``."""
+    return EventOut.of(e).model_dump(mode="json", by_alias=True)
 
 
 def tell_platform(

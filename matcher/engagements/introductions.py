@@ -322,13 +322,18 @@ def introductions_by_technology(
     db: Engine, platform_id: int, technology_ids: list[int]
 ) -> dict[int, Introduction]:
     """A platform's introductions for these technologies (for its inbox and its "technologies that fit")."""
+    return platform_rows_by_technology(db, Introduction, platform_id, technology_ids)
+
+
+def platform_rows_by_technology(db: Engine, model: type, platform_id: int, technology_ids: list[int]) -> dict:
+    """One platform's rows of a per-pair table (answers, introductions) for these technologies, by technology."""
     if not technology_ids:
         return {}
     with Session(db, expire_on_commit=False) as s:
         rows = s.exec(
-            select(Introduction).where(
-                Introduction.platform_id == platform_id,
-                Introduction.technology_id.in_(technology_ids),  # type: ignore[attr-defined]
+            select(model).where(
+                model.platform_id == platform_id,  # type: ignore[attr-defined]
+                model.technology_id.in_(technology_ids),  # type: ignore[attr-defined]
             )
         ).all()
     return {r.technology_id: r for r in rows}

@@ -15,7 +15,12 @@ from sqlmodel import Session, select
 from matcher.dbtypes import utcnow
 from matcher.engagements.capacity import pause_capacity
 from matcher.engagements.fits import platform_may_answer
-from matcher.engagements.introductions import introductions_by_technology, lock_technology, settle
+from matcher.engagements.introductions import (
+    introductions_by_technology,
+    lock_technology,
+    platform_rows_by_technology,
+    settle,
+)
 from matcher.engagements.models import Introduction, PlatformResponse
 from matcher.engagements.schemas import PairStates, ResponseIn
 from matcher.errors import Conflict, NotFound
@@ -108,16 +113,7 @@ def responses_by_technology(
     db: Engine, platform_id: int, technology_ids: list[int]
 ) -> dict[int, PlatformResponse]:
     """One platform's answers to these technologies (for its inbox and its "technologies that fit")."""
-    if not technology_ids:
-        return {}
-    with Session(db, expire_on_commit=False) as s:
-        rows = s.exec(
-            select(PlatformResponse).where(
-                PlatformResponse.platform_id == platform_id,
-                PlatformResponse.technology_id.in_(technology_ids),  # type: ignore[attr-defined]
-            )
-        ).all()
-    return {r.technology_id: r for r in rows}
+    return platform_rows_by_technology(db, PlatformResponse, platform_id, technology_ids)
 
 
 def _pair(s: Session, technology_id: int, platform_id: int) -> PlatformResponse | None:

@@ -25,16 +25,12 @@ from pydantic import (
 from matcher.engagements.models import Introduction, IntroductionEvent, PlatformResponse
 from matcher.feedback.schemas import REASONS, Reason
 from matcher.fields import (
-    DirectionCode,
-    LongText,
     PlainText,
-    ProvinceInput,
-    ServiceTypeCode,
     ShortText,
     coded,
 )
 from matcher.platforms.models import Platform
-from matcher.technologies.schemas import TechnologyRead
+from matcher.technologies.schemas import TechnologyNeed, TechnologyRead
 
 Decision = Annotated[
     Literal["interested", "declined"],
@@ -143,7 +139,7 @@ class ResponseOut(BaseModel):
     responded_at: datetime
 
 
-class SubmissionCreate(BaseModel):
+class SubmissionCreate(TechnologyNeed):
     """A researcher's technology, sent without a key. The same fields as ``POST /v1/technologies`` but for the
     integrator's ones (``external_id``, ``status``); ``contact`` is required."""
 
@@ -163,16 +159,6 @@ class SubmissionCreate(BaseModel):
         },
     )
 
-    title: ShortText | None = None
-    summary: LongText = Field(
-        description="What the technology is, where it stands and what pilot testing it needs (Chinese or English)."
-    )
-    directions: list[DirectionCode] = Field(default_factory=list, max_length=37)
-    trl: int | None = Field(None, ge=1, le=9, description="Technology readiness level today.")
-    service_types: list[ServiceTypeCode] = Field(
-        default_factory=list, max_length=5, description="Wanted service types."
-    )
-    preferred_provinces: list[ProvinceInput] = Field(default_factory=list, max_length=31)
     contact: ShortText = Field(
         description="How the platform reaches you once you both agree: an e-mail address, or a phone number "
         "with a name. Only you and, after the introduction, that platform see it."

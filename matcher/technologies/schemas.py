@@ -40,10 +40,11 @@ _EXAMPLE = {
 }
 
 
-class TechnologyFields(BaseModel):
+class TechnologyNeed(BaseModel):
+    """What a researcher says of their technology: the fields every way of submitting one shares."""
+
     model_config = ConfigDict(extra="forbid")
 
-    external_id: ExternalId | None = None
     title: ShortText | None = None
     summary: LongText = Field(
         description="What the technology is, where it stands and what pilot testing it needs (Chinese or English)."
@@ -54,6 +55,12 @@ class TechnologyFields(BaseModel):
         default_factory=list, max_length=5, description="Wanted service types."
     )
     preferred_provinces: list[ProvinceInput] = Field(default_factory=list, max_length=31)
+
+
+class TechnologyFields(TechnologyNeed):
+    """The need plus what an integrator sets: its own id, the contact (optional here) and the status."""
+
+    external_id: ExternalId | None = None
     contact: ShortText | None = None
     status: Status = "open"
 
