@@ -65,6 +65,8 @@ def test_feedback_and_the_loop_are_exported_as_graded_labels(
 ) -> None:
     """Recorded feedback wins for its pair; an agreed pilot test is ideal (2), interest suitable (1), a wrong-
     process decline a rejection, and a decline for want of capacity no label at all."""
+    for p in small_client.get("/v1/platforms").json()["items"]:  # every platform hears of every technology
+        small_client.patch(f"/v1/platforms/{p['id']}", json={"notify_min_score": 0.0}, headers=AUTH)
     tech = _technology(small_client)
     first, second, third = (m["platform_id"] for m in tech["matches"][:3])
     tid = tech["id"]
