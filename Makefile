@@ -21,16 +21,24 @@ run: install
 	$(BIN)/pilotmatch seed-demo
 	$(BIN)/pilotmatch serve --host $(HOST) --port $(PORT)
 
-# The whole suite runs on SQLite files, then every test that touches the database runs again on a throw-away
-# PostgreSQL cluster the tests start (tests marked backend_independent run once: models, indexes, ranking, the
-# browser tests and the contract fuzzer, whose PostgreSQL-specific cases test_input_contract covers on both).
+# The whole suite runs on SQLite files and, at the same time, every test that touches the database runs again on
+# a throw-away PostgreSQL cluster the tests start (tests marked backend_independent run once: models, indexes,
+# ranking, the browser tests and the contract fuzzer, whose PostgreSQL-specific cases test_input_contract covers
+# on both). The two runs share the machine's cores (much of each is waiting on servers and subprocesses); each
+# has its own temporary folder, the PostgreSQL run's report is printed after the SQLite run's, and both must pass.
 # System packages first: PostgreSQL's binaries, Chromium for the browser tests, a CJK font.
+TEST_TMP ?= /tmp/pilotmatch-tests-$(shell id -u)
 test: install
 	scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
-	PILOTMATCH_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider -m "not backend_independent"
+	mkdir -p $(TEST_TMP)
+	PILOTMATCH_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider -m "not backend_independent" \
+		--basetemp=$(TEST_TMP)/postgresql > $(TEST_TMP)/postgresql.log 2>&1 & postgres=$$!; \
+	$(BIN)/pytest -q --basetemp=$(TEST_TMP)/sqlite; sqlite=$$?; \
+	wait $$postgres; pg=$$?; \
+	echo "--- the PostgreSQL run:"; cat $(TEST_TMP)/postgresql.log; \
+	test $$sqlite -eq 0 -a $$pg -eq 0
 
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install
