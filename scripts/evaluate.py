@@ -523,6 +523,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="Also write the results as JSON to this file.")
     parser.add_argument(
+        "--tie-break-effect",
+        action="store_true",
+        help="Also rank with random answer rates as the responsiveness tie-breaker, and print what changes.",
+    )
+    parser.add_argument(
         "--export-labels",
         type=Path,
         metavar="FILE",
@@ -591,7 +596,9 @@ def main(argv: list[str] | None = None) -> int:
         for s, (lo, hi) in intervals(full_items).items():
             full[s]["ndcg@10_ci95"] = [round(lo, 4), round(hi, 4)]
         rows.append((f"full ranking ({args.models[0]} + English)", full))
-        tie_effect = tie_break_effect(primary, items, full_fusion, rank_weights)
+        tie_effect = (
+            tie_break_effect(primary, items, full_fusion, rank_weights) if args.tie_break_effect else None
+        )
         directions = direction_accuracy(primary, args.dev_set)
         for ev in [*evaluators.values(), primary]:
             ev.rt.close()
@@ -604,7 +611,8 @@ def main(argv: list[str] | None = None) -> int:
             if s in full
         )
     )
-    print(tie_effect)
+    if tie_effect:
+        print(tie_effect)
     for name, (n, a1, a3) in directions.items():
         print(f"direction inference on {n} labelled {name}: accuracy@1 {a1:.3f}, accuracy@3 {a3:.3f}")
     print(f"({len(items)} queries, {time.perf_counter() - started:.1f} s)")

@@ -255,7 +255,7 @@ def test_top_equals_ranking_every_candidate(need: NeedFacts, inferred: tuple, po
         assert all(payload == f.id for _, _, f, payload in top)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     need=needs,
     pool=st.lists(st.tuples(platforms(), relevances), min_size=1, max_size=30),
