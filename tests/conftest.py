@@ -166,6 +166,15 @@ SAMPLE_PLATFORMS = [
 ]
 
 
+def notifying_runtime(folder: Path, **overrides: object) -> Runtime:
+    """A runtime with the three sample platforms that tells every platform of each technology it fits at all
+    (``notify_min_score`` 0, the best 3), retries webhooks at once and delivers to loopback receivers."""
+    settings = {"webhook_allow_private": True, "webhook_retry_delays": "0,0", "notify_min_score": 0.0}
+    runtime = Runtime.open(make_settings(folder, **{**settings, "notify_top_k": 3, **overrides}))
+    create_platforms(runtime.db, runtime.engine, runtime.settings, SAMPLE_PLATFORMS)
+    return runtime
+
+
 @pytest.fixture
 def small_runtime(tmp_path: Path) -> Iterator[Runtime]:
     """A fresh database with three sample platforms; each test that writes gets its own."""

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from matcher import Runtime, create_platforms
-from tests.conftest import AUTH, SAMPLE_PLATFORMS, make_settings
+from matcher import Runtime
+from tests.conftest import AUTH, notifying_runtime
 from tests.mailbox import smtp  # noqa: F401  (a fixture for this package's tests)
 from tests.webhook_receiver import Receiver
 
@@ -26,16 +26,7 @@ HYDROGEN_SUBMISSION = {
 
 @pytest.fixture
 def loop_rt(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime.open(
-        make_settings(
-            tmp_path,
-            webhook_allow_private=True,
-            webhook_retry_delays="0,0",
-            notify_min_score=0.0,
-            notify_top_k=3,
-        )
-    )
-    create_platforms(runtime.db, runtime.engine, runtime.settings, SAMPLE_PLATFORMS)
+    runtime = notifying_runtime(tmp_path)
     yield runtime
     runtime.close()
 

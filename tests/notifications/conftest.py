@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from matcher import DeliveryWorker, Runtime, create_platforms
-from tests.conftest import AUTH, SAMPLE_PLATFORMS, make_settings
+from matcher import DeliveryWorker, Runtime
+from tests.conftest import AUTH, notifying_runtime
 from tests.mailbox import smtp  # noqa: F401  (a fixture for this package's tests)
 from tests.webhook_receiver import Receiver
 
@@ -28,17 +28,7 @@ def _worker(rt: Runtime) -> DeliveryWorker:
 
 @pytest.fixture
 def rt(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime.open(
-        make_settings(
-            tmp_path,
-            webhook_allow_private=True,
-            webhook_retry_delays="0,0",
-            notify_min_score=0.0,
-            notify_top_k=3,
-            webhook_lease_seconds=2,
-        )
-    )
-    create_platforms(runtime.db, runtime.engine, runtime.settings, SAMPLE_PLATFORMS)
+    runtime = notifying_runtime(tmp_path, webhook_lease_seconds=2)
     yield runtime
     runtime.close()
 
