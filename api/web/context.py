@@ -30,7 +30,7 @@ from matcher.accounts.service import (
     open_sign_in,
     signed_in_digest,
 )
-from matcher.engagements.schemas import STATUSES
+from matcher.engagements.schemas import OUTCOME_NAMES, STATUSES
 from matcher.fields import FEEDBACK_REASONS
 
 HERE = Path(__file__).parent
@@ -75,7 +75,7 @@ def build_environment() -> Environment:
     env.filters["pct"] = lambda x: f"{100 * (x or 0):.0f}%"
     env.filters["score"] = lambda x: "–" if x is None else f"{x:.2f}"
     # The domain's names of introduction statuses and decline reasons, for ``t.coded(STATUSES, code)``.
-    env.globals |= {"STATUSES": STATUSES, "REASONS": FEEDBACK_REASONS}
+    env.globals |= {"STATUSES": STATUSES, "REASONS": FEEDBACK_REASONS, "OUTCOMES": OUTCOME_NAMES}
     return env
 
 

@@ -63,16 +63,14 @@ Move = Annotated[
         {k: v for k, v in STATUSES.items() if k not in ("requested", "introduced")},
     ),
 ]
+OUTCOME_NAMES: dict[str, tuple[str, str]] = {
+    "succeeded": ("成功", "Succeeded"),
+    "failed": ("失败", "Failed"),
+    "abandoned": ("放弃", "Abandoned"),
+}
 Outcome = Annotated[
     Literal["succeeded", "failed", "abandoned"],
-    coded(
-        "How a completed pilot test ended (结果).",
-        {
-            "succeeded": ("成功", "Succeeded"),
-            "failed": ("失败", "Failed"),
-            "abandoned": ("放弃", "Abandoned"),
-        },
-    ),
+    coded("How a completed pilot test ended (结果).", OUTCOME_NAMES),
 ]
 OUTCOMES: tuple[str, ...] = get_args(get_args(Outcome)[0])
 Actor = Literal["researcher", "platform", "admin"]

@@ -167,10 +167,16 @@ def test_operator_answers_in_one_click_and_sees_the_contact_only_after_the_intro
     assert moved.status_code == 200 and "已商定" in moved.text and "三月开工" in moved.text
     assert api.get(f"/v1/submissions/{pair.token}").json()["introductions"][0]["status"] == "agreed"
 
+    # The researcher's move reaches the inbox saying what changed (the platform's own moves are not news to it).
+    researcher_url = f"/v1/submissions/{pair.token}/introductions/{intro_id}"
+    api.patch(researcher_url, json={"status": "piloting", "note": "样品已寄出"})
+    inbox = op.get(inbox_url, headers=HTML).text
+    assert inbox.count("对接进展有更新") == 1 and "研究者将对接更新为" in inbox and "样品已寄出" in inbox
+
     # In English too: the domain's names of statuses and reasons.
     op.cookies.set("pm_lang", "en")
     english = op.get(intro_url, headers=HTML).text
-    assert "Agreed on a pilot test" in english and "Move the engagement on" in english
+    assert "Pilot test under way" in english and "Move the engagement on" in english
 
     # Another platform's operator: 404 on the page, the moves and the answers of this platform.
     stranger = _operator(api, pair.other_key)
@@ -186,4 +192,4 @@ def test_operator_answers_in_one_click_and_sees_the_contact_only_after_the_intro
         stranger.post(answer_url, data={"decision": "interested", "csrf_token": stranger_token}).status_code
         == 404
     )
-    assert api.get(f"/v1/introductions/{intro_id}", headers=AUTH).json()["status"] == "agreed"
+    assert api.get(f"/v1/introductions/{intro_id}", headers=AUTH).json()["status"] == "piloting"
