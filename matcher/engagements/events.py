@@ -24,8 +24,8 @@ from matcher.settings import Settings
 from matcher.technologies.models import Technology
 
 
-def introduction_body(intro: Introduction, events: list[IntroductionEvent] | None = None) -> dict:
-    body = {
+def _introduction_body(intro: Introduction) -> dict:
+    return {
         "id": intro.id,
         "technology_id": intro.technology_id,
         "platform_id": intro.platform_id,
@@ -37,9 +37,6 @@ def introduction_body(intro: Introduction, events: list[IntroductionEvent] | Non
         "note": intro.note,
         "introduced_at": intro.introduced_at.isoformat() if intro.introduced_at else None,
     }
-    if events is not None:
-        body["event"] = _event_body(events[-1]) if events else None
-    return body
 
 
 def _event_body(e: IntroductionEvent) -> dict:
@@ -63,7 +60,7 @@ def tell_platform(
         technology["contact"] = tech.contact
     data = {
         "platform_id": intro.platform_id,
-        "introduction": introduction_body(intro),
+        "introduction": _introduction_body(intro),
         "technology": technology,
     }
     if event is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -72,7 +72,6 @@ Outcome = Annotated[
     Literal["succeeded", "failed", "abandoned"],
     coded("How a completed pilot test ended (结果).", OUTCOME_NAMES),
 ]
-OUTCOMES: tuple[str, ...] = get_args(get_args(Outcome)[0])
 Actor = Literal["researcher", "platform", "admin"]
 
 Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), PlainText]
