@@ -102,7 +102,8 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
 
 def search(page: Page, text: str) -> None:
     page.fill("#text", text)
-    with page.expect_response(lambda r: "/?" in r.url and r.request.method == "GET"):
+    # Wait for the new document, not only its response: reading before it commits reads the previous results.
+    with page.expect_navigation(url=lambda u: "text=" in u):
         page.click("#find button[type=submit]")
     expect(page.locator("#results ol.results > li").first).to_be_visible()
 
@@ -142,7 +143,7 @@ def test_language_switch_is_remembered(page: Page, site: Site) -> None:
 def test_filters_refine_without_losing_the_text(page: Page) -> None:
     page.goto("/")
     search(page, ZH_MACHINING)
-    with page.expect_response(lambda r: "tier=national" in r.url):
+    with page.expect_navigation(url=lambda u: "tier=national" in u):
         page.check("#refine input[name=tier][value=national]")
     expect(page.locator("#results .badge.tier-national").first).to_be_visible()
     badges = page.locator("#results ol.results > li .badge").all_inner_texts()
@@ -157,7 +158,7 @@ def test_directory_filters_and_pages(page: Page, site: Site) -> None:
     page.click("a[rel=next]")
     assert page.locator("ul.platforms > li h3").first.inner_text() != first
     page.goto("/platforms")
-    with page.expect_response(lambda r: "tier=national" in r.url):
+    with page.expect_navigation(url=lambda u: "tier=national" in u):
         page.select_option("#tier", "national")
     expect(page.locator("ul.platforms > li").first).to_be_visible()
     assert set(page.locator("ul.platforms .badge").all_inner_texts()) == {"国家级制造业中试平台"}
