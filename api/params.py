@@ -1,4 +1,4 @@
-"""Path parameter types shared by routes.
+"""Path and query parameter types shared by routes.
 
 ``RowId`` is the type of every ``{..._id}`` in a path. It admits the ids a row can have on every backend
 (1 to ``MAX_ROW_ID``); anything else, a number out of that range or not a number at all, names nothing, so the
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import BeforeValidator
 
 from matcher.fields import MAX_ROW_ID
@@ -29,4 +29,12 @@ def _canonical(value: object) -> object:
 
 RowId = Annotated[
     int, Path(ge=1, le=MAX_ROW_ID, description="A row id (1 to 2,147,483,647)."), BeforeValidator(_canonical)
+]
+
+#: ``?include_weak=true`` on routes that answer a technology's matches (as ``include_weak`` in a match request).
+IncludeWeak = Annotated[
+    bool,
+    Query(
+        description="Also return weak fits after the first PILOTMATCH_WEAK_RESULTS_SHOWN (3); left out by default."
+    ),
 ]

@@ -71,6 +71,11 @@ class MatchRequest(BaseModel):
     area: AreaCode | None = None
     tier: list[TierCode] = Field(default_factory=list, max_length=5)
     limit: int = Field(10, ge=1, le=100)
+    include_weak: bool = Field(
+        False,
+        description="Also return weak fits after the first `PILOTMATCH_WEAK_RESULTS_SHOWN` (3); they are left "
+        "out by default.",
+    )
 
     def query(self, taxonomy: Taxonomy) -> MatchQuery:
         """The domain's query for this request (normalised and checked once, in ``MatchQuery.of``)."""
@@ -84,6 +89,7 @@ class MatchRequest(BaseModel):
             area=self.area,
             tiers=self.tier,
             limit=self.limit,
+            include_weak=self.include_weak,
         )
 
 
@@ -133,7 +139,15 @@ class InferredDirectionOut(BaseModel):
     confidence: float = Field(ge=0, le=1)
 
 
+UNMET_DEMAND = Field(
+    description="The service's verdict: no platform fits this need well (its best platform, whatever the "
+    "filters, scores below PILOTMATCH_UNMET_DEMAND_SCORE). The coverage report counts the same verdict as unmet "
+    "demand.",
+)
+
+
 class MatchResponse(BaseModel):
+    unmet_demand: bool = UNMET_DEMAND
     matches: list[MatchOut]
     inferred_directions: list[InferredDirectionOut] = Field(
         default_factory=list,
@@ -144,6 +158,7 @@ class MatchResponse(BaseModel):
     @classmethod
     def of(cls, result: MatchResult) -> MatchResponse:
         return cls(
+            unmet_demand=result.unmet_demand,
             matches=[MatchOut.of(m) for m in result.matches],
             inferred_directions=[
                 InferredDirectionOut(
@@ -160,6 +175,7 @@ class TechnologyWithMatches(TechnologyRead):
         description="The key of the technology's private link (`/t/<token>`, `GET /v1/submissions/<token>`), "
         "shown once: hand it to the researcher.",
     )
+    unmet_demand: bool = UNMET_DEMAND
     matches: list[MatchOut]
     inferred_directions: list[InferredDirectionOut] = Field(default_factory=list)
 
@@ -169,6 +185,7 @@ class SubmissionCreated(BaseModel):
 
     token: str = Field(description="The key of the private link: shown only now, stored only as a hash.")
     technology: TechnologyRead
+    unmet_demand: bool = UNMET_DEMAND
     matches: list[MatchOut]
     inferred_directions: list[InferredDirectionOut] = Field(default_factory=list)
 
@@ -178,6 +195,7 @@ class SubmissionRead(BaseModel):
     platforms' answers and the introductions."""
 
     technology: TechnologyRead
+    unmet_demand: bool = UNMET_DEMAND
     matches: list[MatchOut]
     inferred_directions: list[InferredDirectionOut] = Field(default_factory=list)
     responses: list[ResponseOut]

@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     #: The coverage report counts an open technology as unmet demand when its best match scores below this:
     #: 0.5 reads "its best platform is more likely not a fit than a fit" on the calibrated scale.
     unmet_demand_score: float = Field(0.5, ge=0.0, le=1.0)
+    #: Results shown even when they read "weak": the first this many (so a need nothing fits still sees its
+    #: nearest platforms). Weak results after them are left out unless a request asks ``include_weak``.
+    weak_results_shown: int = Field(3, ge=0, le=100)
     #: Defaults for platforms that set none: notify of technologies that rank in a platform's best
     #: ``notify_top_k`` with a calibrated score of at least ``notify_min_score``.
     notify_top_k: int = Field(5, ge=1, le=100)

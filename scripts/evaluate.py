@@ -38,6 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gaps import Asked, gap_metrics, print_gap_table  # noqa: E402
+
 from matcher import (  # noqa: E402
     MatchQuery,
     NeedFacts,
@@ -45,6 +47,7 @@ from matcher import (  # noqa: E402
     Settings,
 )
 from matcher.importing import demo_platforms, import_platforms  # noqa: E402
+from matcher.matching.calibration import load_calibration  # noqa: E402
 from matcher.matching.fusion import Fusion, LanguageAwareFusion, make_fusion  # noqa: E402
 from matcher.matching.ranking import Ranker  # noqa: E402
 from matcher.matching.text import language_mix, normalize_text  # noqa: E402
@@ -63,39 +66,64 @@ class DevItem:
     slices: tuple[str, ...]
 
 
+def _lines(folder: Path) -> list[dict]:
+    return [
+        json.loads(line)
+        for path in sorted(folder.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def _need(raw: dict) -> NeedFacts:
+    return NeedFacts(
+        directions=tuple(raw.get("directions") or ()),
+        trl=raw.get("trl"),
+        service_types=tuple(raw.get("wanted_service_types") or ()),
+    )
+
+
+def _text(raw: dict) -> str:
+    """As the service reads a summary: full-width forms to ASCII, traditional to simplified script."""
+    return normalize_text("\n".join(x for x in (raw.get("title"), raw["summary"]) if x))
+
+
+def load_no_fit_set(folder: Path) -> list[DevItem]:
+    """The written no-fit needs (``eval/nofit``): no demo platform can pilot them. Each is asked as its summary
+    (slices overall and its language) and as its title alone (short)."""
+    items = []
+    for raw in _lines(folder):
+        text = _text(raw)
+        items.append(DevItem(raw["id"], text, _need(raw), {}, ("overall", language_mix(text).dominant)))
+        if raw.get("title"):
+            items.append(
+                DevItem(raw["id"] + ":title", normalize_text(raw["title"]), _need(raw), {}, ("short",))
+            )
+    return items
+
+
 def load_dev_set(folder: Path, platform_lang: dict[str, str]) -> list[DevItem]:
     items = []
-    for path in sorted(folder.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            raw = json.loads(line)
-            # As the service reads a summary: full-width forms to ASCII, traditional to simplified script.
-            text = normalize_text("\n".join(x for x in (raw.get("title"), raw["summary"]) if x))
-            qlang = language_mix(text).dominant
-            ideal = [p for p, g in raw["relevant"].items() if g == 2]
-            langs = [platform_lang[p] for p in ideal if p in platform_lang]
-            # A tie (one Chinese and one English ideal platform) is not a cross-language need: it counts in the
-            # query's own language. (A plain max over a set broke ties by hash order, so 12 items moved between
-            # slices from run to run.)
-            plang = (
-                max(sorted(set(langs)), key=lambda lang: (langs.count(lang), lang == qlang))
-                if langs
-                else qlang
-            )
-            slices = ["overall", f"{qlang}→{plang}"]
-            if raw.get("paraphrase"):
-                slices.append("paraphrase")
-            need = NeedFacts(
-                directions=tuple(raw.get("directions") or ()),
-                trl=raw.get("trl"),
-                service_types=tuple(raw.get("wanted_service_types") or ()),
-            )
-            items.append(DevItem(raw["id"], text, need, raw["relevant"], tuple(slices)))
-            if raw.get("title"):
-                # The same need typed as a short phrase (as people do in a search box): its own slice.
-                title = normalize_text(raw["title"])
-                items.append(DevItem(raw["id"] + ":title", title, need, raw["relevant"], ("short",)))
+    for raw in _lines(folder):
+        text = _text(raw)
+        qlang = language_mix(text).dominant
+        ideal = [p for p, g in raw["relevant"].items() if g == 2]
+        langs = [platform_lang[p] for p in ideal if p in platform_lang]
+        # A tie (one Chinese and one English ideal platform) is not a cross-language need: it counts in the
+        # query's own language. (A plain max over a set broke ties by hash order, so 12 items moved between
+        # slices from run to run.)
+        plang = (
+            max(sorted(set(langs)), key=lambda lang: (langs.count(lang), lang == qlang)) if langs else qlang
+        )
+        slices = ["overall", f"{qlang}→{plang}"]
+        if raw.get("paraphrase"):
+            slices.append("paraphrase")
+        need = _need(raw)
+        items.append(DevItem(raw["id"], text, need, raw["relevant"], tuple(slices)))
+        if raw.get("title"):
+            # The same need typed as a short phrase (as people do in a search box): its own slice.
+            title = normalize_text(raw["title"])
+            items.append(DevItem(raw["id"] + ":title", title, need, raw["relevant"], ("short",)))
     return items
 
 
@@ -189,7 +217,7 @@ class Evaluator:
         if item.id not in self.vectors:
             self.vectors[item.id] = engine.embed_query(item.text)
         need = item.need if weights is not None else NeedFacts()
-        query = MatchQuery(item.text, need=need, limit=10, vector=self.vectors[item.id])  # type: ignore[arg-type]
+        query = MatchQuery(item.text, need=need, limit=10, vector=self.vectors[item.id], include_weak=True)  # type: ignore[arg-type]
         return [self.ext[m.platform_id] for m in engine.match(query).matches]
 
     def per_item(
@@ -336,7 +364,9 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
         vec = ev.vectors.get(it.id)
         if vec is None:
             vec = ev.vectors[it.id] = engine.embed_query(it.text)
-        query = MatchQuery(it.text, need=it.need, limit=depth + len(it.relevant), vector=vec)  # type: ignore[arg-type]
+        query = MatchQuery(
+            it.text, need=it.need, limit=depth + len(it.relevant), vector=vec, include_weak=True
+        )  # type: ignore[arg-type]
         results = engine.match(query).matches
         variants = [(results[:depth], True)]
         if base in no_fit:
@@ -407,6 +437,41 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
     }
     path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"stored in {path.relative_to(ROOT)}")
+
+
+def ask_for_gaps(ev: Evaluator, items: list[DevItem], no_fit: list[DevItem]) -> list[Asked]:
+    """Every dev query as it is and with its labelled platforms left out, and every written no-fit need, asked as
+    the service answers (its fusion, ranking factors, calibration and fit labels)."""
+    engine = ev.rt.engine
+    engine.fusion = LanguageAwareFusion(engine.settings.fusion, ev.cal)
+    engine.ranker = Ranker(
+        engine.settings.rank, engine.taxonomy, calibration=load_calibration(engine.model_key)
+    )
+    ids = {ext: pid for pid, ext in ev.ext.items()}
+
+    def first(it: DevItem, excluded: frozenset[int] = frozenset()) -> tuple[float | None, str | None, bool]:
+        vec = ev.vectors.get(it.id)
+        if vec is None:
+            vec = ev.vectors[it.id] = engine.embed_query(it.text)
+        query = MatchQuery(it.text, need=it.need, limit=1, vector=vec, excluded_platform_ids=excluded)  # type: ignore[arg-type]
+        top = engine.match(query).matches
+        if not top:
+            return None, None, False
+        return top[0].score, top[0].fit, it.relevant.get(ev.ext[top[0].platform_id], 0) > 0
+
+    def slices(it: DevItem) -> tuple[str, ...]:
+        return ("short",) if "short" in it.slices else ("overall", language_mix(it.text).dominant)
+
+    asked = []
+    for it in items:
+        best, fit, relevant = first(it)
+        asked.append(Asked(it.id, slices(it), True, relevant, best, fit))
+        best, fit, _ = first(it, frozenset(ids[e] for e in it.relevant if e in ids))
+        asked.append(Asked(it.id + ":removed", slices(it), False, False, best, fit, "removed"))
+    for it in no_fit:
+        best, fit, _ = first(it)
+        asked.append(Asked(it.id, it.slices, False, False, best, fit, "written"))
+    return asked
 
 
 def direction_accuracy(ev: Evaluator, dev_folder: Path) -> dict[str, tuple[int, float, float]]:
@@ -514,6 +579,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Embedders to compare; the first is used for fusion and the full ranking.",
     )
     parser.add_argument("--dev-set", type=Path, default=ROOT / "eval" / "dev")
+    parser.add_argument(
+        "--no-fit-set",
+        type=Path,
+        default=ROOT / "eval" / "nofit",
+        help="Needs no demo platform can pilot, for the gap signal.",
+    )
     parser.add_argument("--fusion", default="language-aware", help="Fusion for the 'full ranking' row.")
     parser.add_argument("--tune", action="store_true", help="Grid-search fusion settings first.")
     parser.add_argument(
@@ -600,6 +671,8 @@ def main(argv: list[str] | None = None) -> int:
             tie_break_effect(primary, items, full_fusion, rank_weights) if args.tie_break_effect else None
         )
         directions = direction_accuracy(primary, args.dev_set)
+        asked = ask_for_gaps(primary, items, load_no_fit_set(args.no_fit_set))
+        gaps = gap_metrics(asked, settings.unmet_demand_score, bootstrap_interval)
         for ev in [*evaluators.values(), primary]:
             ev.rt.close()
     print_table(rows)
@@ -613,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if tie_effect:
         print(tie_effect)
+    print_gap_table(gaps, settings.unmet_demand_score)
     for name, (n, a1, a3) in directions.items():
         print(f"direction inference on {n} labelled {name}: accuracy@1 {a1:.3f}, accuracy@3 {a3:.3f}")
     print(f"({len(items)} queries, {time.perf_counter() - started:.1f} s)")
@@ -620,7 +694,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"best fusion settings: {fusion_settings.model_dump()}")
         print(f"best rank weights: {rank_weights.model_dump()}")
     if args.json:
-        args.json.write_text(json.dumps(dict(rows), indent=2, ensure_ascii=False), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(dict(rows) | {"gap signal": gaps}, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
 
     failures = gate_failures(rows, full)
     if failures:

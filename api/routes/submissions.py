@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.admission import ApiMatchAdmissionDep, SubmissionLimitDep
 from api.deps import RuntimeDep
-from api.params import RowId
+from api.params import IncludeWeak, RowId
 from api.problems import problem_responses
 from api.schemas import MatchResponse, SubmissionCreated, SubmissionRead
 from matcher import (
@@ -58,13 +58,15 @@ def create_submission(
     _limit: SubmissionLimitDep,
     _: ApiMatchAdmissionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    include_weak: IncludeWeak = False,
 ) -> SubmissionCreated:
-    technology, token, result = submit(rt.db, rt.engine, rt.settings, body, limit)
+    technology, token, result = submit(rt.db, rt.engine, rt.settings, body, limit, include_weak)
     response.headers.update(_NO_STORE)
     matches = MatchResponse.of(result)
     return SubmissionCreated(
         token=token,
         technology=TechnologyRead.model_validate(technology),
+        unmet_demand=matches.unmet_demand,
         matches=matches.matches,
         inferred_directions=matches.inferred_directions,
     )
@@ -82,12 +84,14 @@ def read_submission(
     response: Response,
     _: ApiMatchAdmissionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    include_weak: IncludeWeak = False,
 ) -> SubmissionRead:
-    found = submission(rt.db, rt.engine, token, limit)
+    found = submission(rt.db, rt.engine, token, limit, include_weak)
     response.headers.update(_NO_STORE)
     matches = MatchResponse.of(found.matches)
     return SubmissionRead(
         technology=TechnologyRead.model_validate(found.technology),
+        unmet_demand=matches.unmet_demand,
         matches=matches.matches,
         inferred_directions=matches.inferred_directions,
         responses=[ResponseOut.model_validate(r) for r in found.responses],

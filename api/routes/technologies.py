@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.admission import ApiMatchAdmissionDep, MatchSlotDep
 from api.deps import AdminDep, OptionalPrincipalDep, RuntimeDep
-from api.params import RowId
+from api.params import IncludeWeak, RowId
 from api.problems import problem_responses
 from api.schemas import MatchResponse, TechnologyWithMatches
 from matcher import (
@@ -42,12 +42,14 @@ def create_technology(
     _: AdminDep,
     _slot: MatchSlotDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    include_weak: IncludeWeak = False,
 ) -> TechnologyWithMatches:
     row, token = service.submit_technology(rt.db, rt.engine, rt.settings, body)
-    outcome = MatchResponse.of(service.matches_for_technology(rt.db, rt.engine, row, limit))
+    outcome = MatchResponse.of(service.matches_for_technology(rt.db, rt.engine, row, limit, include_weak))
     return TechnologyWithMatches(
         **TechnologyRead.model_validate(row).model_dump(),
         token=token,
+        unmet_demand=outcome.unmet_demand,
         matches=outcome.matches,
         inferred_directions=outcome.inferred_directions,
     )
@@ -112,9 +114,10 @@ def technology_matches(
     rt: RuntimeDep,
     _: ApiMatchAdmissionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    include_weak: IncludeWeak = False,
 ) -> MatchResponse:
     row = service.get_technology(rt.db, technology_id)
-    return MatchResponse.of(service.matches_for_technology(rt.db, rt.engine, row, limit))
+    return MatchResponse.of(service.matches_for_technology(rt.db, rt.engine, row, limit, include_weak))
 
 
 @router.post(

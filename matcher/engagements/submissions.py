@@ -29,20 +29,27 @@ class Submission:
 
 
 def submit(
-    db: Engine, engine: MatchEngine, settings: Settings, body: SubmissionCreate, limit: int = 10
+    db: Engine,
+    engine: MatchEngine,
+    settings: Settings,
+    body: SubmissionCreate,
+    limit: int = 10,
+    include_weak: bool = False,
 ) -> tuple[Technology, str, MatchResult]:
     """Store a researcher's technology; returns it, the token of its private link (shown once) and its
     matches."""
     technology, token = submit_technology(db, engine, settings, TechnologyCreate(**body.model_dump()))
-    return technology, token, matches_for_technology(db, engine, technology, limit)
+    return technology, token, matches_for_technology(db, engine, technology, limit, include_weak)
 
 
-def submission(db: Engine, engine: MatchEngine, token: str, limit: int = 10) -> Submission:
+def submission(
+    db: Engine, engine: MatchEngine, token: str, limit: int = 10, include_weak: bool = False
+) -> Submission:
     """What a private link opens; an unknown token is ``NotFound``."""
     technology = technology_by_token(db, token)
     return Submission(
         technology=technology,
-        matches=matches_for_technology(db, engine, technology, limit),
+        matches=matches_for_technology(db, engine, technology, limit, include_weak),
         responses=responses_of(db, technology.id),  # type: ignore[arg-type]
         introductions=introductions_of(db, technology.id),  # type: ignore[arg-type]
     )

@@ -128,7 +128,14 @@ class MatchEngine:
         terms = QueryTerms.of(query.text, self.lexicon)
         allowed = self._allowed(query)
         pool = max(self.settings.candidate_pool, query.limit * 3)
-        found = self.search.search(vector, query.text, terms, query.need, allowed, pool)
+        # Platforms that said this need is not for them are out of its best score and verdict too; other
+        # filters narrow what is shown, never what the need's best is read against.
+        everywhere = (
+            set(self.corpora.platforms.docs) - query.excluded_platform_ids
+            if query.excluded_platform_ids
+            else None
+        )
+        found = self.search.search(vector, query.text, terms, query.need, allowed, pool, everywhere)
         need = found.need
         ranked = self.search.ranked(need, found.fused, query.limit)
         # Unfiltered, the best candidate is the first ranked; filtered, it is the best of all candidates.
@@ -137,13 +144,21 @@ class MatchEngine:
         )
         own_words = surface_forms(query.text)
         matches = []
-        for _, relevance, doc, hit in ranked:
+        # The verdict reads the need's best (the first result unless a filter hides it), as the coverage report
+        # reads the best score the outbox stored from the same call.
+        best_score = self.ranker.calibrated(best) if allowed is not None and best is not None else None
+        for i, (_, relevance, doc, hit) in enumerate(ranked):
             result = self.ranker.score(need, doc.facts, relevance, best)
+            if i == 0 and allowed is None:
+                best_score = result.score
+            fit = self.fit.label(result.score)
+            if fit == "weak" and i >= self.settings.weak_results_shown and not query.include_weak:
+                break  # scores fall down the list: every later result is weak too
             matches.append(
                 PlatformMatch(
                     platform_id=doc.id,
                     score=result.score,
-                    fit=self.fit.label(result.score),
+                    fit=fit,
                     explanation=result.explanation,
                     card=doc.card,
                     evidence=Evidence(
@@ -153,7 +168,8 @@ class MatchEngine:
                 )
             )
         inferred = NamedDirection.named(self.taxonomy, need.inferred) if not need.directions else []
-        return MatchResult(matches, inferred)
+        unmet = best_score is None or best_score < self.settings.unmet_demand_score
+        return MatchResult(matches, inferred, best_score, unmet)
 
     def technologies_for(self, platform_id: int, limit: int = 10) -> TechnologyMatches:
         """The reverse direction: open technologies that fit a platform, scored as their forward matches score

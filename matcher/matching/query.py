@@ -39,7 +39,7 @@ class MatchQuery:
     ``vector`` is a stored technology's (so it is not embedded again); None embeds ``text``. ``platform_ids``
     narrows the candidates to these platforms (one platform: its score for this need, exactly as a full match
     would give it); ``excluded_platform_ids`` leaves platforms out (those that told this researcher they do not
-    fit).
+    fit). Weak fits after the first ``Settings.weak_results_shown`` are left out unless ``include_weak``.
     """
 
     text: str
@@ -50,6 +50,7 @@ class MatchQuery:
     vector: QueryVector | None = None
     platform_ids: frozenset[int] | None = None
     excluded_platform_ids: frozenset[int] = frozenset()
+    include_weak: bool = False
 
     @classmethod
     def of(
@@ -64,6 +65,7 @@ class MatchQuery:
         area: str | None = None,
         tiers: Sequence[str] = (),
         limit: int = 10,
+        include_weak: bool = False,
     ) -> MatchQuery:
         """A query from user input. ``directions``, ``trl``, ``province`` and ``service_types`` are preferences
         that feed ranking factors; ``area`` and ``tiers`` are filters (a single code may be given as a string). One
@@ -99,7 +101,12 @@ class MatchQuery:
             service_types=tuple(codes["service_types"]),
         )
         return cls(
-            text=normalize_text(text), need=need, area=codes["area"] or None, tiers=checked_tiers, limit=limit
+            text=normalize_text(text),
+            need=need,
+            area=codes["area"] or None,
+            tiers=checked_tiers,
+            limit=limit,
+            include_weak=include_weak,
         )
 
     @property

@@ -306,6 +306,11 @@ class Ranker:
             total += weight * factor.signal(ctx)
         return total
 
+    def calibrated(self, raw: float, best: float | None = None) -> float:
+        """The score a pair of raw score ``raw`` shows (rounded as ``score`` rounds it) when the query's best raw
+        score is ``best`` (None: this is the best)."""
+        return round(self.calibration(raw, best) if self.calibration.fitted else raw, 6)
+
     def score(
         self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance, best: float | None = None
     ) -> Scored:

@@ -79,10 +79,17 @@ class NamedDirection:
 @dataclass(frozen=True, slots=True)
 class MatchResult:
     """Ranked platforms for a need, best first, plus the directions inferred for it (empty when the user chose
-    directions), so a user can see and correct what the service assumed."""
+    directions), so a user can see and correct what the service assumed, and the service's verdict on the need.
+
+    ``best_score`` is the calibrated score of the need's best platform among all it may be matched with (filters
+    such as area or tier do not change it; None: no platform at all), and ``unmet_demand`` says it is below
+    ``PILOTMATCH_UNMET_DEMAND_SCORE``: nothing fits this need well. The coverage report counts the same verdict.
+    """
 
     matches: list[PlatformMatch]
     inferred_directions: list[NamedDirection] = field(default_factory=list)
+    best_score: float | None = None
+    unmet_demand: bool = False
 
 
 @dataclass(frozen=True, slots=True)

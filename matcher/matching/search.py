@@ -69,6 +69,7 @@ class CandidateSearch:
         need: NeedFacts,
         allowed: set[int] | None = None,
         pool: int | None = None,
+        everywhere: set[int] | None = None,
     ) -> Found:
         """A query's candidates, ready to rank: a first pass infers the need's directions (unless given), and
         where feedback applies (``_expanded``) a second pass scores them again with the moved query and infers
@@ -76,6 +77,7 @@ class CandidateSearch:
 
         Inferred directions and the best score (which calibration reads scores against) come from the unfiltered
         candidates: an area filter would otherwise decide the directions and make its best look like a fit.
+        ``everywhere`` bounds those (None: every platform), for platforms that are out of a need altogether.
         """
         full = self.settings.candidate_pool
         lexical = LexicalPass.of(self.platforms, terms)
@@ -84,7 +86,7 @@ class CandidateSearch:
         )
         every = within
         if allowed is not None:
-            every = candidates.gather(self.platforms, vector, terms, None, full, lexical, self.passages)
+            every = candidates.gather(self.platforms, vector, terms, everywhere, full, lexical, self.passages)
         fused = self._fuse(within)
         basis = fused if allowed is None else self._fuse(every)
         infer = not (need.directions or need.inferred)

@@ -177,14 +177,19 @@ def notify_for_technology(db: Engine, engine: MatchEngine, settings: Settings, t
     notes: list[dict] = []
     best = BestMatch(technology_id, None, None, list(tech.directions or ()))
     if vec is not None and tech.status != "closed":
+        # Every candidate, weak ones included: a platform may ask to hear of weaker fits (its own notify_min_score).
         query = MatchQuery(
-            technology_text(tech), technology_need(tech), limit=CANDIDATE_PLATFORMS, vector=vec
+            technology_text(tech),
+            technology_need(tech),
+            limit=CANDIDATE_PLATFORMS,
+            vector=vec,
+            include_weak=True,
         )
         result = engine.match(query)
         matches = result.matches
         best = BestMatch(
             technology_id,
-            matches[0].score if matches else None,
+            result.best_score,
             matches[0].platform_id if matches else None,
             list(tech.directions or ()) or [d.code for d in result.inferred_directions[:1]],
         )

@@ -182,7 +182,11 @@ def _check_external_id_free(db: Engine, technology_id: int | None, external_id: 
 
 
 def technology_query(
-    engine: MatchEngine, technology: Technology, limit: int = 10, excluded: frozenset[int] = frozenset()
+    engine: MatchEngine,
+    technology: Technology,
+    limit: int = 10,
+    excluded: frozenset[int] = frozenset(),
+    include_weak: bool = False,
 ) -> MatchQuery:
     """The match query of a stored technology: its text and choices, and its indexed vectors when it has them
     (so it is not embedded again). ``excluded`` platforms are left out."""
@@ -193,6 +197,7 @@ def technology_query(
         limit=limit,
         vector=vector,
         excluded_platform_ids=excluded,
+        include_weak=include_weak,
     )
 
 
@@ -215,17 +220,19 @@ def declined_platforms(db: Engine, technology_id: int) -> frozenset[int]:
 
 
 def matches_for_technology(
-    db: Engine, engine: MatchEngine, technology: Technology, limit: int = 10
+    db: Engine, engine: MatchEngine, technology: Technology, limit: int = 10, include_weak: bool = False
 ) -> MatchResult:
     """Rank platforms for a stored technology, leaving out those that said the pair does not fit."""
     excluded = declined_platforms(db, technology.id) if technology.id is not None else frozenset()
-    return engine.match(technology_query(engine, technology, limit, excluded))
+    return engine.match(technology_query(engine, technology, limit, excluded, include_weak))
 
 
 def pair_score(engine: MatchEngine, technology: Technology, platform_id: int) -> float | None:
     """The current score of one (technology, platform) pair, exactly as the technology's matches score it, or
     None if the platform is not matchable."""
-    query = replace(technology_query(engine, technology, 1), platform_ids=frozenset({platform_id}))
+    query = replace(
+        technology_query(engine, technology, 1, include_weak=True), platform_ids=frozenset({platform_id})
+    )
     matches = engine.match(query).matches
     return matches[0].score if matches else None
 
