@@ -144,6 +144,7 @@ class MatchEngine:
         )
         own_words = surface_forms(query.text)
         matches = []
+        weak_left_out = False
         # The verdict reads the need's best (the first result unless a filter hides it), as the coverage report
         # reads the best score the outbox stored from the same call.
         best_score = self.ranker.calibrated(best) if allowed is not None and best is not None else None
@@ -153,6 +154,7 @@ class MatchEngine:
                 best_score = result.score
             fit = self.fit.label(result.score)
             if fit == "weak" and i >= self.settings.weak_results_shown and not query.include_weak:
+                weak_left_out = True
                 break  # scores fall down the list: every later result is weak too
             matches.append(
                 PlatformMatch(
@@ -169,7 +171,7 @@ class MatchEngine:
             )
         inferred = NamedDirection.named(self.taxonomy, need.inferred) if not need.directions else []
         unmet = best_score is None or best_score < self.settings.unmet_demand_score
-        return MatchResult(matches, inferred, best_score, unmet)
+        return MatchResult(matches, inferred, best_score, unmet, weak_left_out)
 
     def technologies_for(self, platform_id: int, limit: int = 10) -> TechnologyMatches:
         """The reverse direction: open technologies that fit a platform, scored as their forward matches score

@@ -90,6 +90,8 @@ class MatchResult:
     inferred_directions: list[NamedDirection] = field(default_factory=list)
     best_score: float | None = None
     unmet_demand: bool = False
+    #: Weak fits were left out after the first few (ask again with ``include_weak`` to see them).
+    weak_left_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
