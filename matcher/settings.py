@@ -161,12 +161,12 @@ class Settings(BaseSettings):
     #: English queries of at most this many words (a title or a search phrase, not a summary) get feedback too.
     expansion_english_words: int = Field(12, ge=0, le=1000)
     #: Calibrated scores at or above this read as a "good" fit (see the reliability table in docs/evaluation.md).
-    good_fit_score: float = Field(0.6, ge=0.0, le=1.0)
+    good_fit_score: float = Field(0.59, ge=0.0, le=1.0)
     #: Calibrated scores at or above this (and below ``good_fit_score``) read as a "possible" fit.
-    possible_fit_score: float = Field(0.3, ge=0.0, le=1.0)
+    possible_fit_score: float = Field(0.53, ge=0.0, le=1.0)
     #: The coverage report counts an open technology as unmet demand when its best match scores below this:
     #: 0.5 reads "its best platform is more likely not a fit than a fit" on the calibrated scale.
-    unmet_demand_score: float = Field(0.5, ge=0.0, le=1.0)
+    unmet_demand_score: float = Field(0.15, ge=0.0, le=1.0)
     #: Results shown even when they read "weak": the first this many (so a need nothing fits still sees its
     #: nearest platforms). Weak results after them are left out unless a request asks ``include_weak``.
     weak_results_shown: int = Field(3, ge=0, le=100)

@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gaps import Asked, gap_metrics, print_gap_table  # noqa: E402
+from gaps import Asked, choose_cuts, gap_metrics, print_gap_table  # noqa: E402
 
 from matcher import (  # noqa: E402
     MatchQuery,
@@ -345,22 +345,26 @@ def tune_rank(ev: Evaluator, items: list[DevItem], fusion: FusionSettings, base:
 NO_FIT_EVERY = 3
 
 
-def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
+def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], depth: int = 20) -> None:
     """Fit the score calibration on the full ranking's top ``depth`` results of every dev query (summaries and
-    short queries alike), print a reliability table and store the fit in ``matcher/data/calibration.json``."""
-    from matcher.matching.calibration import fit_calibration
+    short queries alike) and every written no-fit need, print a reliability table, store the fit in
+    ``matcher/data/calibration.json`` and print the label and unmet-demand cuts it supports (``choose_cuts``)."""
+    from matcher.matching.calibration import QueryShape, fit_calibration
+    from matcher.matching.query import QueryTerms
 
     engine = ev.rt.engine
     engine.fusion = LanguageAwareFusion(engine.settings.fusion, ev.cal)
     engine.ranker = Ranker(engine.settings.rank, engine.taxonomy)  # no calibration: scores are raw
-    bases = sorted({it.id.split(":")[0] for it in items})
+    bases = sorted({it.id.split(":")[0] for it in items + no_fit_items})
     # Every dev query has a fitting platform, but real needs sometimes have none (the gaps the coverage report
     # exists to show). Without such queries the fit would learn "a query's first result usually fits" and hide
     # every gap, so one base item in NO_FIT_EVERY is also asked against the platforms minus all labelled for it.
     no_fit = {b for i, b in enumerate(bases) if i % NO_FIT_EVERY == 0}
-    raw, best, grades, base_of, fits = [], [], [], [], []
-    for it in items:
+    raw, best, grades, base_of, fits, shapes = [], [], [], [], [], []
+    for it in items + no_fit_items:
         base = it.id.split(":")[0]
+        terms = QueryTerms.of(it.text, engine.lexicon)
+        shape = QueryShape.of(terms.lang, terms.tokens)
         vec = ev.vectors.get(it.id)
         if vec is None:
             vec = ev.vectors[it.id] = engine.embed_query(it.text)
@@ -368,8 +372,8 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
             it.text, need=it.need, limit=depth + len(it.relevant), vector=vec, include_weak=True
         )  # type: ignore[arg-type]
         results = engine.match(query).matches
-        variants = [(results[:depth], True)]
-        if base in no_fit:
+        variants = [(results[:depth], bool(it.relevant))]
+        if base in no_fit and it.relevant:
             variants.append(([m for m in results if ev.ext[m.platform_id] not in it.relevant][:depth], False))
         for shown, has_fit in variants:
             for m in shown:
@@ -378,6 +382,7 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
                 grades.append(it.relevant.get(ev.ext[m.platform_id], 0) if has_fit else 0)
                 base_of.append(base)
                 fits.append(has_fit)
+                shapes.append(shape)
     # Reliability on pairs the fit has not seen: fit on half the dev items (summary and title together), read
     # the table on the other half, and the other way round.
     fold = {b: i % 2 for i, b in enumerate(bases)}
@@ -385,23 +390,28 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
     held: list[tuple[float, int, bool, bool]] = []  # (calibrated score, grade, first result, query has a fit)
     for k in (0, 1):
         train = [i for i, h in enumerate(half) if h != k]
-        fit = fit_calibration([raw[i] for i in train], [best[i] for i in train], [grades[i] for i in train])
+        fit = fit_calibration(
+            [raw[i] for i in train],
+            [best[i] for i in train],
+            [shapes[i] for i in train],
+            [grades[i] for i in train],
+        )
         held += [
-            (fit(raw[i], best[i]), grades[i], raw[i] == best[i], fits[i])
+            (fit(raw[i], best[i], shapes[i]), grades[i], raw[i] == best[i], fits[i])
             for i, h in enumerate(half)
             if h == k
         ]
-    cal = fit_calibration(raw, best, grades)
-    brier = sum((p - g / 2) ** 2 for p, g, _, _ in held) / len(held)
+    cal = fit_calibration(raw, best, shapes, grades)
+    brier = sum((p - (g > 0)) ** 2 for p, g, _, _ in held) / len(held)
     print(
-        f"calibration for {engine.model_key}: logistic on (raw, raw - best): intercept {cal.intercept}, "
-        f"raw {cal.raw_weight}, gap {cal.gap_weight}; fitted on {len(raw)} (query, platform) pairs "
-        f"({len(no_fit)} of {len(bases)} items also asked with no fitting platform); reliability below on "
+        f"calibration for {engine.model_key}: logistic on (raw, raw - best, English share, log length): "
+        f"intercept {cal.intercept}, raw {cal.raw_weight}, gap {cal.gap_weight}, English {cal.english_weight}, "
+        f"length {cal.length_weight}; target relevant (grade >= 1); fitted on {len(raw)} (query, platform) pairs "
+        f"({len(no_fit_items)} written no-fit queries; {len(no_fit)} dev items also asked with no fitting "
+        f"platform); reliability below on "
         f"held-out queries (2-fold), Brier {brier:.4f}"
     )
-    print(
-        f"{'calibrated score':<18}{'pairs':>7}{'mean score':>12}{'observed grade/2':>18}{'share relevant':>16}"
-    )
+    print(f"{'calibrated score':<18}{'pairs':>7}{'mean score':>12}{'share relevant':>16}")
     bins: dict[int, list[tuple[float, int]]] = defaultdict(list)
     for p, g, _, _ in held:
         bins[min(int(p * 10), 9)].append((p, g))
@@ -410,11 +420,8 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
         if not rows:
             continue
         mean_p = sum(p for p, _ in rows) / len(rows)
-        observed = sum(g / 2 for _, g in rows) / len(rows)
         share = sum(1 for _, g in rows if g > 0) / len(rows)
-        print(
-            f"{b / 10:.1f}-{(b + 1) / 10:.1f}{'':<11}{len(rows):>7}{mean_p:>12.3f}{observed:>18.3f}{share:>16.3f}"
-        )
+        print(f"{b / 10:.1f}-{(b + 1) / 10:.1f}{'':<11}{len(rows):>7}{mean_p:>12.3f}{share:>16.3f}")
     firsts = [p for p, g, first, _ in held if first and g > 0]
     gaps = [p for p, _, first, has_fit in held if first and not has_fit]
     good, possible = engine.settings.good_fit_score, engine.settings.possible_fit_score
@@ -430,13 +437,21 @@ def calibrate(ev: Evaluator, items: list[DevItem], depth: int = 20) -> None:
         "intercept": cal.intercept,
         "raw_weight": cal.raw_weight,
         "gap_weight": cal.gap_weight,
+        "english_weight": cal.english_weight,
+        "length_weight": cal.length_weight,
         "pairs": len(raw),
         "brier_held_out": round(brier, 4),
-        "fitted_on": "eval/dev (summaries and titles), top 20 of the full ranking, soft targets grade/2; "
-        f"1 item in {NO_FIT_EVERY} also without its labelled platforms",
+        "fitted_on": "eval/dev and eval/nofit (summaries and titles), top 20 of the full ranking, target "
+        f"relevant (grade >= 1); 1 dev item in {NO_FIT_EVERY} also without its labelled platforms",
     }
     path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"stored in {path.relative_to(ROOT)}")
+    cuts = choose_cuts(ask_for_gaps(ev, [it for it in items if it.relevant], no_fit_items))
+    print(
+        f"cuts the dev set supports: good >= {cuts.good} (first result relevant >= 85%), possible >= "
+        f"{cuts.possible} (>= 50%), unmet demand below {cuts.unmet} (false gaps <= 10%); set them as "
+        "PILOTMATCH_GOOD_FIT_SCORE, PILOTMATCH_POSSIBLE_FIT_SCORE and PILOTMATCH_UNMET_DEMAND_SCORE"
+    )
 
 
 def ask_for_gaps(ev: Evaluator, items: list[DevItem], no_fit: list[DevItem]) -> list[Asked]:
@@ -621,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if args.calibrate:
             ev = Evaluator(args.models[0], Path(tmp), as_service=True)
-            calibrate(ev, items)
+            calibrate(ev, items, load_no_fit_set(args.no_fit_set))
             ev.rt.close()
             return 0
         evaluators = {m: Evaluator(m, Path(tmp)) for m in args.models}

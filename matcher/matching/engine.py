@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from matcher.matching.calibration import load_calibration
+from matcher.matching.calibration import QueryShape, load_calibration
 from matcher.matching.completions import Completions
 from matcher.matching.corpus import Corpora
 from matcher.matching.directions import DirectionInferrer
@@ -147,9 +147,12 @@ class MatchEngine:
         weak_left_out = False
         # The verdict reads the need's best (the first result unless a filter hides it), as the coverage report
         # reads the best score the outbox stored from the same call.
-        best_score = self.ranker.calibrated(best) if allowed is not None and best is not None else None
+        shape = QueryShape.of(terms.lang, terms.tokens)
+        best_score = (
+            self.ranker.calibrated(best, None, shape) if allowed is not None and best is not None else None
+        )
         for i, (_, relevance, doc, hit) in enumerate(ranked):
-            result = self.ranker.score(need, doc.facts, relevance, best)
+            result = self.ranker.score(need, doc.facts, relevance, best, shape)
             if i == 0 and allowed is None:
                 best_score = result.score
             fit = self.fit.label(result.score)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from matcher.matching.calibration import ScoreCalibration
+from matcher.matching.calibration import QueryShape, ScoreCalibration
 from matcher.matching.fusion import Relevance
 from matcher.matching.pickling import by_fields
 from matcher.settings import RankWeights
@@ -306,16 +306,21 @@ class Ranker:
             total += weight * factor.signal(ctx)
         return total
 
-    def calibrated(self, raw: float, best: float | None = None) -> float:
+    def calibrated(self, raw: float, best: float | None = None, shape: QueryShape | None = None) -> float:
         """The score a pair of raw score ``raw`` shows (rounded as ``score`` rounds it) when the query's best raw
-        score is ``best`` (None: this is the best)."""
-        return round(self.calibration(raw, best) if self.calibration.fitted else raw, 6)
+        score is ``best`` (None: this is the best) and the query is of ``shape``."""
+        return round(self.calibration(raw, best, shape) if self.calibration.fitted else raw, 6)
 
     def score(
-        self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance, best: float | None = None
+        self,
+        need: NeedFacts,
+        platform: PlatformFacts,
+        relevance: Relevance,
+        best: float | None = None,
+        shape: QueryShape | None = None,
     ) -> Scored:
-        """The explained score; ``best`` is the query's best raw score, which calibration reads the raw score
-        against (None: this pair is the best known)."""
+        """The explained score; ``best`` is the query's best raw score and ``shape`` its language and length,
+        which calibration reads the raw score against (None: this pair is the best known)."""
         w = self.weights
         ctx = PairContext.of(need, platform, relevance, self.taxonomy)
         explanation = {
@@ -327,5 +332,5 @@ class Ranker:
         raw = sum(explanation.values())
         if self.calibration.fitted:
             # A monotonic map: order is unchanged, and the explanation still adds up to the score.
-            explanation["calibration"] = round(self.calibration(raw, best) - raw, 6)
+            explanation["calibration"] = round(self.calibration(raw, best, shape) - raw, 6)
         return Scored(score=round(sum(explanation.values()), 6), explanation=explanation, raw=raw)

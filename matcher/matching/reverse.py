@@ -8,6 +8,7 @@ import numpy as np
 
 from matcher.errors import NotFound
 from matcher.matching import candidates
+from matcher.matching.calibration import QueryShape
 from matcher.matching.corpus import Corpora
 from matcher.matching.query import QueryTerms
 from matcher.matching.results import Evidence, FitScale, TechnologyMatch, TechnologyMatches
@@ -49,7 +50,10 @@ class ReverseMatch:
             terms = QueryTerms.of_tokens(list(tdoc.tokens), tdoc.lang, lexicon)
             english = self._english_pair(penglish, tid)
             scores = candidates.pair_scores(platforms, float(sims[best]), terms, pdoc, english)
-            scored = search.ranker.score(tdoc.facts, pdoc.facts, search.fusion.fuse(scores), tdoc.best_raw)
+            shape = QueryShape.of(tdoc.lang, tdoc.tokens)
+            scored = search.ranker.score(
+                tdoc.facts, pdoc.facts, search.fusion.fuse(scores), tdoc.best_raw, shape
+            )
             results.append(
                 TechnologyMatch(
                     technology_id=tid,

@@ -199,21 +199,26 @@ def test_within_one_query_calibration_keeps_the_order(
     assert 0.0 <= s_low.score <= 1.0
 
 
-def test_calibration_fit_learns_the_gap_and_stays_monotonic() -> None:
-    from matcher.matching.calibration import fit_calibration
+def test_calibration_fit_learns_the_gap_and_the_query_shape_and_stays_monotonic() -> None:
+    from matcher.matching.calibration import QueryShape, fit_calibration
 
     # Two kinds of query: long ones whose scores are all high, short ones whose scores are all low; in both,
     # only the first result fits. A good calibration sees the first result as a fit in both.
-    raw, best, grades = [], [], []
+    long, short = QueryShape(0.0, 60), QueryShape(0.0, 4)
+    raw, best, shapes, grades = [], [], [], []
     for top in (0.9, 0.5) * 50:
         for k in range(10):
             raw.append(top - 0.05 * k)
             best.append(top)
+            shapes.append(long if top == 0.9 else short)
             grades.append(2 if k == 0 else 0)
-    cal = fit_calibration(raw, best, grades)
+    cal = fit_calibration(raw, best, shapes, grades)
     assert cal.raw_weight >= 0 and cal.gap_weight > 0
-    assert cal(0.5, 0.5) > 0.5 > cal(0.85, 0.9)  # a short query's first result beats a long one's second
-    assert cal(0.4, 0.5) < cal(0.5, 0.5)
+    # A short query's first result beats a long one's second.
+    assert cal(0.5, 0.5, short) > 0.5 > cal(0.85, 0.9, long)
+    assert cal(0.4, 0.5, short) < cal(0.5, 0.5, short)
+    # For a long query, the same best score means less than for a short one: long queries score higher.
+    assert cal.length_weight < 0 and cal(0.7, 0.7, long) < cal(0.7, 0.7, short)
 
 
 inferred = st.lists(
