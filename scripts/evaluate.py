@@ -341,10 +341,6 @@ def tune_rank(ev: Evaluator, items: list[DevItem], fusion: FusionSettings, base:
     return current
 
 
-#: One dev item in this many is also asked with every platform labelled for it removed (a need with no fit).
-NO_FIT_EVERY = 3
-
-
 def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], depth: int = 20) -> None:
     """Fit the score calibration on the full ranking's top ``depth`` results of every dev query (summaries and
     short queries alike) and every written no-fit need, print a reliability table, store the fit in
@@ -358,8 +354,9 @@ def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], 
     bases = sorted({it.id.split(":")[0] for it in items + no_fit_items})
     # Every dev query has a fitting platform, but real needs sometimes have none (the gaps the coverage report
     # exists to show). Without such queries the fit would learn "a query's first result usually fits" and hide
-    # every gap, so one base item in NO_FIT_EVERY is also asked against the platforms minus all labelled for it.
-    no_fit = {b for i, b in enumerate(bases) if i % NO_FIT_EVERY == 0}
+    # every gap, so the written no-fit needs (eval/nofit) are fitted with them, as the needs come: about one in
+    # three without a fit. (Dev needs asked without their platforms measure gap recall; fitting on them too
+    # would ask each fitting need again as a no-fit one.)
     raw, best, grades, base_of, fits, shapes = [], [], [], [], [], []
     for it in items + no_fit_items:
         base = it.id.split(":")[0]
@@ -372,17 +369,14 @@ def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], 
             it.text, need=it.need, limit=depth + len(it.relevant), vector=vec, include_weak=True
         )  # type: ignore[arg-type]
         results = engine.match(query).matches
-        variants = [(results[:depth], bool(it.relevant))]
-        if base in no_fit and it.relevant:
-            variants.append(([m for m in results if ev.ext[m.platform_id] not in it.relevant][:depth], False))
-        for shown, has_fit in variants:
-            for m in shown:
-                raw.append(m.score)
-                best.append(shown[0].score)
-                grades.append(it.relevant.get(ev.ext[m.platform_id], 0) if has_fit else 0)
-                base_of.append(base)
-                fits.append(has_fit)
-                shapes.append(shape)
+        shown = results[:depth]
+        for m in shown:
+            raw.append(m.score)
+            best.append(shown[0].score)
+            grades.append(it.relevant.get(ev.ext[m.platform_id], 0))
+            base_of.append(base)
+            fits.append(bool(it.relevant))
+            shapes.append(shape)
     # Reliability on pairs the fit has not seen: fit on half the dev items (summary and title together), read
     # the table on the other half, and the other way round.
     fold = {b: i % 2 for i, b in enumerate(bases)}
@@ -407,8 +401,7 @@ def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], 
         f"calibration for {engine.model_key}: logistic on (raw, raw - best, English share, log length): "
         f"intercept {cal.intercept}, raw {cal.raw_weight}, gap {cal.gap_weight}, English {cal.english_weight}, "
         f"length {cal.length_weight}; target relevant (grade >= 1); fitted on {len(raw)} (query, platform) pairs "
-        f"({len(no_fit_items)} written no-fit queries; {len(no_fit)} dev items also asked with no fitting "
-        f"platform); reliability below on "
+        f"({len(no_fit_items)} of them written no-fit queries); reliability below on "
         f"held-out queries (2-fold), Brier {brier:.4f}"
     )
     print(f"{'calibrated score':<18}{'pairs':>7}{'mean score':>12}{'share relevant':>16}")
@@ -442,7 +435,7 @@ def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], 
         "pairs": len(raw),
         "brier_held_out": round(brier, 4),
         "fitted_on": "eval/dev and eval/nofit (summaries and titles), top 20 of the full ranking, target "
-        f"relevant (grade >= 1); 1 dev item in {NO_FIT_EVERY} also without its labelled platforms",
+        "relevant (grade >= 1); first results, then the gap on the rest",
     }
     path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"stored in {path.relative_to(ROOT)}")

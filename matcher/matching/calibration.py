@@ -9,8 +9,9 @@ how English it is and how long),
     P(relevant) = sigmoid(intercept + raw_weight * raw + gap_weight * (raw - best)
                           + english_weight * english + length_weight * log(1 + tokens))
 
-The fit sees needs no platform fits as well (eval/nofit, and dev needs asked without their platforms), so a
-need's best score also says how likely it is that anything fits it: the unmet-demand verdict reads it.
+The weights of the first result (raw score and shape) are fitted on first results alone, needs no platform fits
+among them (eval/nofit), so a need's best score says how likely it is that its first result is relevant: the fit
+labels and the unmet-demand verdict read it. The gap weight is then fitted on the other results.
 
 The score weights are kept non-negative and the shape is the same for every platform of a query, so within one
 query the calibrated score rises with the raw score and ranking order is unchanged. ``scripts/evaluate.py
@@ -108,14 +109,18 @@ def load_calibration(model_id: str) -> ScoreCalibration:
 def fit_calibration(
     raw_scores: list[float], best_scores: list[float], shapes: list[QueryShape], grades: list[int]
 ) -> ScoreCalibration:
-    """Logistic regression of "relevant" (grade >= 1) on (raw, raw - best, English share, log length), by
-    scikit-learn.
+    """Fit "relevant" (grade >= 1) in two steps, so a query's first result reads as the chance that it is
+    relevant, which is what the fit labels and the unmet-demand verdict promise:
 
-    The target is what the fit labels promise ("the first result is relevant at least 85% of the time"), so the
-    score reads as the chance that the platform is a relevant one. A score weight that comes out negative is
-    dropped (set to 0 and the rest refitted), so the map stays monotonic in the raw score; the shape weights may
-    take either sign.
+    1. a logistic regression (scikit-learn) on the first results alone (``raw == best``): the raw score, the
+       English share and the log length;
+    2. with those weights fixed, the gap weight that best fits the other results (one bounded scalar, by
+       log-likelihood), so a result far below its query's best reads lower than the same raw score at the top.
+
+    The raw-score and gap weights are kept non-negative, so the map stays monotonic in the raw score; the shape
+    weights may take either sign.
     """
+    from scipy.optimize import minimize_scalar
     from sklearn.linear_model import LogisticRegression
 
     raw = np.asarray(raw_scores, dtype=float)
@@ -123,20 +128,21 @@ def fit_calibration(
     english = np.asarray([s.english for s in shapes], dtype=float)
     length = np.asarray([s.length for s in shapes], dtype=float)
     y = (np.asarray(grades) >= 1).astype(int)
-    use_gap = True
-    for _ in range(2):
-        columns = [raw, gap, english, length] if use_gap else [raw, english, length]
-        model = LogisticRegression(C=100.0, max_iter=5000).fit(np.column_stack(columns), y)
-        weights = [float(w) for w in model.coef_[0]]
-        if not use_gap or weights[1] >= 0:
-            break
-        use_gap = False  # the gap weight came out negative: fit without it
-    if not use_gap:
-        weights.insert(1, 0.0)
+    first = gap >= 0
+    model = LogisticRegression(C=100.0, max_iter=5000).fit(
+        np.column_stack([raw, english, length])[first], y[first]
+    )
+    raw_w, english_w, length_w = (float(w) for w in model.coef_[0])
+    intercept = float(model.intercept_[0])
+    raw_w = max(0.0, raw_w)
+    rest = ~first
+    base = intercept + raw_w * raw[rest] + english_w * english[rest] + length_w * length[rest]
+
+    def loss(g: float) -> float:
+        z = base + g * gap[rest]
+        return float(np.sum(np.logaddexp(0.0, z) - y[rest] * z))
+
+    gap_w = float(minimize_scalar(loss, bounds=(0.0, 100.0), method="bounded").x) if rest.any() else 0.0
     return ScoreCalibration(
-        round(float(model.intercept_[0]), 5),
-        round(max(0.0, weights[0]), 5),
-        round(max(0.0, weights[1]), 5),
-        round(weights[2], 5),
-        round(weights[3], 5),
+        round(intercept, 5), round(raw_w, 5), round(gap_w, 5), round(english_w, 5), round(length_w, 5)
     )

@@ -202,23 +202,28 @@ def test_within_one_query_calibration_keeps_the_order(
 def test_calibration_fit_learns_the_gap_and_the_query_shape_and_stays_monotonic() -> None:
     from matcher.matching.calibration import QueryShape, fit_calibration
 
-    # Two kinds of query: long ones whose scores are all high, short ones whose scores are all low; in both,
-    # only the first result fits. A good calibration sees the first result as a fit in both.
+    # Long queries score every platform higher than short ones. Among long ones, a best of 0.9 has a fit (its
+    # first result) and a best of 0.7 has none; among short ones, 0.5 and 0.3. A good calibration reads each
+    # query's best against queries of its own length, and a result far below its query's best as less likely.
     long, short = QueryShape(0.0, 60), QueryShape(0.0, 4)
     raw, best, shapes, grades = [], [], [], []
-    for top in (0.9, 0.5) * 50:
+    for shape, top, fits in [
+        (long, 0.9, True),
+        (long, 0.7, False),
+        (short, 0.5, True),
+        (short, 0.3, False),
+    ] * 25:
         for k in range(10):
             raw.append(top - 0.05 * k)
             best.append(top)
-            shapes.append(long if top == 0.9 else short)
-            grades.append(2 if k == 0 else 0)
+            shapes.append(shape)
+            grades.append(2 if k == 0 and fits else 0)
     cal = fit_calibration(raw, best, shapes, grades)
-    assert cal.raw_weight >= 0 and cal.gap_weight > 0
-    # A short query's first result beats a long one's second.
-    assert cal(0.5, 0.5, short) > 0.5 > cal(0.85, 0.9, long)
+    assert cal.raw_weight > 0 and cal.gap_weight > 0 and cal.length_weight < 0
+    assert cal(0.5, 0.5, short) > 0.5 > cal(0.7, 0.7, long)  # a short query's fit beats a long one's no-fit
+    assert cal(0.9, 0.9, long) > 0.5 > cal(0.3, 0.3, short)
+    assert cal(0.85, 0.9, long) < cal(0.85, 0.85, long)  # the same raw score below a better one reads lower
     assert cal(0.4, 0.5, short) < cal(0.5, 0.5, short)
-    # For a long query, the same best score means less than for a short one: long queries score higher.
-    assert cal.length_weight < 0 and cal(0.7, 0.7, long) < cal(0.7, 0.7, short)
 
 
 inferred = st.lists(
