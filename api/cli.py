@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,17 +14,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from api.cli_output import print_matches, printable
 from api.cli_reports import report_app
 from matcher import PilotMatchError, Settings
 from matcher.logs import configure_logging
 
 if TYPE_CHECKING:
-    from api.schemas import MatchRequest, MatchResponse
-
-#: C0 and C1 control characters other than newline and tab.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    from api.schemas import MatchRequest
 
 app = typer.Typer(
     help="PilotMatch: match research-lab technologies to pilot-test platforms (中试平台).",
@@ -78,14 +74,8 @@ def _open_runtime(label: str = "Indexing"):  # type: ignore[no-untyped-def]
         return Runtime.open(settings, progress=update)
 
 
-def _printable(text: str) -> str:
-    """``text`` with control characters shown as escapes: text from a file or a request (an unknown field's name
-    in an import line) must not drive the terminal (clear it, retitle it)."""
-    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
 def _fail(exc: PilotMatchError) -> typer.Exit:
-    err.print(f"[red]Error:[/red] {escape(_printable(exc.detail))}")
+    err.print(f"[red]Error:[/red] {escape(printable(exc.detail))}")
     return typer.Exit(code=2)
 
 
@@ -247,34 +237,8 @@ def _match_request(**fields: object) -> MatchRequest:
     except ValidationError as exc:
         for e in field_errors(exc.errors()):
             option = _MATCH_OPTIONS.get(e.field.split("[")[0], e.field)
-            err.print(f"[red]Error:[/red] {escape(_printable(option))}: {escape(_printable(e.message))}")
+            err.print(f"[red]Error:[/red] {escape(printable(option))}: {escape(printable(e.message))}")
         raise typer.Exit(code=2) from exc
-
-
-def _print_matches(out: Console, text: str, response: MatchResponse) -> None:
-    """One row per platform; its name is never cut: it wraps, with tier, province and the leading factors of
-    its score ("why") on the lines below it."""
-    shown = text if len(text) <= 60 else text[:59] + "…"
-    table = Table(title=f"Platforms for: {escape(_printable(shown))}", show_lines=True)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("Score", justify="right", no_wrap=True)
-    table.add_column("Fit", no_wrap=True)
-    table.add_column("Platform", overflow="fold", ratio=1)
-    for i, m in enumerate(response.matches, 1):
-        top = sorted(
-            ((k, v) for k, v in m.explanation.items() if abs(v) >= 0.005), key=lambda kv: -abs(kv[1])
-        )
-        why = ", ".join(f"{k} {v:+.2f}" for k, v in top[:4])
-        where = " · ".join(x for x in (m.tier, m.province) if x)
-        cell = f"[bold]{escape(m.name)}[/bold]\n[dim]{escape(where)}\nwhy: {escape(why)}[/dim]"
-        table.add_row(str(i), f"{m.score:.3f}", _FIT_STYLE[m.fit].format(m.fit), cell)
-    out.print(table)
-    if response.inferred_directions:
-        names = ", ".join(f"{d.name_zh} ({d.code}) {d.confidence:.0%}" for d in response.inferred_directions)
-        out.print(f"Inferred directions (pass --direction to override): {escape(names)}")
-
-
-_FIT_STYLE = {"good": "[green]{}[/green]", "possible": "[yellow]{}[/yellow]", "weak": "[dim]{}[/dim]"}
 
 
 @app.command()
@@ -298,11 +262,22 @@ def match(
     tier: Annotated[
         list[str] | None, typer.Option(help="Only platforms of this tier code (repeatable).")
     ] = None,
+    include_weak: Annotated[
+        bool,
+        typer.Option(
+            "--include-weak",
+            help="Also list weak fits after the first few (left out by default, as in the API).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print exactly what POST /v1/match answers for the same request.")
     ] = False,
 ) -> None:
     """Rank platforms for TEXT and show how well each fits and why.
+
+    Fit: "good", the first result at that level is relevant at least 85% of the time; "possible", 50%.
+
+    A need whose best platform scores below PILOTMATCH_UNMET_DEMAND_SCORE is unmet demand (coverage report).
 
     Codes are listed at GET /v1/taxonomy; an unknown one is reported with the valid ones."""
     from api.schemas import MatchResponse
@@ -316,6 +291,7 @@ def match(
         directions=direction,
         service_types=service_type,
         tier=tier,
+        include_weak=include_weak,
     )
     rt = _open_runtime("Loading")
     try:
@@ -328,7 +304,7 @@ def match(
     if as_json:
         typer.echo(json.dumps(response.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
-    _print_matches(Console(), text, response)
+    print_matches(Console(), text, response, outcome.weak_left_out, rt.settings)
 
 
 @app.command()

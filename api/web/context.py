@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -130,6 +130,12 @@ class WebContext:
     def can_operate(self, platform_id: int) -> bool:
         p = self.principal
         return p is not None and (p.is_admin or p.platform_id == platform_id)
+
+    def url_with(self, **changes: str) -> str:
+        """This page's address with ``changes`` made to its query and the rest kept (the search, its filters), for
+        links such as "more results" and "show weaker fits too"."""
+        kept = [(k, v) for k, v in self.request.query_params.multi_items() if k not in changes]
+        return f"{self.request.url.path}?{urlencode([*kept, *changes.items()])}"
 
     @property
     def is_htmx(self) -> bool:

@@ -270,9 +270,10 @@ def _platform_column(table: str) -> str:
 @pytest.mark.backend_independent
 def test_match_table_keeps_names_whole_at_80_columns_shows_fit_and_no_empty_bars(demo_env: Path) -> None:
     text = "高镍三元正极材料烧结工艺放大，需要百吨级中试线验证"
-    matches = _json(runner.invoke(app, ["match", text, "--json", "--limit", "8"]).output)["matches"]
+    options = ["--limit", "8", "--include-weak"]
+    matches = _json(runner.invoke(app, ["match", text, "--json", *options]).output)["matches"]
     assert any(len(m["name"]) > 15 for m in matches)
-    result = runner.invoke(app, ["match", text, "--limit", "8"], env={"COLUMNS": "80"})
+    result = runner.invoke(app, ["match", text, *options], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert max(len(line) for line in result.output.splitlines()) <= 80
     assert "…" not in result.output
@@ -309,3 +310,28 @@ def test_match_names_every_invalid_option_at_once_with_the_valid_codes(demo_env:
     ):
         assert f"{option}: {message}" in report, option
     assert "Loading" not in result.output  # refused before the model is loaded
+
+
+@pytest.mark.backend_independent
+def test_match_states_the_verdict_and_left_out_weak_fits_as_the_api_answers(
+    demo_env: Path, client: TestClient
+) -> None:
+    """Nothing fits: the table is followed by the verdict and the note that weak fits were left out;
+    ``--include-weak`` lists them, and ``--json`` is what /v1/match answers with ``include_weak``."""
+    text = (
+        "Nuclear-waste vitrification: high-level liquid waste is calcined and melted into borosilicate glass in a "
+        "cold-crucible induction melter; we need a pilot melter run with simulated waste."
+    )
+    table = runner.invoke(app, ["match", text], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "No platform fits this well: counted as unmet demand" in table.output
+    assert "were left out (--include-weak shows them)" in table.output
+    assert "calibration" not in table.output  # the Fit column says it, not a "why" factor
+    every = _json(runner.invoke(app, ["match", text, "--include-weak", "--json"]).output)
+    api = client.post("/v1/match", json={"text": text, "include_weak": True}).json()
+    assert every == api and every["unmet_demand"] is True
+    assert len(every["matches"]) > len(_json(runner.invoke(app, ["match", text, "--json"]).output)["matches"])
+    fits = runner.invoke(
+        app, ["match", "高镍三元正极材料烧结工艺放大，需要百吨级中试线验证"], env={"COLUMNS": "200"}
+    )
+    assert "unmet demand" not in fits.output

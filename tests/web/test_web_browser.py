@@ -41,6 +41,13 @@ EN_ENZYME = (
     "high-density fermentation to produce enzyme at kilogram scale and a pilot depolymerisation run in a 1 m3 "
     "stirred reactor."
 )
+#: A need no demo platform can pilot: unmet demand.
+EN_VITRIFICATION = (
+    "Nuclear-waste vitrification: high-level liquid waste is calcined and melted into borosilicate glass in a "
+    "cold-crucible induction melter; we need a pilot melter run with simulated waste."
+)
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 #: What a browser sees does not depend on the database backend: these run once, on SQLite.
 pytestmark = pytest.mark.backend_independent
@@ -91,7 +98,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, site: Site) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=site.base)
+    context = browser.new_context(viewport=DESKTOP, base_url=site.base)
     pg = context.new_page()
     dialogs: list[str] = []
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -101,6 +108,10 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
 
 
 def search(page: Page, text: str) -> None:
+    """Type a search and run it; on a results page the folded search is opened first ("edit")."""
+    folded = page.locator("#find details.edit-search:not([open]) > summary")
+    if folded.count():
+        folded.click()
     page.fill("#text", text)
     # Wait for the new document, not only its response: reading before it commits reads the previous results.
     with page.expect_navigation(url=lambda u: "text=" in u):
@@ -143,6 +154,7 @@ def test_language_switch_is_remembered(page: Page, site: Site) -> None:
 def test_filters_refine_without_losing_the_text(page: Page) -> None:
     page.goto("/")
     search(page, ZH_MACHINING)
+    page.click("#find .refine-box > summary")  # the filters fold away once there are results
     with page.expect_navigation(url=lambda u: "tier=national" in u):
         page.check("#refine input[name=tier][value=national]")
     expect(page.locator("#results .badge.tier-national").first).to_be_visible()
@@ -222,7 +234,7 @@ def test_a_summary_with_script_is_shown_as_text_and_never_run(page: Page) -> Non
 
 
 def test_keyboard_and_phone_width(browser: Browser, site: Site) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=site.base)
+    context = browser.new_context(viewport=PHONE, base_url=site.base)
     page = context.new_page()
     try:
         page.goto("/")
@@ -233,7 +245,69 @@ def test_keyboard_and_phone_width(browser: Browser, site: Site) -> None:
         search(page, ZH_MACHINING)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 392, f"the page scrolls sideways on a phone ({width}px)"
-        page.locator("#results-title").scroll_into_view_if_needed()
         site.shot(page, "find-phone")
     finally:
         context.close()
+
+
+def _first_card_on_screen(page: Page, viewport: dict[str, int]) -> None:
+    box = page.locator("#results ol.results > li").first.bounding_box()
+    assert box is not None
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (
+        f"the first result ({box['y']:.0f} to {box['y'] + box['height']:.0f}px) is not all on the first "
+        f"{viewport['height']}px"
+    )
+
+
+def test_the_first_result_is_on_the_first_screen_of_a_desktop_and_a_phone(
+    browser: Browser, site: Site
+) -> None:
+    """Once there are results the search folds to one row, so the whole first card shows without scrolling;
+    "edit" opens the search again with its text."""
+    for viewport in (DESKTOP, PHONE):
+        context = browser.new_context(viewport=viewport, base_url=site.base)
+        page = context.new_page()
+        try:
+            for lang, text in (("zh", ZH_MACHINING), ("en", EN_ENZYME)):
+                page.goto(f"/lang/{lang}?next=/")
+                search(page, text)
+                expect(page.locator("#text")).to_be_hidden()
+                _first_card_on_screen(page, viewport)
+            page.click("#find .edit-search > summary")
+            expect(page.locator("#text")).to_be_visible()
+            expect(page.locator("#text")).to_have_value(EN_ENZYME)
+        finally:
+            context.close()
+
+
+def test_a_need_nothing_fits_is_called_unmet_demand_with_its_coverage_cell(page: Page, site: Site) -> None:
+    page.goto("/lang/en?next=/")
+    search(page, EN_VITRIFICATION)
+    notice = page.locator("#unmet-demand")
+    expect(notice).to_contain_text("No platform fits this technology well.")
+    expect(notice).to_contain_text("counts as unmet demand in the network coverage report")
+    _first_card_on_screen(page, DESKTOP)  # the verdict sits above the results, not instead of them
+    site.shot(page, "find-unmet")
+    inferred = page.locator("p.inferred .chip").first.inner_text()
+    notice.locator("a").click()
+    expect(page).to_have_url(re.compile(r"/coverage/cell\?direction=\w+&province=unspecified$"))
+    expect(page.locator("h1")).to_contain_text(inferred.rsplit(" ", 1)[0])
+
+
+def test_fit_labels_carry_their_meaning_and_weak_fits_come_on_request(page: Page) -> None:
+    """No factor bar for calibration: the fit badge says what the label means; weak fits after the first
+    three come with "show weaker fits too", which keeps the search."""
+    page.goto("/lang/en?next=/")
+    search(page, ZH_MACHINING)
+    rows = page.locator("#results .factor-table th").all_inner_texts()
+    assert rows and "Calibration" not in rows
+    badge = page.locator("#results ol.results > li .fit").first
+    assert "at least 85% of the time" in (badge.get_attribute("title") or "")
+    expect(page.locator("#fit-meaning-good")).to_be_visible()
+    shown = page.locator("#results ol.results > li").count()
+    with page.expect_navigation(url=lambda u: "include_weak=1" in u):
+        page.click("#show-weak")
+    expect(page.locator("#results ol.results > li").nth(shown)).to_be_visible()
+    expect(page.locator("#results ol.results > li .fit").last).to_have_class(re.compile("fit-weak"))
+    expect(page.locator("#show-weak")).to_have_count(0)
+    expect(page.locator("#text")).to_have_value(ZH_MACHINING)

@@ -28,6 +28,12 @@ ZH_MACHINING = (
 
 XSS = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
+#: A need no demo platform can pilot: its verdict is unmet demand.
+VITRIFICATION = (
+    "Nuclear-waste vitrification: high-level liquid waste is calcined and melted into borosilicate glass in a "
+    "cold-crucible induction melter; we need a pilot melter run with simulated waste."
+)
+
 
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
@@ -56,6 +62,7 @@ def _sign_in(client: TestClient, key: str) -> TestClient:
     [
         "/",
         "/?text=" + "高镍三元正极材料烧结工艺放大",
+        "/?include_weak=1&text=" + VITRIFICATION,
         "/platforms",
         "/platforms?area=raw_materials&tier=national",
         "/platforms/1",
@@ -123,6 +130,77 @@ def test_chinese_summary_finds_the_five_axis_platform_first(client: TestClient) 
     assert r.status_code == 200
     assert first_result_name(r.text) == "高档数控机床五轴联动加工验证中试平台"
     assert "<mark>" in r.text and 'class="factors"' in r.text
+
+
+def _cards(html: str) -> list[tuple[str, str]]:
+    """(platform id, fit) of each result card, in order."""
+    return re.findall(r'<h3><a href="/platforms/(\d+)">.*?<span class="fit fit-(\w+)"', html, re.S)
+
+
+def test_the_page_says_the_verdict_its_api_twin_answers(client: TestClient) -> None:
+    """Nothing fits: the page says so above the results, with the coverage cell the need counts under, and
+    /v1/match answers ``unmet_demand`` for the same search; a need that fits gets neither."""
+    unmet = client.get("/", params={"text": VITRIFICATION}, headers=HTML)
+    api = client.post("/v1/match", json={"text": VITRIFICATION}).json()
+    assert api["unmet_demand"] is True
+    assert unmet.text.index('id="unmet-demand"') < unmet.text.index('<ol class="results">')
+    assert "没有平台很适合这项技术" in unmet.text and "未满足需求" in unmet.text
+    direction = api["inferred_directions"][0]["code"]
+    cell = re.search(r'id="unmet-demand".*?<a href="(/coverage/cell\?[^"]+)"', unmet.text, re.S)
+    assert cell and cell.group(1) == f"/coverage/cell?direction={direction}&amp;province=unspecified"
+    assert client.get(cell.group(1).replace("&amp;", "&"), headers=HTML).status_code == 200
+    # A chosen province and direction are the cell's.
+    chosen = client.get(
+        "/",
+        params={"text": VITRIFICATION, "province": "anhui", "directions": "building_materials"},
+        headers=HTML,
+    )
+    assert "/coverage/cell?direction=building_materials&amp;province=anhui" in chosen.text
+    fits = client.get("/", params={"text": ZH_MACHINING}, headers=HTML)
+    assert client.post("/v1/match", json={"text": ZH_MACHINING}).json()["unmet_demand"] is False
+    assert 'id="unmet-demand"' not in fits.text
+
+
+def test_weak_fits_after_the_first_three_are_one_link_away(client: TestClient, demo_runtime: Runtime) -> None:
+    """Results stop at the floor; "show weaker fits too" keeps the search and adds include_weak, and then the
+    page lists what the API lists with ``include_weak``."""
+    params = {"text": ZH_MACHINING, "trl": "5"}
+    r = client.get("/", params=params, headers=HTML)
+    shown = demo_runtime.settings.weak_results_shown
+    cards = _cards(r.text)
+    assert len(cards) >= shown and all(fit == "weak" for _, fit in cards[shown:])
+    link = re.search(r'<a id="show-weak" href="([^"]+)"', r.text)
+    assert link, "weak fits were left out: the page offers them"
+    url = link.group(1).replace("&amp;", "&")
+    assert url.startswith("/?") and "include_weak=1" in url and "trl=5" in url
+    more = client.get(url, headers=HTML)
+    api = client.post("/v1/match", json={"text": ZH_MACHINING, "trl": 5, "include_weak": True}).json()
+    assert [int(pid) for pid, _ in _cards(more.text)] == [m["platform_id"] for m in api["matches"]]
+    assert len(api["matches"]) > len(cards) and 'id="show-weak"' not in more.text
+    # The folded search keeps asking for them when a filter changes.
+    assert '<input type="hidden" name="include_weak" value="1">' in more.text
+
+
+def test_calibration_is_the_fit_label_and_its_meaning_not_a_bar(client: TestClient) -> None:
+    """The API's explanation has ``calibration`` and sums to the score; the page draws only the factors and
+    says what each fit label means, on the badge and once below the results."""
+    m = client.post("/v1/match", json={"text": ZH_MACHINING}).json()["matches"][0]
+    assert "calibration" in m["explanation"] and abs(sum(m["explanation"].values()) - m["score"]) < 1e-3
+    for lang, calibration, meaning in (
+        ("zh", "校准</th>", "至少 85%"),
+        ("en", "Calibration</th>", "at least 85%"),
+    ):
+        client.cookies.set("pm_lang", lang)
+        try:
+            r = client.get("/", params={"text": ZH_MACHINING}, headers=HTML)
+        finally:
+            client.cookies.delete("pm_lang")
+        assert 'class="factor-table"' in r.text and calibration not in r.text
+        badge = re.search(r'<span class="fit fit-good" title="([^"]+)"', r.text)
+        assert badge and meaning in badge.group(1)
+        assert 'id="fit-meaning-good"' in r.text and 'id="fit-meaning-weak"' in r.text
+        raw = sum(v for k, v in m["explanation"].items() if k != "calibration")
+        assert f"{raw:.2f}" in r.text.split('class="factors"')[1].split("</figcaption>")[0]
 
 
 def test_filters_refine_and_keep_the_text(client: TestClient) -> None:
@@ -229,6 +307,34 @@ def test_submission_stores_the_technology_and_opens_a_private_link(
     secret = link.removeprefix("/t/").split("?")[0]
     assert tech.access_token_hash and secret not in tech.access_token_hash
     assert small_client.get("/t/" + secret[:-2] + "xx", headers=HTML).status_code == 404
+
+
+def test_the_private_link_says_its_technology_counts_as_unmet_demand_in_its_cell(
+    small_client: TestClient,
+) -> None:
+    """A submitted need nothing fits: its page and its JSON twin give the verdict, and the page links the
+    coverage cell that now lists it."""
+    title = "Borosilicate vitrification of simulated high-level waste"
+    created = small_client.post(
+        "/v1/submissions",
+        json={
+            "title": title,
+            "summary": VITRIFICATION,
+            "preferred_provinces": ["hebei"],
+            "contact": "lab@example.edu.cn",
+        },
+    )
+    assert created.status_code == 201, created.text
+    token = created.json()["token"]
+    assert small_client.get(f"/v1/submissions/{token}").json()["unmet_demand"] is True
+    page = small_client.get(f"/t/{token}", headers=HTML | {"Cookie": "pm_lang=en"})
+    assert "It counts as unmet demand in the network coverage report." in page.text
+    cell = re.search(
+        r'id="unmet-demand".*?<a href="(/coverage/cell\?direction=\w+&amp;province=hebei)"', page.text, re.S
+    )
+    assert cell, "the cell of its first direction and its province"
+    listed = small_client.get(cell.group(1).replace("&amp;", "&"), headers=HTML)
+    assert title in listed.text.split('id="cell-unmet"')[1].split('id="cell-platforms"')[0]
 
 
 def test_operator_signs_in_edits_own_profile_only(small_client: TestClient, small_runtime: Runtime) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 
@@ -26,6 +30,26 @@ def _threshold(ctx: WebContext) -> tuple[float, str | None]:
     except ValueError:
         return default, ctx.t("error.threshold")
     return (value, None) if 0.0 <= value <= 1.0 else (default, ctx.t("error.threshold"))
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageCell:
+    """The heat-table cell a need counts under when it is unmet: its first direction (chosen, or else the first
+    inferred, as the report counts a technology) and its first preferred province, or "unspecified"."""
+
+    direction: str
+    province: str
+
+    @classmethod
+    def of(cls, directions: Sequence[str], provinces: Sequence[str]) -> CoverageCell | None:
+        """None when the need has no direction (nothing was chosen or inferred): it is in no cell."""
+        if not directions:
+            return None
+        return cls(directions[0], provinces[0] if provinces else UNSPECIFIED)
+
+    @property
+    def href(self) -> str:
+        return "/coverage/cell?" + urlencode({"direction": self.direction, "province": self.province})
 
 
 def heat_level(unmet: int) -> int:

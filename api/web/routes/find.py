@@ -1,13 +1,15 @@
 """Researchers: describe a technology, see ranked and explained platforms, submit it (its private link is in
 ``private_link``).
 
+Results go down to a floor: weak fits after the first few only with ``?include_weak=1`` (the API's
+``include_weak``), and the service's verdict on the need (``unmet_demand``) is said above them, with the coverage
+cell it counts under. Once there are results the form folds to one line, so they start on the first screen.
+
 Every page here that runs a match (a search with a text, a submission, a private link) takes a token of the
 client's rate limit and a slot in the match gate (``api.admission``); beyond them the error page says 429 or 503.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -17,9 +19,11 @@ from api.admission import PageMatchAdmissionDep, SubmissionLimitDep
 from api.schemas import MatchResponse
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
+from api.web.routes.coverage import CoverageCell
 from matcher import (
     InvalidInput,
     MatchQuery,
+    MatchResult,
     SubmissionCreate,
     TechnologyCreate,
     submit_technology,
@@ -43,6 +47,7 @@ def _query(ctx: WebContext, values) -> tuple[dict, forms.Errors]:  # type: ignor
         "area": forms.text(values, "area"),
         "tier": forms.many(values, "tier"),
     }
+    q["include_weak"] = forms.text(values, "include_weak") in ("1", "true", "on")
     limit = forms.whole_number(values, "limit", {}, "")
     q["limit"] = min(max(limit, 1), MAX_RESULTS) if isinstance(limit, int) else PAGE_SIZE
     if isinstance(q["trl"], int) and not 1 <= q["trl"] <= 9:
@@ -50,7 +55,7 @@ def _query(ctx: WebContext, values) -> tuple[dict, forms.Errors]:  # type: ignor
     return q, errors
 
 
-def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> MatchResponse | None:
+def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> tuple[MatchQuery, MatchResult] | None:
     """The matches for the form, or None with every error beside its field (a bad TRL and unknown codes are
     shown together, not one round each)."""
     if not q["text"]:
@@ -68,14 +73,14 @@ def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> MatchResponse | N
             area=q["area"] or None,
             tiers=q["tier"],
             limit=q["limit"],
+            include_weak=q["include_weak"],
         )
     except InvalidInput as exc:
         forms.add_domain_error(errors, exc, {"tiers": "tier"}, t=ctx.t)
         return None
     if errors:
         return None
-    outcome = ctx.rt.engine.match(query)
-    return MatchResponse.of(outcome)
+    return query, ctx.rt.engine.match(query)
 
 
 def _find_page(  # type: ignore[no-untyped-def]
@@ -88,20 +93,38 @@ def _find_page(  # type: ignore[no-untyped-def]
 ) -> Response:
     """The search form with its results; ``submit_errors`` belong to the "submit this technology" form, which
     is shown with the results, so they do not stop the search."""
-    results = _search(ctx, q, errors)
+    found = _search(ctx, q, errors)
     errors = errors | (submit_errors or {})
     if errors and status == 200:
         status = 422
-    more_url = None
-    if results and len(results.matches) >= q["limit"] and q["limit"] < MAX_RESULTS:
-        params = [(k, v) for k, v in ctx.request.query_params.multi_items() if k != "limit"]
-        more_url = "/?" + urlencode([*params, ("limit", str(q["limit"] + PAGE_SIZE))])
+    results = more_url = weak_url = cell = None
+    if found:
+        query, result = found
+        results = MatchResponse.of(result)
+        if len(results.matches) >= q["limit"] and q["limit"] < MAX_RESULTS:
+            more_url = ctx.url_with(limit=str(q["limit"] + PAGE_SIZE))
+        if result.weak_left_out:
+            weak_url = ctx.url_with(include_weak="1")
+        if result.unmet_demand:
+            directions = query.need.directions or [d.code for d in result.inferred_directions]
+            cell = CoverageCell.of(directions, query.need.provinces)
     template = (
         "find/_results.html"
         if ctx.is_htmx and ctx.request.headers.get("HX-Target") == "results"
         else "find/page.html"
     )
-    return ctx.render(template, status, q=q, errors=errors, results=results, more_url=more_url, **extra)
+    return ctx.render(
+        template,
+        status,
+        q=q,
+        errors=errors,
+        results=results,
+        more_url=more_url,
+        weak_url=weak_url,
+        cell=cell,
+        verdict_note="verdict.would_count",
+        **extra,
+    )
 
 
 @router.get("/")

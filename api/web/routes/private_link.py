@@ -18,6 +18,7 @@ from api.params import RowId
 from api.schemas import MatchResponse
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
+from api.web.routes.coverage import CoverageCell
 from matcher import (
     Conflict,
     IntroductionRequest,
@@ -48,11 +49,19 @@ def _page(
 ) -> Response:
     """The private page; with ``action_error`` (and the domain's own words in ``action_detail``) above it when a
     form was refused."""
+    include_weak = ctx.request.query_params.get("include_weak") in ("1", "true", "on")
     try:
-        found = submission(ctx.rt.db, ctx.rt.engine, token, PAGE_SIZE)
+        found = submission(ctx.rt.db, ctx.rt.engine, token, PAGE_SIZE, include_weak)
     except NotFound:
         return _unknown(ctx)
     results = MatchResponse.of(found.matches)
+    tech = found.technology
+    # The cell the coverage report counts this technology under (an open one only), as the report reads it.
+    counted = results.unmet_demand and tech.status == "open"
+    directions = (
+        tech.directions or tech.matched_directions or [d.code for d in found.matches.inferred_directions]
+    )
+    cell = CoverageCell.of(directions, tech.preferred_provinces) if counted else None
     matched = {m.platform_id for m in results.matches}
     introduced = {i.platform_id for i in found.introductions}
     # An answer from a platform no longer among the matches ("wrong sector" takes it out) is still the
@@ -70,8 +79,11 @@ def _page(
     return ctx.render(
         "find/technology.html",
         status,
-        tech=found.technology,
+        tech=tech,
         results=results,
+        weak_url=f"/t/{token}?include_weak=1" if found.matches.weak_left_out else None,
+        cell=cell,
+        verdict_note="verdict.counted" if counted else None,
         answers={r.platform_id: r for r in found.responses},
         intros={i.platform_id: i for i in found.introductions},
         introductions=found.introductions,
