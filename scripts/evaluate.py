@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gaps import Asked, choose_cuts, gap_metrics, print_gap_table  # noqa: E402
+from gaps import Asked, gap_metrics, print_gap_table, unmet_cut  # noqa: E402
 
 from matcher import (  # noqa: E402
     MatchQuery,
@@ -404,17 +404,23 @@ def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], 
         f"({len(no_fit_items)} of them written no-fit queries); reliability below on "
         f"held-out queries (2-fold), Brier {brier:.4f}"
     )
-    print(f"{'calibrated score':<18}{'pairs':>7}{'mean score':>12}{'share relevant':>16}")
-    bins: dict[int, list[tuple[float, int]]] = defaultdict(list)
-    for p, g, _, _ in held:
-        bins[min(int(p * 10), 9)].append((p, g))
+    print(
+        f"{'calibrated score':<18}{'pairs':>7}{'mean score':>12}{'share relevant':>16}{'first results':>15}"
+    )
+    bins: dict[int, list[tuple[float, int, bool]]] = defaultdict(list)
+    for p, g, first, _ in held:
+        bins[min(int(p * 10), 9)].append((p, g, first))
     for b in range(10):
         rows = bins.get(b, [])
         if not rows:
             continue
-        mean_p = sum(p for p, _ in rows) / len(rows)
-        share = sum(1 for _, g in rows if g > 0) / len(rows)
-        print(f"{b / 10:.1f}-{(b + 1) / 10:.1f}{'':<11}{len(rows):>7}{mean_p:>12.3f}{share:>16.3f}")
+        mean_p = sum(p for p, _, _ in rows) / len(rows)
+        share = sum(1 for _, g, _ in rows if g > 0) / len(rows)
+        tops = [g for _, g, first in rows if first]
+        top_share = f"{sum(g > 0 for g in tops) / len(tops):.3f} of {len(tops)}" if tops else "-"
+        print(
+            f"{b / 10:.1f}-{(b + 1) / 10:.1f}{'':<11}{len(rows):>7}{mean_p:>12.3f}{share:>16.3f}{top_share:>15}"
+        )
     firsts = [p for p, g, first, _ in held if first and g > 0]
     gaps = [p for p, _, first, has_fit in held if first and not has_fit]
     good, possible = engine.settings.good_fit_score, engine.settings.possible_fit_score
@@ -439,11 +445,10 @@ def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], 
     }
     path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"stored in {path.relative_to(ROOT)}")
-    cuts = choose_cuts(ask_for_gaps(ev, [it for it in items if it.relevant], no_fit_items))
+    cut = unmet_cut(ask_for_gaps(ev, [it for it in items if it.relevant], no_fit_items))
     print(
-        f"cuts the dev set supports: good >= {cuts.good} (first result relevant >= 85%), possible >= "
-        f"{cuts.possible} (>= 50%), unmet demand below {cuts.unmet} (false gaps <= 10%); set them as "
-        "PILOTMATCH_GOOD_FIT_SCORE, PILOTMATCH_POSSIBLE_FIT_SCORE and PILOTMATCH_UNMET_DEMAND_SCORE"
+        f"unmet-demand cut the dev set supports (false gaps <= 10% among summaries and among short queries): "
+        f"{cut}; set it as PILOTMATCH_UNMET_DEMAND_SCORE"
     )
 
 

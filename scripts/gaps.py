@@ -143,71 +143,19 @@ def print_gap_table(table: dict[str, dict], cut: float, out: Callable[[str], Non
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Cuts:
-    """Fit-label thresholds and the unmet-demand cut on the calibrated scale, as the dev set supports them."""
+def unmet_cut(asked: list[Asked], max_false_gaps: float = 0.10) -> float:
+    """The highest unmet-demand cut (in steps of 0.01, so no single query decides it) that calls at most
+    ``max_false_gaps`` of the fitting needs (first result relevant) unmet demand, among summaries and among
+    short queries alike.
 
-    good: float
-    possible: float
-    unmet: float
-
-
-def _share(rows: list[Asked]) -> float:
-    return sum(a.first_relevant for a in rows) / len(rows)
-
-
-def choose_cuts(
-    asked: list[Asked],
-    good_precision: float = 0.85,
-    possible_precision: float = 0.5,
-    max_false_gaps: float = 0.10,
-    support: int = 20,
-) -> Cuts:
-    """The cuts the docs promise, read off every query's first result (dev and written no-fit needs), for
-    summaries and short queries at once (each must keep the promise):
-
-    - ``good``: the lowest score from which the first result is relevant at least ``good_precision`` of the time,
-      at that cut and every higher one (a cut is judged only with ``support`` first results or more above it);
-    - ``possible``: the lowest score from which first results between it and ``good`` are relevant at least
-      ``possible_precision`` of the time, at every cut between;
-    - ``unmet``: the highest cut that calls at most ``max_false_gaps`` of the fitting needs (first result
-      relevant) unmet demand.
-
-    Steps of 0.01, so the cuts are round numbers and no single query decides one.
+    The fit labels need no such search: the score of a first result is calibrated as the chance that it is
+    relevant, so "good" (relevant at least 85% of the time) starts at 0.85 and "possible" (at least half) at
+    0.5; ``gap_metrics`` measures how well they keep that promise.
     """
-    firsts = [a for a in asked if a.best is not None and a.source != "removed"]
-    groups = [
-        [a for a in firsts if "short" not in a.slices],
-        [a for a in firsts if "short" in a.slices],
-    ]
-    steps = [i / 100 for i in range(99, 0, -1)]
-
-    def lowest(keeps: Callable[[list[Asked], float], bool | None], stop: float = 1.0) -> float:
-        chosen = stop
-        for t in steps:
-            if t >= stop:
-                continue
-            verdicts = [keeps(g, t) for g in groups]
-            if any(v is False for v in verdicts):
-                break
-            if any(verdicts):  # judged on enough first results in at least one group
-                chosen = t
-        return chosen
-
-    def good_keeps(rows: list[Asked], t: float) -> bool | None:
-        above = [a for a in rows if a.best >= t]  # type: ignore[operator]
-        return None if len(above) < support else _share(above) >= good_precision
-
-    good = lowest(good_keeps)
-
-    def possible_keeps(rows: list[Asked], t: float) -> bool | None:
-        band = [a for a in rows if t <= a.best < good]  # type: ignore[operator]
-        return None if len(band) < support else _share(band) >= possible_precision
-
-    possible = lowest(possible_keeps, good)
-    fitting = [[a for a in g if a.has_fit and a.first_relevant] for g in groups]
-    unmet = max(
-        (t for t in steps if all(sum(a.best < t for a in f) <= max_false_gaps * len(f) for f in fitting)),  # type: ignore[operator]
+    firsts = [a for a in asked if a.best is not None and a.has_fit and a.first_relevant]
+    groups = [[a for a in firsts if "short" not in a.slices], [a for a in firsts if "short" in a.slices]]
+    steps = [i / 100 for i in range(1, 100)]
+    return max(
+        (t for t in steps if all(sum(a.best < t for a in g) <= max_false_gaps * len(g) for g in groups)),  # type: ignore[operator]
         default=0.0,
     )
-    return Cuts(good, possible, unmet)
