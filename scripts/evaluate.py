@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gaps import Asked, gap_metrics, print_gap_table, unmet_cut  # noqa: E402
+from gaps import Asked, gap_metrics, print_gap_table, print_tradeoff, unmet_cut  # noqa: E402
 
 from matcher import (  # noqa: E402
     MatchQuery,
@@ -700,6 +700,7 @@ def main(argv: list[str] | None = None) -> int:
     if tie_effect:
         print(tie_effect)
     print_gap_table(gaps, settings.unmet_demand_score)
+    print_tradeoff(asked, [0.2, 0.3, 0.4, 0.5, 0.6])
     for name, (n, a1, a3) in directions.items():
         print(f"direction inference on {n} labelled {name}: accuracy@1 {a1:.3f}, accuracy@3 {a3:.3f}")
     print(f"({len(items)} queries, {time.perf_counter() - started:.1f} s)")

@@ -159,3 +159,20 @@ def unmet_cut(asked: list[Asked], max_false_gaps: float = 0.10) -> float:
         (t for t in steps if all(sum(a.best < t for a in g) <= max_false_gaps * len(g) for g in groups)),  # type: ignore[operator]
         default=0.0,
     )
+
+
+def print_tradeoff(asked: list[Asked], cuts: list[float], out: Callable[[str], None] = print) -> None:
+    """What another unmet-demand cut would do (``?threshold=`` on the coverage report, or the setting): false
+    gaps and gap recall of summaries, overall."""
+    rows = [a for a in asked if "overall" in a.slices]
+    fitting = [a for a in rows if a.has_fit and (a.first_relevant or a.best is None)]
+    parts = []
+    for cut in cuts:
+        recall = {
+            s: sum(unmet(a, cut) for a in rows if a.source == s) / max(1, sum(a.source == s for a in rows))
+            for s in ("written", "removed")
+        }
+        false = sum(unmet(a, cut) for a in fitting) / max(1, len(fitting))
+        parts.append(f"{cut:.2f}: {false:.2f} / {recall['written']:.2f} / {recall['removed']:.2f}")
+    out("other cuts (summaries; false gaps / gap recall of written no-fit needs / of dev needs without their")
+    out("platforms): " + ", ".join(parts))
