@@ -30,7 +30,8 @@ MERGE_FRACTION = 0.1
 MERGE_MIN = 256
 
 
-#: A lexical query: plain tokens, or groups of alternatives of which the best match counts (a translated term).
+#: A lexical query: plain tokens, or groups of alternatives of which the best match counts (a translated term;
+#: an alternative may be a phrase, its words joined by spaces).
 Terms = Sequence[str | tuple[str, ...]]
 
 
