@@ -96,6 +96,7 @@ def gather(
             translated=translated.get(pid, 0.0),
             translated_rank=translated_rank.get(pid),
             english=english.get(pid),
+            passages=len(doc.passages),
         )
         candidates.append((scores, doc, hit))
     return candidates
@@ -140,4 +141,5 @@ def pair_scores(
         query_en=terms.lang.en,
         translated=lexical.score_items(terms.translated, [doc.id])[doc.id] if terms.translated else 0.0,
         english=english,
+        passages=len(doc.passages),
     )

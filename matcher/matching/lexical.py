@@ -6,8 +6,11 @@ row in main (if any) and puts its tokens in the delta, which is rebuilt on the n
 When the delta outgrows ``MERGE_FRACTION`` of main, the next search rebuilds main from every item's tokens (kept
 here, never re-tokenised) and empties the delta. Each segment scores with its own statistics.
 
-A query is a list of terms, each a token or a group of alternative tokens (the translations of one source term;
-the best-scoring alternative counts, so a term with four translations weighs no more than one with one). Scores
+A query is a list of terms, each a token or a group of alternatives (the translations of one source term; the
+best-scoring alternative counts, so a term with four translations weighs no more than one with one). An
+alternative is a token or a phrase of tokens joined by spaces ("sodium ion batteri"): a phrase scores the mean of
+its words' BM25, so a document earns it in full only with every word, its rare words weighing most (a profile that
+says "battery" has not said "sodium-ion battery"). Scores
 are normalised by the query's upper bound (the sum over the query's known terms of their best score in any
 document of the segment), times the share of query terms the segment knows, so a normalised score means "share of
 the query's term weight matched" and is comparable across queries and segments.
@@ -27,7 +30,8 @@ MERGE_FRACTION = 0.1
 MERGE_MIN = 256
 
 
-#: A lexical query: plain tokens, or groups of alternatives of which the best match counts (a translated term).
+#: A lexical query: plain tokens, or groups of alternatives of which the best match counts (a translated term;
+#: an alternative may be a phrase, its words joined by spaces).
 Terms = Sequence[str | tuple[str, ...]]
 
 
@@ -51,19 +55,26 @@ class _Segment:
         if data.size:
             self.token_max[nonempty] = np.maximum.reduceat(data, indptr[:-1][nonempty])
 
-    def _query(self, query: Terms) -> tuple[list[np.ndarray], float] | None:
-        """The query's groups as token-id arrays (unknown tokens dropped), and the normalising factor."""
+    def _query(self, query: Terms) -> tuple[list[list[_Alternative]], float] | None:
+        """The query's groups as alternatives of token ids (unknown tokens dropped), and the normalising factor.
+
+        A group's upper bound is its best alternative's; a phrase's is the mean of its known words' best scores,
+        while its score divides by all its words: a word no document has is one every document lacks."""
         groups = _groups(query)
         vocab = self.bm25.vocab_dict
-        known = []
+        known: list[list[_Alternative]] = []
+        upper = 0.0
         for group in groups:
-            ids = [vocab[t] for t in group if t in vocab]
-            if ids:
-                known.append(np.asarray(ids, dtype=np.int64))
-        if not known:
-            return None
-        upper = float(sum(self.token_max[ids].max() for ids in known))
-        if upper <= 0:
+            alternatives = []
+            for alternative in group:
+                words = alternative.split(" ")
+                ids = np.asarray([vocab[w] for w in words if w in vocab], dtype=np.int64)
+                if ids.size:
+                    alternatives.append(_Alternative(ids, 1.0 / len(words)))
+            if alternatives:
+                known.append(alternatives)
+                upper += max(float(self.token_max[a.ids].mean()) for a in alternatives)
+        if not known or upper <= 0:
             return None
         return known, (len(known) / len(groups)) / upper
 
@@ -80,21 +91,35 @@ class _Segment:
         data, indices, indptr = self._csc()
         total = np.zeros(len(self.items), dtype=np.float32)
         best = np.zeros(len(self.items), dtype=np.float32)
-        for ids in known:
-            if len(ids) == 1:
-                lo, hi = indptr[ids[0]], indptr[ids[0] + 1]
+        phrase = np.zeros(len(self.items), dtype=np.float32)
+        for alternatives in known:
+            if len(alternatives) == 1 and alternatives[0].plain:
+                t = alternatives[0].ids[0]
+                lo, hi = indptr[t], indptr[t + 1]
                 total[indices[lo:hi]] += data[lo:hi]
                 continue
             # A term's postings hold each row once, so a plain fancy-indexed maximum is exact per alternative (no
             # ``np.maximum.at``, which is slow on the long postings of common terms in a large corpus).
-            for t in ids:
-                lo, hi = indptr[t], indptr[t + 1]
-                rows = indices[lo:hi]
-                best[rows] = np.maximum(best[rows], data[lo:hi])
-            touched = np.concatenate([indices[indptr[t] : indptr[t + 1]] for t in ids])
+            touched = []
+            for a in alternatives:
+                if a.plain:
+                    lo, hi = indptr[a.ids[0]], indptr[a.ids[0] + 1]
+                    rows = indices[lo:hi]
+                    best[rows] = np.maximum(best[rows], data[lo:hi])
+                else:
+                    parts = []
+                    for t in a.ids:
+                        lo, hi = indptr[t], indptr[t + 1]
+                        phrase[indices[lo:hi]] += data[lo:hi] * a.weight
+                        parts.append(indices[lo:hi])
+                    rows = np.concatenate(parts)
+                    best[rows] = np.maximum(best[rows], phrase[rows])
+                    phrase[rows] = 0.0
+                touched.append(rows)
+            rows = np.concatenate(touched)
             # Repeated rows all compute the same total + best, so the buffered += adds each row's best once.
-            total[touched] += best[touched]
-            best[touched] = 0.0
+            total[rows] += best[rows]
+            best[rows] = 0.0
         return total * factor
 
     def _csc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,16 +134,29 @@ class _Segment:
             return 0.0
         known, factor = q
         data, indices, indptr = self._csc()
+
+        def score(t: int) -> float:
+            lo, hi = int(indptr[t]), int(indptr[t + 1])
+            j = lo + int(np.searchsorted(indices[lo:hi], row))
+            return float(data[j]) if j < hi and indices[j] == row else 0.0
+
         total = 0.0
-        for ids in known:
-            best = 0.0
-            for t in ids:
-                lo, hi = int(indptr[t]), int(indptr[t + 1])
-                j = lo + int(np.searchsorted(indices[lo:hi], row))
-                if j < hi and indices[j] == row:
-                    best = max(best, float(data[j]))
-            total += best
+        for alternatives in known:
+            total += max(sum(score(int(t)) for t in a.ids) * a.weight for a in alternatives)
         return total * factor
+
+
+@dataclass(frozen=True, slots=True)
+class _Alternative:
+    """One alternative of a query term, as token ids: a token (weight 1), or a phrase's known words, each
+    weighing 1 / the phrase's length."""
+
+    ids: np.ndarray
+    weight: float
+
+    @property
+    def plain(self) -> bool:
+        return len(self.ids) == 1 and self.weight == 1.0
 
 
 def _groups(query: Terms) -> list[tuple[str, ...]]:
@@ -275,6 +313,11 @@ class LexicalIndex:
         return self._main.score_one(query_tokens, item_id)
 
     def matched_terms(self, query_tokens: Terms, item_id: int) -> list[str]:
-        """Query terms (or, for a group, its alternatives) that occur in the item, in query order, no repeats."""
+        """Query terms (or, for a group, its alternatives) that occur in the item, in query order, no repeats; a
+        phrase occurs when all its words do."""
         doc = set(self._tokens.get(item_id, ()))
-        return list(dict.fromkeys(t for group in _groups(query_tokens) for t in group if t in doc))
+        return list(
+            dict.fromkeys(
+                t for group in _groups(query_tokens) for t in group if all(w in doc for w in t.split(" "))
+            )
+        )

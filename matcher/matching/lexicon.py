@@ -42,7 +42,7 @@ MAX_TRANSLATIONS = 4
 #: Senses read per CC-CEDICT entry (the first are the common ones).
 CEDICT_SENSES = 3
 #: Changes when ``build_lexicon`` builds another lexicon from the same sources (the cache is keyed by it).
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 #: Longest English phrase (in content words) looked up as one term.
 MAX_PHRASE = 3
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
@@ -86,7 +86,10 @@ _GLOSS_NOISE = frozenset(
 class BilingualLexicon:
     """Term translations in both directions, on the lexical channel's own tokens.
 
-    Chinese keys are whole words as jieba cuts them; English keys are tuples of stemmed content words.
+    Chinese keys are whole words as jieba cuts them; English keys are tuples of stemmed content words. A Chinese
+    word's English translations are alternatives, each one stem or a phrase of stems joined by spaces
+    ("sodium ion batteri" for 钠离子电池): the lexical channel credits a phrase by the share of its words a profile
+    has, so a profile that says only "battery" does not count as saying "sodium-ion battery".
     """
 
     zh_to_en: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -100,8 +103,10 @@ class BilingualLexicon:
     def translate(self, tokens: Sequence[str]) -> list[tuple[str, ...]]:
         """The query's terms in the other language, one group of alternatives per source term.
 
-        Chinese tokens map to stemmed English words; runs of English tokens are matched longest phrase first
-        ("fuel cell" → 燃料电池 before "cell" alone). A source term without a translation yields no group.
+        Chinese tokens map to stemmed English words or phrases (see the class); runs of English tokens are matched
+        longest phrase first ("fuel cell" → 燃料电池 before "cell" alone). Likewise a translated Chinese compound
+        replaces the parts jieba's search mode cut from it just before (离子, 电池 before 钠离子电池): "battery"
+        alone is not a second term of the query. A source term without a translation yields no group.
         """
         groups: list[tuple[str, ...]] = []
         english: list[str] = []
@@ -119,12 +124,23 @@ class BilingualLexicon:
                     i += 1
             english.clear()
 
+        # The Chinese tokens since the last English one, each with the number of groups before it.
+        run: list[tuple[str, int]] = []
         for token in tokens:
             if token.isascii():
                 english.append(token)
+                run.clear()
                 continue
             flush()
             found = self.zh_to_en.get(token)
+            if found:
+                # jieba's search mode puts a compound's parts just before it (离子, 电池, 钠离子, 钠离子电池): a
+                # translated compound stands for its parts, as an English phrase does for its words.
+                start = len(groups)
+                while run and run[-1][0] in token:
+                    start = run.pop()[1]
+                del groups[start:]
+            run.append((token, len(groups)))
             if found:
                 groups.append(found)
         flush()
@@ -180,9 +196,9 @@ def build_lexicon(glossary: str, cedict_lines: Sequence[str] = ()) -> BilingualL
         if not stems or len(stems) > MAX_PHRASE:
             return
         targets = zh_to_en.setdefault(zh, [])
-        for s in stems:
-            if s not in targets:
-                targets.append(s)
+        phrase = " ".join(stems)
+        if phrase not in targets:
+            targets.append(phrase)
         words = en_to_zh.setdefault(stems, [])
         if zh not in words:
             words.append(zh)

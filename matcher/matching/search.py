@@ -127,7 +127,7 @@ class CandidateSearch:
         found = lexical.matched_terms(terms.translated, doc.id) if terms.translated else []
         if any(t.isascii() for t in found):
             theirs = surface_forms("\n".join(doc.passages))
-            found = [theirs.get(t, t) for t in found]
+            found = [" ".join(theirs.get(w, w) for w in t.split(" ")) for t in found]
         return list(dict.fromkeys(shared + found))
 
     def _fuse(self, candidates: list[Channels]) -> list[Candidate]:

@@ -35,6 +35,22 @@ def test_build_lexicon_translates_phrases_longest_first_and_both_ways() -> None:
     assert lexicon.translate(lexical_tokens("zebra")) == []
 
 
+def test_a_translated_compound_is_earned_word_by_word() -> None:
+    """钠离子电池 translates as one phrase, not as "sodium" or "ion" or "battery", and its parts 离子 and 电池 are
+    not further terms: a profile that says only "battery" earns a share of the term, one with every word all of
+    it."""
+    lexicon = build_lexicon("钠离子电池\tsodium-ion battery\n电池\tbattery\n离子\tion\n")
+    terms = lexicon.translate(lexical_tokens("钠离子电池"))
+    assert terms == [(" ".join(lexical_tokens("sodium-ion battery")),)]
+    index = LexicalIndex()
+    index.upsert_many(
+        [(1, lexical_tokens("sodium-ion battery cells")), (2, lexical_tokens("solid-state battery cells"))]
+    )
+    scores = index.score_items(terms, [1, 2])
+    assert 0 < scores[2] < scores[1] / 2
+    assert index.matched_terms(terms, 1) == list(terms[0]) and index.matched_terms(terms, 2) == []
+
+
 def test_cedict_senses_are_read_and_cross_references_skipped() -> None:
     lines = [
         "催化劑 催化剂 [cui1 hua4 ji4] /catalyst/",

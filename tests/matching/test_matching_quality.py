@@ -220,31 +220,32 @@ def test_english_channel_reads_english_pairs_and_glossed_chinese_profiles(
     )
 
 
-# An English summary from the dev set (ci-t004) whose ideal platform describes itself only in Chinese.
-FLAME_RETARDANT_FIBRE = (
-    "Phosphorus-based flame-retardant recycled polyester fibre\n"
-    "We synthesised a reactive phosphorus flame retardant that copolymerises with recycled PET and reaches an LOI "
-    "of 32 without melt dripping. Small 2 kg melts were spun on bench equipment, so we have no data on continuous "
-    "spinnability or texturing. The next step is compounding a masterbatch, spinning POY/FDY at tonne scale and "
-    "running draw-texturing trials so that curtain and car-interior fabric makers can evaluate the yarn."
+# An English summary from the dev set (ef-t010) whose ideal platform describes itself only in Chinese.
+FUEL_CELL_COLD_START = (
+    "Model-predictive cold-start strategy for PEM fuel cell stacks\n"
+    "We designed a control strategy combining purge optimisation and self-heating current profiles so that an "
+    "automotive fuel cell stack can start from -30 °C within 30 s without ice blockage. It has been verified in "
+    "simulation and on a 5-cell short stack. The next step is testing on a full automotive stack in a climate "
+    "chamber, plus durability checks after repeated freeze-start cycles."
 )
 
 
 def test_glossed_profiles_lift_an_english_summary_to_its_chinese_platform(
     demo_runtime: Runtime, demo_with: Callable[..., Runtime]
 ) -> None:
-    """The English model reads the chemical-fibre platform's glosses ("functional chemical fibre", "spinning",
-    "polyester") and puts it first; the multilingual model alone prefers an engineering-plastics line."""
-    assert _first(demo_runtime, FLAME_RETARDANT_FIBRE) == "ci-p008"
+    """The English model reads the fuel-cell stack test platform's glosses ("fuel cell stack", "cryogenic cabin")
+    and puts it first; without them, the PEM electrolyser stack line, whose English name shares "PEM" and "stack",
+    wins."""
+    assert _first(demo_runtime, FUEL_CELL_COLD_START) == "ef-p016"
     no_glosses = demo_with(fusion=demo_runtime.settings.fusion.model_copy(update={"gloss_weight": 0.0}))
-    assert _first(no_glosses, FLAME_RETARDANT_FIBRE) != "ci-p008"
+    assert _first(no_glosses, FUEL_CELL_COLD_START) != "ef-p016"
 
 
-# A Chinese paraphrase from the dev set (ef-t024): graphene oxide film, without the word graphene (石墨烯).
-THERMAL_FILM = (
-    "手机散热用超薄高导热碳片放大\n"
-    "我们用一种被氧化过的单原子层碳材料配成浆料，刮成薄片后再经高温处理，得到的薄片沿平面方向传热比铜快好几倍，很适合手机和平"
-    "板散热。现在实验室一次只能做一张A4纸大小，想放大成能连续收卷的长卷材，看看大尺寸下厚度和传热性能是否还能稳住。"
+# A Chinese paraphrase from the dev set (ef-t044): machine-vision inspection, without the words 机器视觉 or 质检.
+DEFECT_CAMERA = (
+    "让摄像头替工人“挑毛病”\n"
+    "我们写了一套识别零件表面划痕、压伤和脏污的深度学习程序，拿手机拍的照片测试时准确率不错。可工厂说流水线上零件一直在动、反光又强，"
+    "拍不清楚，也担心漏掉坏件或把好件扔掉。想找个有真实输送线的地方，把程序接上去连续跑一段时间，看看到底能不能替代人眼。"
 )
 
 
@@ -252,9 +253,10 @@ def test_feedback_lifts_a_paraphrase_to_its_platform(
     demo_runtime: Runtime, demo_with: Callable[..., Runtime]
 ) -> None:
     """The best-ranked platforms describe the need in a profile's words; the query moved toward them finds the
-    graphene thermal-film platform, which the summary's own wording ranks below a steel heat-treatment line."""
-    assert _first(demo_runtime, THERMAL_FILM) == "ef-p034"
-    assert _first(demo_with(expansion_weight=0.0), THERMAL_FILM) != "ef-p034"
+    machine-vision inspection platform, which the summary's own wording ranks below a semiconductor process
+    line."""
+    assert _first(demo_runtime, DEFECT_CAMERA) == "ci-p070"
+    assert _first(demo_with(expansion_weight=0.0), DEFECT_CAMERA) != "ci-p070"
 
 
 def test_feedback_moves_chinese_queries_and_short_english_ones(
@@ -274,7 +276,7 @@ def test_feedback_moves_chinese_queries_and_short_english_ones(
         terms = QueryTerms.of(text, engine.lexicon)
         return vector, engine.search.search(vector, text, terms, NeedFacts())
 
-    vector, found = search(THERMAL_FILM)
+    vector, found = search(DEFECT_CAMERA)
     assert found.expanded
     main, moved = vector.main, found.vector.main
     assert abs(float(np.linalg.norm(moved)) - 1.0) < 1e-5
@@ -291,7 +293,7 @@ def test_feedback_moves_chinese_queries_and_short_english_ones(
     assert np.array_equal(found.vector.english, vector.english)  # type: ignore[arg-type]
     assert not np.array_equal(found.vector.main, vector.main)
     # With feedback off, nothing moves.
-    vector, found = search(THERMAL_FILM, demo_with(expansion_weight=0.0).engine)
+    vector, found = search(DEFECT_CAMERA, demo_with(expansion_weight=0.0).engine)
     assert not found.expanded and found.vector is vector
 
 
