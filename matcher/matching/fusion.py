@@ -16,7 +16,7 @@ swappable alternatives for ``scripts/evaluate.py``.
 
 Both dense channels score a profile by its best passage, and the best of many passages is higher by chance than
 the best of one: a long, general profile would outrank a short specialist on the luck of its many draws. Fusion
-therefore reads a best-passage cosine less ``PASSAGE_DISCOUNT * ln(passages)`` (``passage_discount``).
+therefore reads a best-passage cosine less ``passage_discount * ln(passages)`` (``FusionSettings``).
 """
 
 from __future__ import annotations
@@ -27,15 +27,10 @@ from typing import Protocol
 
 from matcher.settings import FusionSettings
 
-#: Cosine taken off a best-passage similarity per unit of ln(passages it was the best of). Measured on the dev set
-#: (``scripts/evaluate.py``): 0.015-0.03 all lift NDCG@10 by about 0.005 over none; 0.02 is the middle.
-PASSAGE_DISCOUNT = 0.02
-
-
-def passage_discount(passages: int) -> float:
+def passage_discount(per_log_passage: float, passages: int) -> float:
     """What a best-of-``passages`` cosine is discounted by, so profiles of different lengths compare fairly: the
     expected best of several draws grows with their number (a one-passage profile is not discounted)."""
-    return PASSAGE_DISCOUNT * math.log(passages) if passages > 1 else 0.0
+    return per_log_passage * math.log(passages) if passages > 1 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +117,7 @@ class LanguageAwareFusion:
         return 1.0 / (1.0 + math.exp(-self.s.english_slope * (cosine - self.s.english_midpoint)))
 
     def fuse(self, s: ChannelScores) -> Relevance:
-        discount = passage_discount(s.passages)
+        discount = passage_discount(self.s.passage_discount, s.passages)
         multilingual = self.dense_relevance(s.dense - discount)
         d = multilingual
         cross = max(0.0, 1.0 - s.overlap_zh - s.overlap_en)
