@@ -164,13 +164,16 @@ class Settings(BaseSettings):
     expansion_depth: int = Field(3, ge=1, le=20)
     #: English queries of at most this many words (a title or a search phrase, not a summary) get feedback too.
     expansion_english_words: int = Field(12, ge=0, le=1000)
-    #: Calibrated scores at or above this read as a "good" fit (see the reliability table in docs/evaluation.md).
-    good_fit_score: float = Field(0.59, ge=0.0, le=1.0)
-    #: Calibrated scores at or above this (and below ``good_fit_score``) read as a "possible" fit.
-    possible_fit_score: float = Field(0.53, ge=0.0, le=1.0)
-    #: The coverage report counts an open technology as unmet demand when its best match scores below this:
-    #: 0.5 reads "its best platform is more likely not a fit than a fit" on the calibrated scale.
-    unmet_demand_score: float = Field(0.15, ge=0.0, le=1.0)
+    #: Calibrated scores at or above this read as a "good" fit: a first result this good is relevant at least 85%
+    #: of the time (docs/evaluation.md measures it).
+    good_fit_score: float = Field(0.85, ge=0.0, le=1.0)
+    #: Calibrated scores at or above this (and below ``good_fit_score``) read as a "possible" fit: relevant at
+    #: least half the time.
+    possible_fit_score: float = Field(0.5, ge=0.0, le=1.0)
+    #: A need is unmet demand (the coverage report counts it; ``/v1/match`` answers ``unmet_demand``) when its
+    #: best platform scores below this: the highest cut that calls at most 10% of the labelled needs with a
+    #: fitting first result unmet (``scripts/evaluate.py --calibrate``).
+    unmet_demand_score: float = Field(0.4, ge=0.0, le=1.0)
     #: Results shown even when they read "weak": the first this many (so a need nothing fits still sees its
     #: nearest platforms). Weak results after them are left out unless a request asks ``include_weak``.
     weak_results_shown: int = Field(3, ge=0, le=100)

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from matcher.settings import FusionSettings
 
+
 def passage_discount(per_log_passage: float, passages: int) -> float:
     """What a best-of-``passages`` cosine is discounted by, so profiles of different lengths compare fairly: the
     expected best of several draws grows with their number (a one-passage profile is not discounted)."""
