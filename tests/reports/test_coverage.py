@@ -115,3 +115,20 @@ def test_a_new_fitting_platform_fills_a_gap_and_its_removal_reopens_it(tmp_path:
             assert c.get("/v1/reports/coverage").json()["totals"]["unmet_demand"] == 1
     finally:
         rt.close()
+
+
+def test_the_docs_list_the_demo_gaps_the_report_counts(client: TestClient) -> None:
+    """docs/web.md names the demo's unmet technologies at the default cut, and the two it says are missed."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text(encoding="utf-8")
+    listed = doc.split("<!-- demo-gaps -->")[1].split("<!-- /demo-gaps -->")[0]
+    titles = {line[2:].strip() for line in listed.splitlines() if line.startswith("- ")}
+    report = client.get("/v1/reports/coverage").json()
+    assert titles == {u["title"] for u in report["unmet_demand"]}
+    assert report["totals"]["unmet_demand"] == len(titles)
+    missed = {"柔性脑机接口高密度微电极阵列", "镥-177标记前列腺靶向放射性药物的GMP制备"}
+    assert not missed & titles
+    wider = {
+        u["title"]
+        for u in client.get("/v1/reports/coverage", params={"threshold": 0.6}).json()["unmet_demand"]
+    }
+    assert "柔性脑机接口高密度微电极阵列" in wider and titles <= wider
