@@ -424,11 +424,14 @@ def calibrate(ev: Evaluator, items: list[DevItem], no_fit_items: list[DevItem], 
     firsts = [p for p, g, first, _ in held if first and g > 0]
     gaps = [p for p, _, first, has_fit in held if first and not has_fit]
     good, possible = engine.settings.good_fit_score, engine.settings.possible_fit_score
+    cut = engine.settings.unmet_demand_score
     print(
         f"first results that are relevant ({len(firsts)}): {sum(p >= good for p in firsts) / len(firsts):.0%} "
         f"read 'good' (>= {good}), {sum(p < possible for p in firsts) / len(firsts):.0%} read 'weak' "
-        f"(< {possible}); first results of queries with no fitting platform ({len(gaps)}): "
-        f"{sum(p < possible for p in gaps) / len(gaps):.0%} read 'weak' (counted as unmet demand)"
+        f"(< {possible}), {sum(p < cut for p in firsts) / len(firsts):.0%} fall below the unmet-demand cut "
+        f"({cut}); first results of queries with no fitting platform ({len(gaps)}): "
+        f"{sum(p < possible for p in gaps) / len(gaps):.0%} read 'weak', {sum(p < cut for p in gaps) / len(gaps):.0%} "
+        "fall below the cut (held-out halves)"
     )
     path = ROOT / "matcher" / "data" / "calibration.json"
     stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
