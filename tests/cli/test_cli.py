@@ -319,8 +319,8 @@ def test_match_states_the_verdict_and_left_out_weak_fits_as_the_api_answers(
     """Nothing fits: the table is followed by the verdict and the note that weak fits were left out;
     ``--include-weak`` lists them, and ``--json`` is what /v1/match answers with ``include_weak``."""
     text = (
-        "Nuclear-waste vitrification: high-level liquid waste is calcined and melted into borosilicate glass in a "
-        "cold-crucible induction melter; we need a pilot melter run with simulated waste."
+        "We bred a tilapia line resistant to streptococcal disease by marker-assisted selection over four "
+        "generations. We now need pond trials with farmers across two seasons to confirm growth and survival."
     )
     table = runner.invoke(app, ["match", text], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output

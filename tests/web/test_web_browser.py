@@ -42,9 +42,9 @@ EN_ENZYME = (
     "stirred reactor."
 )
 #: A need no demo platform can pilot: unmet demand.
-EN_VITRIFICATION = (
-    "Nuclear-waste vitrification: high-level liquid waste is calcined and melted into borosilicate glass in a "
-    "cold-crucible induction melter; we need a pilot melter run with simulated waste."
+EN_TILAPIA = (
+    "We bred a tilapia line resistant to streptococcal disease by marker-assisted selection over four "
+    "generations. We now need pond trials with farmers across two seasons to confirm growth and survival."
 )
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -282,7 +282,7 @@ def test_the_first_result_is_on_the_first_screen_of_a_desktop_and_a_phone(
 
 def test_a_need_nothing_fits_is_called_unmet_demand_with_its_coverage_cell(page: Page, site: Site) -> None:
     page.goto("/lang/en?next=/")
-    search(page, EN_VITRIFICATION)
+    search(page, EN_TILAPIA)
     notice = page.locator("#unmet-demand")
     expect(notice).to_contain_text("No platform fits this technology well.")
     expect(notice).to_contain_text("counts as unmet demand in the network coverage report")

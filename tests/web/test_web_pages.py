@@ -29,9 +29,9 @@ ZH_MACHINING = (
 XSS = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 #: A need no demo platform can pilot: its verdict is unmet demand.
-VITRIFICATION = (
-    "Nuclear-waste vitrification: high-level liquid waste is calcined and melted into borosilicate glass in a "
-    "cold-crucible induction melter; we need a pilot melter run with simulated waste."
+TILAPIA = (
+    "We bred a tilapia line resistant to streptococcal disease by marker-assisted selection over four "
+    "generations. We now need pond trials with farmers across two seasons to confirm growth and survival."
 )
 
 
@@ -62,7 +62,7 @@ def _sign_in(client: TestClient, key: str) -> TestClient:
     [
         "/",
         "/?text=" + "高镍三元正极材料烧结工艺放大",
-        "/?include_weak=1&text=" + VITRIFICATION,
+        "/?include_weak=1&text=" + TILAPIA,
         "/platforms",
         "/platforms?area=raw_materials&tier=national",
         "/platforms/1",
@@ -140,8 +140,8 @@ def _cards(html: str) -> list[tuple[str, str]]:
 def test_the_page_says_the_verdict_its_api_twin_answers(client: TestClient) -> None:
     """Nothing fits: the page says so above the results, with the coverage cell the need counts under, and
     /v1/match answers ``unmet_demand`` for the same search; a need that fits gets neither."""
-    unmet = client.get("/", params={"text": VITRIFICATION}, headers=HTML)
-    api = client.post("/v1/match", json={"text": VITRIFICATION}).json()
+    unmet = client.get("/", params={"text": TILAPIA}, headers=HTML)
+    api = client.post("/v1/match", json={"text": TILAPIA}).json()
     assert api["unmet_demand"] is True
     assert unmet.text.index('id="unmet-demand"') < unmet.text.index('<ol class="results">')
     assert "没有平台很适合这项技术" in unmet.text and "未满足需求" in unmet.text
@@ -152,7 +152,7 @@ def test_the_page_says_the_verdict_its_api_twin_answers(client: TestClient) -> N
     # A chosen province and direction are the cell's.
     chosen = client.get(
         "/",
-        params={"text": VITRIFICATION, "province": "anhui", "directions": "building_materials"},
+        params={"text": TILAPIA, "province": "anhui", "directions": "building_materials"},
         headers=HTML,
     )
     assert "/coverage/cell?direction=building_materials&amp;province=anhui" in chosen.text
@@ -314,12 +314,12 @@ def test_the_private_link_says_its_technology_counts_as_unmet_demand_in_its_cell
 ) -> None:
     """A submitted need nothing fits: its page and its JSON twin give the verdict, and the page links the
     coverage cell that now lists it."""
-    title = "Borosilicate vitrification of simulated high-level waste"
+    title = "Disease-resistant tilapia line"
     created = small_client.post(
         "/v1/submissions",
         json={
             "title": title,
-            "summary": VITRIFICATION,
+            "summary": TILAPIA,
             "preferred_provinces": ["hebei"],
             "contact": "lab@example.edu.cn",
         },
