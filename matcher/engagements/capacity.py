@@ -10,6 +10,7 @@ from matcher import indexing
 from matcher.dbtypes import utcnow
 from matcher.indexing import PLATFORM
 from matcher.matching.engine import MatchEngine
+from matcher.notifications.outbox import rematch_technologies_of
 from matcher.platforms.models import Platform
 from matcher.sync import record_changes
 
@@ -22,6 +23,8 @@ def pause_capacity(db: Engine, engine: MatchEngine, platform_id: int) -> None:
             return
         platform.capacity_paused_at = utcnow()
         s.add(platform)
+        # Its scores fall a little: technologies it was best for are worked out again (their verdict may turn).
+        rematch_technologies_of(s, [platform_id])
         record_changes(s, engine.origin, PLATFORM, [platform_id])
         s.commit()
         s.refresh(platform)

@@ -11,13 +11,14 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from matcher.engagements.declines import NOT_A_FIT
 from matcher.engagements.models import Introduction, PlatformResponse
 from matcher.matching.engine import MatchEngine
 from matcher.matching.query import MAX_LIMIT
 from matcher.notifications.models import Notification
 from matcher.notifications.outbox import MATCH_CREATED
 from matcher.technologies.models import Technology
-from matcher.technologies.service import NOT_A_FIT, matches_for_technology
+from matcher.technologies.service import matches_for_technology
 
 FIT_REACH = MAX_LIMIT
 

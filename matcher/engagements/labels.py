@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from matcher.engagements.declines import NOT_A_FIT
 from matcher.engagements.models import Introduction, IntroductionEvent, PlatformResponse
 from matcher.feedback.models import MatchFeedback
-from matcher.technologies.service import NOT_A_FIT
 
 _ENGAGED = ("agreed", "piloting", "completed")
 

@@ -3,7 +3,7 @@
 - ``declined`` for ``no_capacity`` pauses the platform's capacity factor (zero) until its operator raises
   ``capacity`` again;
 - ``declined`` for ``wrong_sector`` or ``wrong_process`` judges the pair: the technology's matches leave that
-  platform out from then on (``matcher.technologies.service.declined_platforms``).
+  platform out from then on (``matcher.engagements.declines``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
 from matcher.engagements.capacity import pause_capacity
+from matcher.engagements.declines import NOT_A_FIT
 from matcher.engagements.fits import platform_may_answer
 from matcher.engagements.introductions import (
     introductions_by_technology,
@@ -69,7 +70,8 @@ def _store(db: Engine, technology_id: int, platform_id: int, body: ResponseIn) -
     for attempt in (1, 2):
         with Session(db, expire_on_commit=False) as s:
             lock_technology(s, technology_id)
-            if s.get(Technology, technology_id) is None:  # deleted while this was on its way
+            technology = s.get(Technology, technology_id)
+            if technology is None:  # deleted while this was on its way
                 raise NotFound(f"Technology {technology_id} does not exist.")
             row = _pair(s, technology_id, platform_id)
             if _made(s, technology_id, platform_id):
@@ -77,6 +79,7 @@ def _store(db: Engine, technology_id: int, platform_id: int, body: ResponseIn) -
                     return row
                 raise Conflict("The introduction was made: the answer can no longer change.")
             now = utcnow()
+            was_out = row is not None and row.decision == "declined" and row.reason in NOT_A_FIT
             if row is None:
                 row = PlatformResponse(
                     technology_id=technology_id,
@@ -85,6 +88,14 @@ def _store(db: Engine, technology_id: int, platform_id: int, body: ResponseIn) -
                     first_responded_at=now,
                 )
             row.decision, row.reason, row.message, row.responded_at = (*answer, now)
+            if (
+                was_out != (row.decision == "declined" and row.reason in NOT_A_FIT)
+                and technology.status != "closed"
+            ):
+                # The platform leaves (or rejoins) the technology's matches: its best and verdict are worked out
+                # again by the worker.
+                technology.needs_matching = True
+                s.add(technology)
             s.add(row)
             try:
                 s.commit()

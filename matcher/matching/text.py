@@ -202,14 +202,16 @@ def normalize_text(text: str) -> str:
     BM25 (which compares characters) and for the embedder alike.
     """
     text = unicodedata.normalize("NFKC", text)
-    if _CJK.search(text):
-        text = _opencc().convert(text)
+    # Taiwan phrasing only where the text is Traditional: applied to Simplified text it rewrites words that are
+    # right as they are (the city 蚌埠 would read 蚌端口, "port").
+    if _CJK.search(text) and _opencc("t2s").convert(text) != text:
+        text = _opencc("tw2sp").convert(text)
     return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
 
 
 @cache
-def _opencc() -> opencc.OpenCC:
-    return opencc.OpenCC("tw2sp")
+def _opencc(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
 
 
 def language_mix(text: str) -> LanguageMix:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from matcher.engagements.declines import declined_platforms
 from matcher.matching.documents import technology_need, technology_text
 from matcher.matching.engine import MatchEngine
 from matcher.matching.query import MatchQuery
@@ -178,11 +179,13 @@ def notify_for_technology(db: Engine, engine: MatchEngine, settings: Settings, t
     best = BestMatch(technology_id, None, None, list(tech.directions or ()))
     if vec is not None and tech.status != "closed":
         # Every candidate, weak ones included: a platform may ask to hear of weaker fits (its own notify_min_score).
+        # Platforms that declined it as not a fit are out, as they are of its matches (and so of its verdict).
         query = MatchQuery(
             technology_text(tech),
             technology_need(tech),
             limit=CANDIDATE_PLATFORMS,
             vector=vec,
+            excluded_platform_ids=declined_platforms(db, technology_id),
             include_weak=True,
         )
         result = engine.match(query)
@@ -339,12 +342,13 @@ def _record_best(s: Session, best: Sequence[BestMatch]) -> None:
 
 
 def rematch_technologies_of(s: Session, platform_ids: Sequence[int]) -> None:
-    """Flag the open technologies whose best match is one of these platforms (changed, hidden or deleted), so
-    the worker recomputes their best match and the coverage report's unmet demand stays true."""
+    """Flag the technologies whose best match is one of these platforms (changed, hidden or deleted), so the
+    worker recomputes their best match and the coverage report's unmet demand stays true. Closed ones are
+    matched again when they are reopened; others (matched, say) now, so a reopened one reads true at once."""
     if platform_ids:
         s.execute(
             update(Technology)
-            .where(Technology.best_platform_id.in_(list(platform_ids)), Technology.status == "open")  # type: ignore[union-attr]
+            .where(Technology.best_platform_id.in_(list(platform_ids)), Technology.status != "closed")  # type: ignore[union-attr]
             .values(needs_matching=True)
         )
 

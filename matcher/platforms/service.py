@@ -210,6 +210,10 @@ def list_platforms(
 ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
 
 
+#: A platform's fields that ranking reads besides its text.
+RANKED_FACTS = ("tier", "area", "directions", "service_types", "province", "trl_min", "trl_max", "capacity")
+
+
 def update_platform(
     db: Engine,
     engine: MatchEngine,
@@ -255,13 +259,20 @@ def update_platform(
             raise NotFound(f"Platform {platform_id} does not exist.")
         reactivated = data["active"] and not row.active
         text_changed = data["active"] and engine.writes.needs_embedding(ready.doc, "platforms")
+        # Facts the ranking reads move its scores both ways: technologies it was best for are worked out
+        # again, and it is matched anew (a platform's matching raises technologies it now fits better).
+        facts_changed = paused != row.capacity_paused_at or any(
+            data.get(k, getattr(row, k)) != getattr(row, k) for k in RANKED_FACTS
+        )
         for key, value in data.items():
             setattr(row, key, value)
         row.capacity_paused_at = paused
         row.updated_at = utcnow()
-        row.needs_matching = row.needs_matching or (row.active and (text_changed or reactivated))
+        row.needs_matching = row.needs_matching or (
+            row.active and (text_changed or reactivated or facts_changed)
+        )
         s.add(row)
-        if text_changed or not row.active:
+        if text_changed or facts_changed or not row.active:
             rematch_technologies_of(s, [platform_id])
         record_changes(s, engine.origin, PLATFORM, [platform_id])
         try:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from matcher import indexing
 from matcher.accounts.service import hash_key
 from matcher.dbtypes import utcnow
-from matcher.engagements.models import PlatformResponse
+from matcher.engagements.declines import declined_platforms
 from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.indexing import TECHNOLOGY
 from matcher.matching.documents import technology_need, technology_text
@@ -136,12 +136,17 @@ def update_technology(
         row = s.get(Technology, technology_id)
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
-        reopened = row.status == "closed" and data.get("status", "closed") != "closed"
+        reopened = row.status != "open" and data.get("status", row.status) == "open"
+        reopened = reopened or (row.status == "closed" and data.get("status", "closed") != "closed")
         text_changed = engine.writes.needs_embedding(ready.doc, "technologies")
+        # Its choices move every score (sector fit, TRL, services, region): its best and verdict too.
+        facts_changed = any(k in data and data[k] != getattr(row, k) for k in MATCHED_FACTS)
         for key, value in data.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
-        row.needs_matching = row.needs_matching or (_indexed(row) and (text_changed or reopened))
+        row.needs_matching = row.needs_matching or (
+            _indexed(row) and (text_changed or reopened or facts_changed) and row.status != "closed"
+        )
         s.add(row)
         record_changes(s, engine.origin, TECHNOLOGY, [technology_id])
         try:
@@ -154,6 +159,10 @@ def update_technology(
     if row.needs_matching:
         notify_for_technology(db, engine, settings, technology_id)
     return row
+
+
+#: A technology's fields that its matching reads besides its text.
+MATCHED_FACTS = ("directions", "trl", "service_types", "preferred_provinces")
 
 
 def delete_technology(db: Engine, engine: MatchEngine, technology_id: int) -> None:
@@ -199,24 +208,6 @@ def technology_query(
         excluded_platform_ids=excluded,
         include_weak=include_weak,
     )
-
-
-#: Reasons a platform gives that judge the pair itself (not the platform's moment): such a pair is never
-#: suggested to that researcher again.
-NOT_A_FIT = ("wrong_sector", "wrong_process")
-
-
-def declined_platforms(db: Engine, technology_id: int) -> frozenset[int]:
-    """Platforms that declined this technology as the wrong sector or process: its matches leave them out."""
-    with Session(db) as s:
-        rows = s.exec(
-            select(PlatformResponse.platform_id).where(
-                PlatformResponse.technology_id == technology_id,
-                PlatformResponse.decision == "declined",
-                PlatformResponse.reason.in_(NOT_A_FIT),  # type: ignore[union-attr]
-            )
-        ).all()
-    return frozenset(rows)
 
 
 def matches_for_technology(

@@ -301,11 +301,13 @@ def test_a_filter_narrows_the_results_without_changing_their_scores(client: Test
     """Feedback, inferred directions and the best score come from the unfiltered candidates, so a platform
     scores the same with or without an area filter (a Chinese query: feedback applies)."""
     text = "退役动力电池湿法回收提锂工艺放大验证"
-    every = client.post("/v1/match", json={"text": text, "limit": 60}).json()["matches"]
+    every = client.post("/v1/match", json={"text": text, "limit": 60, "include_weak": True}).json()["matches"]
     scores = {m["platform_id"]: m["score"] for m in every}
     # An area other than the best platforms': feedback taken from the filtered candidates would differ.
     area = next(m["area"] for m in every if m["area"] != every[0]["area"])
-    filtered = client.post("/v1/match", json={"text": text, "limit": 5, "area": area}).json()["matches"]
+    filtered = client.post(
+        "/v1/match", json={"text": text, "limit": 5, "area": area, "include_weak": True}
+    ).json()["matches"]
     assert filtered and all(m["area"] == area for m in filtered)
     assert [(m["platform_id"], m["score"]) for m in filtered] == [
         (m["platform_id"], scores[m["platform_id"]]) for m in filtered
