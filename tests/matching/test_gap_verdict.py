@@ -76,3 +76,47 @@ def test_the_verdict_is_the_one_the_coverage_report_counts(demo_runtime: Runtime
             assert sorted(said.values()) == [False, True, True]
     finally:
         rt.close()
+
+
+def test_the_report_follows_every_change_that_moves_a_verdict(demo_runtime: Runtime, tmp_path: Path) -> None:
+    """After each change and the worker's pass, the report's stored best is the live one: the technology's own
+    facts, its best platform's facts, a decline as the wrong sector, and a reopening after its best was
+    deleted."""
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    copy_demo(demo_runtime, folder)
+    rt = Runtime.open(make_settings(folder))
+
+    def agrees(c: TestClient, tid: int) -> dict:
+        match_pending(rt.db, rt.engine, rt.settings)
+        live = c.get(f"/v1/technologies/{tid}/matches", params={"limit": 1}, headers=AUTH).json()
+        report = c.get("/v1/reports/coverage", params={"threshold": 0.99}).json()["unmet_demand"]
+        (stored,) = [u for u in report if u["technology_id"] == tid]
+        assert stored["best_platform_id"] == live["matches"][0]["platform_id"]
+        assert abs(stored["best_score"] - live["matches"][0]["score"]) < 1e-3
+        return live
+
+    try:
+        with TestClient(create_app(runtime=rt)) as c:
+            tid = c.post("/v1/technologies", json={"summary": FITS, "trl": 5}, headers=AUTH).json()["id"]
+            best = agrees(c, tid)["matches"][0]["platform_id"]
+            c.patch(f"/v1/technologies/{tid}", json={"trl": 9, "service_types": ["design"]}, headers=AUTH)
+            agrees(c, tid)
+            c.patch(
+                f"/v1/platforms/{best}", json={"tier": "reserve", "trl_min": 8, "capacity": 0}, headers=AUTH
+            )
+            agrees(c, tid)
+            said = c.put(
+                f"/v1/platforms/{best}/technologies/{tid}/response",
+                json={"decision": "declined", "reason": "wrong_sector"},
+                headers=AUTH,
+            )
+            assert said.status_code == 200, said.text
+            assert agrees(c, tid)["matches"][0]["platform_id"] != best
+            second = agrees(c, tid)["matches"][0]["platform_id"]
+            c.patch(f"/v1/technologies/{tid}", json={"status": "matched"}, headers=AUTH)
+            assert c.delete(f"/v1/platforms/{second}", headers=AUTH).status_code == 204
+            c.patch(f"/v1/technologies/{tid}", json={"status": "open"}, headers=AUTH)
+            assert agrees(c, tid)["matches"][0]["platform_id"] not in (best, second)
+    finally:
+        rt.close()
