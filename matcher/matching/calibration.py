@@ -34,6 +34,9 @@ from matcher.matching.text import LanguageMix
 
 log = logging.getLogger("pilotmatch.calibration")
 
+#: About twice the longest labelled need (70 tokens): the length term reads no further.
+LONGEST_FITTED = 150
+
 
 @dataclass(frozen=True, slots=True)
 class QueryShape:
@@ -50,7 +53,9 @@ class QueryShape:
 
     @property
     def length(self) -> float:
-        return math.log1p(self.tokens)
+        """Log length, capped at ``LONGEST_FITTED`` tokens: the fit saw nothing longer, so a longer text is read
+        as that long rather than pushed down by an extrapolated trend."""
+        return math.log1p(min(self.tokens, LONGEST_FITTED))
 
 
 @dataclass(frozen=True, slots=True)
