@@ -285,7 +285,7 @@ def test_a_need_nothing_fits_is_called_unmet_demand_with_its_coverage_cell(page:
     search(page, EN_TILAPIA)
     notice = page.locator("#unmet-demand")
     expect(notice).to_contain_text("No platform fits this technology well.")
-    expect(notice).to_contain_text("counts as unmet demand in the network coverage report")
+    expect(notice).to_contain_text("count as unmet demand in the network coverage report")
     _first_card_on_screen(page, DESKTOP)  # the verdict sits above the results, not instead of them
     site.shot(page, "find-unmet")
     inferred = page.locator("p.inferred .chip").first.inner_text()
