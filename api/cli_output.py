@@ -52,8 +52,8 @@ def print_matches(
         out.print(f"Inferred directions (pass --direction to override): {escape(names)}")
     if response.unmet_demand:
         out.print(
-            f"[bold]No platform fits this well:[/bold] counted as unmet demand (its best platform scores below "
-            f"{settings.unmet_demand_score:.2f}, PILOTMATCH_UNMET_DEMAND_SCORE)."
+            f"[bold]No platform fits this well:[/bold] unmet demand, as the coverage report counts stored needs (its "
+            f"best platform scores below {settings.unmet_demand_score:.2f}, PILOTMATCH_UNMET_DEMAND_SCORE)."
         )
     if weak_left_out:
         out.print(

@@ -324,7 +324,7 @@ def test_match_states_the_verdict_and_left_out_weak_fits_as_the_api_answers(
     )
     table = runner.invoke(app, ["match", text], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
-    assert "No platform fits this well: counted as unmet demand" in table.output
+    assert "No platform fits this well: unmet demand" in table.output
     assert "were left out (--include-weak shows them)" in table.output
     assert "calibration" not in table.output  # the Fit column says it, not a "why" factor
     every = _json(runner.invoke(app, ["match", text, "--include-weak", "--json"]).output)
