@@ -33,9 +33,9 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	mkdir -p $(TEST_TMP)
-	PILOTMATCH_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider -m "not backend_independent" \
+	PILOTMATCH_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider -m "not backend_independent" --durations=15 \
 		--basetemp=$(TEST_TMP)/postgresql > $(TEST_TMP)/postgresql.log 2>&1 & postgres=$$!; \
-	$(BIN)/pytest -q --basetemp=$(TEST_TMP)/sqlite; sqlite=$$?; \
+	$(BIN)/pytest -q --durations=25 --basetemp=$(TEST_TMP)/sqlite; sqlite=$$?; \
 	wait $$postgres; pg=$$?; \
 	echo "--- the PostgreSQL run:"; cat $(TEST_TMP)/postgresql.log; \
 	test $$sqlite -eq 0 -a $$pg -eq 0
