@@ -309,7 +309,7 @@ class Ranker:
     def calibrated(self, raw: float, best: float | None = None, shape: QueryShape | None = None) -> float:
         """The score a pair of raw score ``raw`` shows (rounded as ``score`` rounds it) when the query's best raw
         score is ``best`` (None: this is the best) and the query is of ``shape``."""
-        return round(self.calibration(raw, best, shape) if self.calibration.fitted else raw, 6)
+        return round(self.calibration(raw, best, shape), 6)
 
     def score(
         self,

@@ -136,8 +136,9 @@ def update_technology(
         row = s.get(Technology, technology_id)
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
-        reopened = row.status != "open" and data.get("status", row.status) == "open"
-        reopened = reopened or (row.status == "closed" and data.get("status", "closed") != "closed")
+        status = data.get("status", row.status)
+        # Out of "closed", or back to "open" from anything: its best may be stale.
+        reopened = status != row.status and (row.status == "closed" or status == "open")
         text_changed = engine.writes.needs_embedding(ready.doc, "technologies")
         # Its choices move every score (sector fit, TRL, services, region): its best and verdict too.
         facts_changed = any(k in data and data[k] != getattr(row, k) for k in MATCHED_FACTS)
