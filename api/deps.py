@@ -10,9 +10,11 @@ from starlette.exceptions import HTTPException
 
 from api.params import RowId
 from matcher import NotFound, Principal, Runtime, authenticate
-from matcher.accounts.service import platform_exists, touch
+from matcher.accounts.service import platform_province, touch
 
-_bearer = HTTPBearer(auto_error=False, description="An admin key, or a platform's own key.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An admin key, a province administrator's key, or a platform's own key."
+)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -56,28 +58,43 @@ OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principa
 
 def require_admin(principal: PrincipalDep) -> Principal:
     if not principal.is_admin:
-        raise HTTPException(403, "Only the admin key may do this.")
+        raise HTTPException(403, "Only the full admin key may do this.")
     return principal
 
 
+#: The full admin only: the network's tiers, administrator keys, system operations.
 AdminDep = Annotated[Principal, Depends(require_admin)]
 
 
-def require_platform_access(principal: Principal, platform_id: int) -> None:
-    """The admin, or the platform's own key. Another platform's key gets 404: it may not learn what exists."""
-    if principal.is_admin:
-        return
-    if principal.platform_id != platform_id:
-        raise NotFound(f"Platform {platform_id} does not exist.")
+def require_administrator(principal: PrincipalDep) -> Principal:
+    if not principal.is_administrator:
+        raise HTTPException(403, "Only an administrator key (full or province) may do this.")
+    return principal
+
+
+#: The full admin or a province administrator; the route then keeps a province key inside its province.
+AdministratorDep = Annotated[Principal, Depends(require_administrator)]
 
 
 def platform_principal(platform_id: RowId, principal: PrincipalDep, rt: RuntimeDep) -> Principal:
-    """The caller may act for this platform, and it exists: every route under a deleted platform is 404 (its own
-    keys were revoked with it, so they are 401 before this)."""
-    require_platform_access(principal, platform_id)
-    if not platform_exists(rt.db, platform_id):
+    """The caller may act for this platform (the admin, an administrator of its province, or its own key), and it
+    exists. Anyone else gets 404, never 403: they may not learn what exists. Every route under a deleted platform
+    is 404 (its own keys were revoked with it, so they are 401 before this)."""
+    exists, province = platform_province(rt.db, platform_id)
+    if not exists or not principal.acts_for(platform_id, province):
         raise NotFound(f"Platform {platform_id} does not exist.")
     return principal
 
 
 PlatformAccessDep = Annotated[Principal, Depends(platform_principal)]
+
+
+def administer_platform(principal: Annotated[Principal, Depends(platform_principal)]) -> Principal:
+    """An administrator over this platform (full, or of its province); its own key gets 403."""
+    if not principal.is_administrator:
+        raise HTTPException(403, "Only an administrator over this platform may do this.")
+    return principal
+
+
+#: An administrator over the platform in the path.
+PlatformAdministratorDep = Annotated[Principal, Depends(administer_platform)]

@@ -73,7 +73,7 @@ _EXPORTS = {
     "reset_to_demo": "matcher.importing",
     "coverage_report": "matcher.reports.coverage",
     # keys and sign-in
-    "Principal": "matcher.accounts.service",
+    "Principal": "matcher.accounts.principal",
     "authenticate": "matcher.accounts.service",
     "ensure_admin_key": "matcher.accounts.service",
     "rotate_admin_key": "matcher.accounts.service",
@@ -247,8 +247,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
+    from matcher.accounts.principal import Principal
     from matcher.accounts.service import (
-        Principal,
         authenticate,
         create_platform_key,
         ensure_admin_key,

@@ -95,9 +95,9 @@ def redeliver(
     responses=problem_responses(401, 404, 409, 413, 422),
 )
 def create_webhook(
-    platform_id: RowId, body: WebhookCreate, rt: RuntimeDep, _: PlatformAccessDep
+    platform_id: RowId, body: WebhookCreate, rt: RuntimeDep, principal: PlatformAccessDep
 ) -> WebhookSecretOut:
-    ep = endpoints.create_endpoint(rt.db, rt.settings, platform_id, body.url, body.description)
+    ep = endpoints.create_endpoint(rt.db, rt.settings, platform_id, body.url, body.description, principal)
     return WebhookSecretOut.of(ep)
 
 
@@ -117,8 +117,10 @@ def list_webhooks(platform_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> l
     summary="Delete a webhook endpoint",
     responses=problem_responses(*_PLATFORM),
 )
-def delete_webhook(platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> Response:
-    endpoints.delete_endpoint(rt.db, platform_id, webhook_id)
+def delete_webhook(
+    platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, principal: PlatformAccessDep
+) -> Response:
+    endpoints.delete_endpoint(rt.db, platform_id, webhook_id, principal)
     return Response(status_code=204)
 
 
@@ -128,8 +130,10 @@ def delete_webhook(platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, _: Pla
     summary="Replace the signing secret",
     responses=problem_responses(*_PLATFORM),
 )
-def rotate(platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, _: PlatformAccessDep) -> WebhookSecretOut:
-    ep = endpoints.rotate_secret(rt.db, platform_id, webhook_id)
+def rotate(
+    platform_id: RowId, webhook_id: RowId, rt: RuntimeDep, principal: PlatformAccessDep
+) -> WebhookSecretOut:
+    ep = endpoints.rotate_secret(rt.db, platform_id, webhook_id, principal)
     return WebhookSecretOut.of(ep)
 
 

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.admission import MatchSlotDep
-from api.deps import AdminDep, OptionalPrincipalDep, PlatformAccessDep, RuntimeDep
+from api.deps import (
+    AdministratorDep,
+    OptionalPrincipalDep,
+    PlatformAccessDep,
+    PlatformAdministratorDep,
+    PrincipalDep,
+    RuntimeDep,
+)
 from api.params import RowId
 from api.problems import problem_responses
 from api.schemas import BulkPlatforms, TechnologyMatchResponse
@@ -20,6 +27,10 @@ from matcher import (
     pair_states,
     technologies_for_platform,
 )
+from matcher.accounts.service import platform_province
+from matcher.audit.schemas import AuditEventOut
+from matcher.audit.service import platform_history, trail_province
+from matcher.errors import NotFound
 from matcher.platforms import service
 
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
@@ -29,11 +40,14 @@ router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
     "",
     status_code=201,
     response_model=PlatformRead,
-    summary="Create a platform profile",
-    responses=problem_responses(409, 429, 503),
+    summary="Create a platform profile (an administrator; a province key in its own province)",
+    responses=problem_responses(403, 409, 429, 503),
 )
-def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep) -> PlatformRead:
-    return PlatformRead.model_validate(service.create_platforms(rt.db, rt.engine, rt.settings, [body])[0])
+def create_platform(
+    body: PlatformCreate, rt: RuntimeDep, principal: AdministratorDep, _slot: MatchSlotDep
+) -> PlatformRead:
+    rows = service.create_platforms(rt.db, rt.engine, rt.settings, [body], actor=principal)
+    return PlatformRead.model_validate(rows[0])
 
 
 @router.post(
@@ -41,13 +55,13 @@ def create_platform(body: PlatformCreate, rt: RuntimeDep, _: AdminDep, _slot: Ma
     status_code=201,
     response_model=list[PlatformRead],
     summary="Create up to 1,000 platform profiles in one transaction (all or nothing)",
-    responses=problem_responses(409, 429, 503),
+    responses=problem_responses(403, 409, 429, 503),
 )
 def create_platforms_bulk(
-    body: BulkPlatforms, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep
+    body: BulkPlatforms, rt: RuntimeDep, principal: AdministratorDep, _slot: MatchSlotDep
 ) -> list[PlatformRead]:
     rows = service.create_platforms(
-        rt.db, rt.engine, rt.settings, body.items, field_prefix="items", match_now=False
+        rt.db, rt.engine, rt.settings, body.items, field_prefix="items", match_now=False, actor=principal
     )
     return [PlatformRead.model_validate(r) for r in rows]
 
@@ -82,13 +96,18 @@ def patch_platform(
     _slot: MatchSlotDep,
 ) -> PlatformRead:
     return PlatformRead.model_validate(
-        service.update_platform(rt.db, rt.engine, rt.settings, platform_id, body, by_admin=principal.is_admin)
+        service.update_platform(rt.db, rt.engine, rt.settings, platform_id, body, actor=principal)
     )
 
 
-@router.delete("/{platform_id}", status_code=204, summary="Delete a platform (it leaves results at once)")
-def delete_platform(platform_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response:
-    service.delete_platform(rt.db, rt.engine, platform_id)
+@router.delete(
+    "/{platform_id}",
+    status_code=204,
+    summary="Delete a platform (it leaves results at once; its audit trail stays)",
+    responses=problem_responses(403, 404),
+)
+def delete_platform(platform_id: RowId, rt: RuntimeDep, principal: PlatformAdministratorDep) -> Response:
+    service.delete_platform(rt.db, rt.engine, platform_id, actor=principal)
     return Response(status_code=204)
 
 
@@ -110,3 +129,34 @@ def platform_technologies(
     return TechnologyMatchResponse.of(
         result, pair_states(rt.db, platform_id, [m.technology_id for m in result.matches]) if own else None
     )
+
+
+@router.get(
+    "/{platform_id}/history",
+    response_model=list[AuditEventOut],
+    summary="Who changed this platform, its keys and its webhooks, and when (newest first)",
+    responses=problem_responses(401, 404),
+)
+def history(
+    platform_id: RowId,
+    rt: RuntimeDep,
+    principal: PrincipalDep,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Page back: events older than this id.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[AuditEventOut]:
+    """For administrators over the platform and for its own key. A deleted platform's trail stays readable by
+    administrators over the province it was in."""
+    exists, province = platform_province(rt.db, platform_id)
+    if not exists:
+        province = trail_province(rt.db, platform_id)
+        allowed = principal.governs(province) or (principal.is_admin and province is None)
+    else:
+        allowed = principal.acts_for(platform_id, province)
+    if not allowed:
+        raise NotFound(f"Platform {platform_id} does not exist.")
+    events = platform_history(rt.db, platform_id, principal, limit=limit, before_id=before_id)
+    if not exists and not events:
+        raise NotFound(f"Platform {platform_id} does not exist.")
+    return events

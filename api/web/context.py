@@ -7,7 +7,7 @@ security headers are set in one place.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlparse
@@ -108,7 +108,8 @@ class WebContext:
         if not self._principal_loaded:
             token = self.session.sign_in_token
             digest = signed_in_digest(self.rt.db, token) if token else None
-            self._principal = authenticate_digest(self.rt.db, self.rt.settings, digest) if digest else None
+            found = authenticate_digest(self.rt.db, self.rt.settings, digest) if digest else None
+            self._principal = replace(found, web=True) if found is not None else None
             self._principal_loaded = True
         return self._principal
 
@@ -118,7 +119,7 @@ class WebContext:
         if self.session.sign_in_token:
             close_sign_in(self.rt.db, self.session.sign_in_token)
         self.session.sign_in(open_sign_in(self.rt.db, key_digest, SIGN_IN_SECONDS))
-        self._principal, self._principal_loaded = principal, True
+        self._principal, self._principal_loaded = replace(principal, web=True), True
 
     def sign_out(self) -> None:
         """End the sign-in server-side, then forget it in the cookie."""

@@ -10,13 +10,18 @@ from matcher.dbtypes import UTCDateTime, utcnow
 
 
 class ApiKey(SQLModel, table=True):
-    """A bearer key. ``role`` is ``admin`` (may write everything) or ``platform`` (its own platform only)."""
+    """A bearer key. ``role`` is ``admin`` (may write everything), ``province`` (what the admin may, but only over
+    the platforms, applications and technologies of ``province``) or ``platform`` (its own platform only)."""
 
     __tablename__ = "api_key"
 
     id: int | None = Field(default=None, primary_key=True)
     role: str = Field(max_length=16, index=True)
     platform_id: int | None = Field(default=None, index=True)
+    #: The province a ``province`` key governs (a code of the taxonomy); None for other roles.
+    province: str | None = Field(default=None, max_length=32, index=True)
+    #: Who holds an administrator key ("Jiangsu MIIT office"), shown in lists and in the audit trail.
+    label: str | None = Field(default=None, max_length=200)
     prefix: str = Field(max_length=24)
     key_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

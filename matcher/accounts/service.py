@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -17,23 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
 from matcher.accounts.models import ApiKey, AppSecret, WebSignIn
+from matcher.accounts.principal import Principal
+from matcher.audit.service import SYSTEM, record
 from matcher.dbtypes import utcnow
 from matcher.errors import NotFound
 from matcher.platforms.models import Platform
 from matcher.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the admin, or the holder of one platform's key."""
-
-    role: str
-    platform_id: int | None = None
-    key_id: int | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
 
 
 def hash_key(key: str) -> str:
@@ -61,7 +49,7 @@ def authenticate_digest(db: Engine, settings: Settings, digest: str) -> Principa
         row = s.exec(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at == None)).first()  # noqa: E711
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             return None
-        return Principal(row.role, row.platform_id, row.id)
+        return Principal(row.role, row.platform_id, row.id, row.province)
 
 
 def create_admin_key(db: Engine) -> str:
@@ -93,14 +81,17 @@ def ensure_admin_key(db: Engine, settings: Settings) -> str | None:
     return None if exists else create_admin_key(db)
 
 
-def create_platform_key(db: Engine, platform_id: int) -> tuple[ApiKey, str]:
-    """Issue a key that may act for one platform only; returns (stored row, the key shown once)."""
+def create_platform_key(db: Engine, platform_id: int, actor: Principal | None = None) -> tuple[ApiKey, str]:
+    """Issue a key that may act for one platform only; returns (stored row, the key shown once). The audit trail
+    records who issued it and the key's prefix, never the key."""
     key = new_key("platform")
     with Session(db, expire_on_commit=False) as s:
         if s.get(Platform, platform_id) is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         row = ApiKey(role="platform", platform_id=platform_id, prefix=key[:16], key_hash=hash_key(key))
         s.add(row)
+        s.flush()
+        record(s, platform_id, "key", "created", actor or SYSTEM, {"prefix": [None, row.prefix]}, row.id)
         s.commit()
         s.refresh(row)
     return row, key
@@ -109,6 +100,13 @@ def create_platform_key(db: Engine, platform_id: int) -> tuple[ApiKey, str]:
 def platform_exists(db: Engine, platform_id: int) -> bool:
     with Session(db) as s:
         return s.get(Platform, platform_id) is not None
+
+
+def platform_province(db: Engine, platform_id: int) -> tuple[bool, str | None]:
+    """Whether the platform exists, and its province (what decides which province administrator governs it)."""
+    with Session(db) as s:
+        row = s.exec(select(Platform.id, Platform.province).where(Platform.id == platform_id)).first()
+    return (False, None) if row is None else (True, row[1])
 
 
 def list_platform_keys(db: Engine, platform_id: int) -> list[ApiKey]:
@@ -120,7 +118,7 @@ def list_platform_keys(db: Engine, platform_id: int) -> list[ApiKey]:
         )
 
 
-def revoke_platform_key(db: Engine, platform_id: int, key_id: int) -> None:
+def revoke_platform_key(db: Engine, platform_id: int, key_id: int, actor: Principal | None = None) -> None:
     """Revoke at once: the next request with it is refused."""
     with Session(db) as s:
         row = s.get(ApiKey, key_id)
@@ -129,6 +127,15 @@ def revoke_platform_key(db: Engine, platform_id: int, key_id: int) -> None:
         if row.revoked_at is None:
             row.revoked_at = utcnow()
             s.add(row)
+            record(
+                s,
+                platform_id,
+                "key",
+                "revoked",
+                actor or SYSTEM,
+                {"prefix": [row.prefix, row.prefix]},
+                key_id,
+            )
             s.commit()
 
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, select
 
+from matcher.audit.service import SYSTEM, record
 from matcher.dbtypes import utcnow
 from matcher.engagements.mail import send_researcher_emails
 from matcher.engagements.reminders import send_reminders
@@ -213,6 +214,15 @@ class DeliveryWorker:
                 if ep.active and now - ep.failing_since >= limit:
                     ep.active = False
                     ep.disabled_reason = f"failing since {ep.failing_since.isoformat(timespec='seconds')}"
+                    record(
+                        s,
+                        ep.platform_id,
+                        "webhook",
+                        "disabled",
+                        SYSTEM,
+                        {"active": [True, False], "disabled_reason": [None, ep.disabled_reason]},
+                        ep.id,
+                    )
                     s.add(
                         Notification(
                             platform_id=ep.platform_id,

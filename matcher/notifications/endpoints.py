@@ -9,6 +9,8 @@ import secrets
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from matcher.accounts.service import Principal
+from matcher.audit.service import SYSTEM, record
 from matcher.errors import Conflict, NotFound
 from matcher.notifications.models import WebhookEndpoint
 from matcher.notifications.url_guard import check_webhook_url
@@ -21,7 +23,12 @@ def new_secret() -> str:
 
 
 def create_endpoint(
-    db: Engine, settings: Settings, platform_id: int, url: str, description: str | None
+    db: Engine,
+    settings: Settings,
+    platform_id: int,
+    url: str,
+    description: str | None,
+    actor: Principal = SYSTEM,
 ) -> WebhookEndpoint:
     """Register a webhook endpoint and return it with its new secret.
 
@@ -51,6 +58,7 @@ def create_endpoint(
                 f"Platform {platform_id} already has {cap} webhook endpoints, the most allowed "
                 "(PILOTMATCH_WEBHOOKS_PER_PLATFORM); delete one first."
             )
+        record(s, platform_id, "webhook", "created", actor, {"url": [None, url]}, ep.id)
         s.commit()
         s.refresh(ep)
         return ep
@@ -69,21 +77,35 @@ def get_endpoint(db: Engine, platform_id: int, endpoint_id: int) -> WebhookEndpo
     return ep
 
 
-def delete_endpoint(db: Engine, platform_id: int, endpoint_id: int) -> None:
+def delete_endpoint(db: Engine, platform_id: int, endpoint_id: int, actor: Principal = SYSTEM) -> None:
     get_endpoint(db, platform_id, endpoint_id)
     with Session(db, expire_on_commit=False) as s:
         ep = s.get(WebhookEndpoint, endpoint_id)
+        assert ep is not None
+        record(s, platform_id, "webhook", "deleted", actor, {"url": [ep.url, None]}, endpoint_id)
         s.delete(ep)
         s.commit()
 
 
-def rotate_secret(db: Engine, platform_id: int, endpoint_id: int) -> WebhookEndpoint:
+def rotate_secret(
+    db: Engine, platform_id: int, endpoint_id: int, actor: Principal = SYSTEM
+) -> WebhookEndpoint:
     get_endpoint(db, platform_id, endpoint_id)
     with Session(db, expire_on_commit=False) as s:
         ep = s.get(WebhookEndpoint, endpoint_id)
         assert ep is not None
         ep.secret = new_secret()
         s.add(ep)
+        # The secret itself never enters the trail; only that it changed.
+        record(
+            s,
+            platform_id,
+            "webhook",
+            "secret_rotated",
+            actor,
+            {"secret": ["(hidden)", "(hidden)"]},
+            endpoint_id,
+        )
         s.commit()
         s.refresh(ep)
         return ep

@@ -46,5 +46,14 @@ class Platform(SQLModel, table=True):
     needs_matching: bool = Field(default=False, index=True)
     #: When the last e-mail digest went out (one per ``email_batch_minutes``).
     last_email_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: When its operator (or an administrator over it) last confirmed the profile as still true.
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: When the profile was last edited (a profile field, not bookkeeping): with ``confirmed_at`` it says how
+    #: fresh the profile is.
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: When the operator was reminded that the profile is due for confirmation (cleared by an edit or confirmation).
+    stale_reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Set when the profile went unconfirmed past the grace period after the reminder: it is marked stale.
+    stale_since: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

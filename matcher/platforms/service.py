@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from matcher import indexing
-from matcher.accounts.service import revoke_platform_access
+from matcher.accounts.service import Principal, revoke_platform_access
+from matcher.audit.service import SYSTEM, field_changes, record
 from matcher.dbtypes import utcnow
-from matcher.errors import Conflict, Forbidden, InvalidInput, NotFound
+from matcher.errors import Conflict, InvalidInput, NotFound
 from matcher.fields import field_errors
 from matcher.indexing import PLATFORM
 from matcher.matching.documents import with_id
@@ -27,6 +28,7 @@ from matcher.matching.engine import MatchEngine
 from matcher.notifications.outbox import notify_for_platform, notify_for_platforms, rematch_technologies_of
 from matcher.pagination import keyset_page
 from matcher.platforms.models import Platform
+from matcher.platforms.permissions import check_platform_write
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
 from matcher.settings import Settings
 from matcher.sync import record_changes
@@ -36,7 +38,18 @@ Progress = Callable[[int, int], None]
 
 #: A platform row's own bookkeeping, which a profile write (PATCH or import) never copies from the profile.
 _STATE = frozenset(
-    {"id", "created_at", "updated_at", "needs_matching", "last_email_at", "capacity_paused_at"}
+    {
+        "id",
+        "created_at",
+        "updated_at",
+        "needs_matching",
+        "last_email_at",
+        "capacity_paused_at",
+        "confirmed_at",
+        "edited_at",
+        "stale_reminded_at",
+        "stale_since",
+    }
 )
 
 
@@ -57,6 +70,7 @@ def create_platforms(
     field_prefix: str = "",
     known: Mapping[str, np.ndarray] | None = None,
     match_now: bool = True,
+    actor: Principal = SYSTEM,
 ) -> list[Platform]:
     """Store platforms in one transaction and index the active ones.
 
@@ -72,6 +86,7 @@ def create_platforms(
     for i, item in enumerate(items):
         prefix = f"{field_prefix}[{i}]." if field_prefix or len(items) > 1 else ""
         data = _checked(tax, item.model_dump(), prefix)
+        check_platform_write(actor, None, data, item.model_fields_set)
         ext = data.get("external_id")
         if ext is not None:
             if ext in seen:
@@ -96,10 +111,11 @@ def create_platforms(
         existing = _existing_by_external_id(s, list(seen))
         if existing and not upsert:
             raise _duplicates(existing)
-        stored, rematched = _merged(engine, rows, prepared, existing)
+        stored, rematched, before = _merged(engine, rows, prepared, existing)
         s.add_all(stored)
         try:
             s.flush()
+            _record_writes(s, actor, stored, before)
             rematch_technologies_of(s, rematched)
             record_changes(s, engine.origin, PLATFORM, [r.id for r in stored])  # type: ignore[misc]
             s.commit()
@@ -119,24 +135,41 @@ def create_platforms(
     return stored
 
 
+def _record_writes(s: Session, actor: Principal, stored: list[Platform], before: dict[int, dict]) -> None:
+    """One audit event per platform written: created with its profile, or updated with the fields an upsert
+    changed (an upsert that changed nothing leaves no event)."""
+    for row in stored:
+        old = before.get(row.id)  # type: ignore[arg-type]
+        profile = row.model_dump(exclude=_STATE)
+        if old is None:
+            record(s, row.id, "platform", "created", actor, field_changes({}, profile, profile), row.id)  # type: ignore[arg-type]
+        elif changes := field_changes(old, profile, profile):
+            row.edited_at = row.updated_at
+            row.stale_reminded_at = row.stale_since = None
+            record(s, row.id, "platform", "updated", actor, changes, row.id)  # type: ignore[arg-type]
+
+
 def _merged(
     engine: MatchEngine,
     rows: list[Platform],
     prepared: list[indexing.Prepared],
     existing: dict[str, Platform],
-) -> tuple[list[Platform], list[int]]:
+) -> tuple[list[Platform], list[int], dict[int, dict]]:
     """The rows to store: new ones as they are, and for an upsert the existing row updated in place (its id
     kept). Also the ids of updated platforms whose technologies must be matched again (text changed, or
-    deactivated)."""
+    deactivated), and each updated row's profile as it was (for the audit trail)."""
     stored: list[Platform] = []
     rematched: list[int] = []
+    before: dict[int, dict] = {}
     now = utcnow()
     for row, ready in zip(rows, prepared, strict=True):
         old = existing.get(row.external_id) if row.external_id else None
         if old is None:
             row.needs_matching = row.active
+            row.edited_at = now
             stored.append(row)
             continue
+        before[old.id] = old.model_dump(exclude=_STATE)  # type: ignore[index]
         changed = engine.writes.needs_embedding(with_id(ready.doc, old.id), "platforms")  # type: ignore[arg-type]
         for key, value in row.model_dump(exclude=_STATE).items():
             setattr(old, key, value)
@@ -145,7 +178,7 @@ def _merged(
         if changed or not old.active:
             rematched.append(old.id)  # type: ignore[arg-type]
         stored.append(old)
-    return stored, rematched
+    return stored, rematched, before
 
 
 def _existing_by_external_id(session: Session, external_ids: list[str]) -> dict[str, Platform]:
@@ -206,10 +239,6 @@ def list_platforms(
         return keyset_page(s, stmt, Platform, cursor, limit)
 
 
-#: A platform's operator edits its profile, but its standing in the network is the administrator's to set.
-ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
-
-
 #: A platform's fields that ranking reads besides its text.
 RANKED_FACTS = ("tier", "area", "directions", "service_types", "province", "trl_min", "trl_max", "capacity")
 
@@ -221,13 +250,10 @@ def update_platform(
     platform_id: int,
     patch: PlatformUpdate,
     *,
-    by_admin: bool = True,
+    actor: Principal = SYSTEM,
 ) -> Platform:
-    """Apply a partial update; the text is re-embedded only if it changed. An operator (``by_admin=False``) may
-    not change the fields in ``ADMIN_ONLY_FIELDS``."""
-    if not by_admin and patch.model_fields_set & ADMIN_ONLY_FIELDS:
-        fields = ", ".join(sorted(patch.model_fields_set & ADMIN_ONLY_FIELDS))
-        raise Forbidden(f"Only the network administrator may change {fields}.")
+    """Apply a partial update; the text is re-embedded only if it changed. ``actor`` must be allowed the change
+    (``permissions.check_platform_write``), and is recorded with each changed field in the audit trail."""
     changes = patch.model_dump(exclude_unset=True)
     for required in ("name", "tier", "area", "capabilities", "active"):
         if required in changes and changes[required] is None:
@@ -236,7 +262,8 @@ def update_platform(
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
-        merged = row.model_dump(exclude=_STATE) | changes
+        before = row.model_dump(exclude=_STATE)
+        merged = before | changes
         # A no_capacity decline pauses the capacity factor until the profile states free slots again.
         paused = None if (changes.get("capacity") or 0) > 0 else row.capacity_paused_at
     # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch; the TRL rule first,
@@ -249,6 +276,7 @@ def update_platform(
     except ValidationError as exc:
         raise InvalidInput.of(field_errors(exc.errors())) from exc
     data = _checked(engine.taxonomy, merged)
+    check_platform_write(actor, before, data, patch.model_fields_set)
     _check_external_id_free(db, platform_id, data.get("external_id"))
     (ready,) = indexing.prepare(
         engine, PLATFORM, [Platform(id=platform_id, capacity_paused_at=paused, **data)]
@@ -264,10 +292,15 @@ def update_platform(
         facts_changed = paused != row.capacity_paused_at or any(
             data.get(k, getattr(row, k)) != getattr(row, k) for k in RANKED_FACTS
         )
+        edits = field_changes(row.model_dump(), data, data)
         for key, value in data.items():
             setattr(row, key, value)
         row.capacity_paused_at = paused
         row.updated_at = utcnow()
+        if edits:
+            row.edited_at = row.updated_at
+            row.stale_reminded_at = row.stale_since = None
+            record(s, platform_id, "platform", "updated", actor, edits, platform_id)
         row.needs_matching = row.needs_matching or (
             row.active and (text_changed or reactivated or facts_changed)
         )
@@ -299,7 +332,7 @@ def _check_external_id_free(db: Engine, platform_id: int, external_id: str | Non
         raise Conflict(f"Another platform already has external_id {external_id!r}; nothing was changed.")
 
 
-def delete_platform(db: Engine, engine: MatchEngine, platform_id: int) -> None:
+def delete_platform(db: Engine, engine: MatchEngine, platform_id: int, actor: Principal = SYSTEM) -> None:
     """Delete a platform and, in the same transaction, revoke everything that grants access through it: its
     API keys and the web sessions signed in with them. Its notifications, endpoints and deliveries go with it
     (foreign keys cascade); its id is never handed out again."""
@@ -307,7 +340,9 @@ def delete_platform(db: Engine, engine: MatchEngine, platform_id: int) -> None:
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
+        profile = row.model_dump(exclude=_STATE)
         s.delete(row)
+        record(s, platform_id, "platform", "deleted", actor, field_changes(profile, {}, profile), platform_id)
         revoke_platform_access(s, platform_id)
         rematch_technologies_of(s, [platform_id])
         record_changes(s, engine.origin, PLATFORM, [platform_id])

@@ -132,8 +132,9 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
         "service_types": forms.many(form, "service_types"),
         "active": form.get("active") == "on",
     }
-    admin = ctx.principal is not None and ctx.principal.is_admin
-    if admin:
+    principal = ctx.principal
+    assert principal is not None  # the route checked can_operate
+    if principal.is_administrator:
         values["tier"] = forms.text(form, "tier")
     if not values["name"]:
         errors["name"] = ctx.t("error.required")
@@ -147,7 +148,7 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
         forms.add_validation_errors(errors, exc, t=ctx.t)
     if patch is not None and not errors:
         try:
-            update_platform(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, patch, by_admin=admin)
+            update_platform(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, patch, actor=principal)
             return ctx.redirect(f"/platforms/{platform_id}/edit?saved=1")
         except InvalidInput as exc:
             forms.add_domain_error(errors, exc, t=ctx.t)
@@ -162,7 +163,7 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
         if name in errors and errors[name] != ctx.t("error.whole_number"):
             errors[name] = ctx.t(key)
     shown = values | {"equipment": forms.text(form, "equipment")}
-    if not admin:
+    if not principal.is_administrator:
         shown["tier"] = own.tier
     return ctx.render("operator/edit.html", 422, p=own, values=shown, errors=errors, saved=False)
 

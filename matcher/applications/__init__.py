@@ -1,0 +1,1 @@
+"""Platforms applying to join the network, and the review that publishes them."""

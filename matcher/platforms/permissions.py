@@ -1,0 +1,47 @@
+"""Who may set which fields of a platform profile.
+
+The network is run in layers: MIIT sets the tiers it awards (``key_cultivated``, ``national``); a province's
+industry department looks after the platforms of its province; a platform's operator keeps its own profile but not
+its standing. These rules are checked on the merged profile, before anything is embedded or stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from typing import Any
+
+from matcher.accounts.service import Principal
+from matcher.errors import Forbidden
+
+#: A platform's operator edits its profile, but its standing in the network is the administrator's to set.
+ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
+
+#: Tiers only the full admin awards or withdraws (MIIT's own selections).
+NETWORK_TIERS = frozenset({"key_cultivated", "national"})
+
+
+def check_platform_write(
+    actor: Principal, before: Mapping[str, Any] | None, after: Mapping[str, Any], sent: Set[str]
+) -> None:
+    """Raise ``Forbidden`` when ``actor`` may not turn ``before`` (None for a new platform) into ``after``.
+    ``sent`` names the fields the request set (an operator may not even send the admin's fields)."""
+    if actor.is_admin or actor.role in {"system", "cli"}:
+        return
+    if actor.is_province_admin:
+        if after.get("province") != actor.province:
+            raise Forbidden(
+                f"This key administers province {actor.province} only; the platform's province must stay "
+                f"{actor.province}."
+            )
+        old_tier = before.get("tier") if before is not None else None
+        new_tier = after.get("tier")
+        if new_tier != old_tier and {new_tier, old_tier} & NETWORK_TIERS:
+            raise Forbidden(
+                "Only the full administrator awards or withdraws the tiers key_cultivated and national."
+            )
+        return
+    if before is None:
+        raise Forbidden("Only an administrator creates platforms; a platform may apply instead.")
+    if sent & ADMIN_ONLY_FIELDS:
+        fields = ", ".join(sorted(sent & ADMIN_ONLY_FIELDS))
+        raise Forbidden(f"Only the network administrator may change {fields}.")
