@@ -29,6 +29,9 @@ import numpy as np
 MERGE_FRACTION = 0.1
 MERGE_MIN = 256
 
+#: How many prepared queries a segment keeps for ``score_one`` before it forgets them all (a few MB at most).
+PREPARED_QUERIES = 4096
+
 
 #: A lexical query: plain tokens, or groups of alternatives of which the best match counts (a translated term;
 #: an alternative may be a phrase, its words joined by spaces).
@@ -54,6 +57,10 @@ class _Segment:
         nonempty = np.diff(indptr) > 0
         if data.size:
             self.token_max[nonempty] = np.maximum.reduceat(data, indptr[:-1][nonempty])
+        #: Prepared queries of ``score_one`` by the query object's identity (the object is kept with its entry, so
+        #: an id is never mistaken for another's): the reverse direction scores each stored technology's terms
+        #: against one platform after another, and preparing them was most of its cost.
+        self._prepared: dict[int, tuple[Terms, tuple[list[list[_Alternative]], float] | None]] = {}
 
     def _query(self, query: Terms) -> tuple[list[list[_Alternative]], float] | None:
         """The query's groups as alternatives of token ids (unknown tokens dropped), and the normalising factor.
@@ -126,10 +133,21 @@ class _Segment:
         scores = self.bm25.scores
         return scores["data"], scores["indices"], scores["indptr"]
 
+    def _prepared_query(self, query: Terms) -> tuple[list[list[_Alternative]], float] | None:
+        entry = self._prepared.get(id(query))
+        if entry is not None and entry[0] is query:
+            return entry[1]
+        if len(self._prepared) >= PREPARED_QUERIES:
+            self._prepared.clear()
+        q = self._query(query)
+        self._prepared[id(query)] = (query, q)
+        return q
+
     def score_one(self, query: Terms, item_id: int) -> float:
-        """One item's normalised score, read straight from the sparse matrix (a binary search per term)."""
+        """One item's normalised score, read straight from the sparse matrix (a binary search per term). Pass the
+        same query object again to reuse its preparation (it must not be changed in between)."""
         row = self.row_of.get(item_id)
-        q = self._query(query) if row is not None else None
+        q = self._prepared_query(query) if row is not None else None
         if q is None:
             return 0.0
         known, factor = q

@@ -15,6 +15,9 @@ from matcher.matching.results import Evidence, FitScale, TechnologyMatch, Techno
 from matcher.matching.search import CandidateSearch
 from matcher.matching.text import surface_forms
 
+#: How many technologies' terms are kept between calls (the most a busy reverse direction revisits).
+KEPT_TERMS = 20_000
+
 
 class ReverseMatch:
     """Ranks technologies for a platform."""
@@ -24,6 +27,19 @@ class ReverseMatch:
         self.search = search
         self.fit = fit
         self.pool = pool
+        #: Each stored technology's lexical terms, kept while its document is the stored one: they are the same
+        #: objects every time, so the lexical channel reuses their preparation (see ``LexicalIndex.score_items``).
+        self._terms: dict[int, tuple[object, QueryTerms]] = {}
+
+    def _terms_of(self, tid: int, tdoc: object, tokens: list[str], lang: object) -> QueryTerms:
+        cached = self._terms.get(tid)
+        if cached is not None and cached[0] is tdoc:
+            return cached[1]
+        terms = QueryTerms.of_tokens(tokens, lang, self.search.lexicon)  # type: ignore[arg-type]
+        if len(self._terms) >= KEPT_TERMS:
+            self._terms.clear()
+        self._terms[tid] = (tdoc, terms)
+        return terms
 
     def technologies_for(self, platform_id: int, limit: int = 10) -> TechnologyMatches:
         platforms, technologies = self.corpora.platforms, self.corpora.technologies
@@ -36,8 +52,8 @@ class ReverseMatch:
         found: set[int] = set()
         for v in pvecs:
             found.update(h.item_id for h in technologies.dense.search(v, pool))
-        search, lexicon = self.search, self.search.lexicon
-        results: list[TechnologyMatch] = []
+        search = self.search
+        scored_pairs = []
         for tid in found:
             tdoc = technologies.docs.get(tid)
             if tdoc is None:
@@ -47,14 +63,18 @@ class ReverseMatch:
                 continue
             sims = pvecs @ tvec[0]
             best = int(np.argmax(sims))
-            terms = QueryTerms.of_tokens(list(tdoc.tokens), tdoc.lang, lexicon)
+            terms = self._terms_of(tid, tdoc, tdoc.tokens, tdoc.lang)
             english = self._english_pair(penglish, tid)
             scores = candidates.pair_scores(platforms, float(sims[best]), terms, pdoc, english)
             shape = QueryShape.of(tdoc.lang, tdoc.tokens)
             scored = search.ranker.score(
                 tdoc.facts, pdoc.facts, search.fusion.fuse(scores), tdoc.best_raw, shape
             )
-            results.append(
+            scored_pairs.append((scored, tid, tdoc, best, terms))
+        scored_pairs.sort(key=lambda p: (-p[0].score, p[1]))
+        # Evidence (the passage and the shared terms) only for the technologies returned.
+        return TechnologyMatches(
+            [
                 TechnologyMatch(
                     technology_id=tid,
                     score=scored.score,
@@ -66,9 +86,9 @@ class ReverseMatch:
                         terms=search.evidence_terms(surface_forms(tdoc.text), terms, pdoc),
                     ),
                 )
-            )
-        results.sort(key=lambda m: (-m.score, m.technology_id))
-        return TechnologyMatches(results[:limit])
+                for scored, tid, tdoc, best, terms in scored_pairs[:limit]
+            ]
+        )
 
     def _english_pair(self, platform_rows: np.ndarray | None, technology_id: int) -> float | None:
         """The English model's cosine of a technology and a platform's best passage (as the English model reads
