@@ -21,6 +21,7 @@ from sqlmodel import Session, delete, select
 
 from matcher import indexing
 from matcher.accounts.service import revoke_platform_access
+from matcher.audit.service import CLI, record
 from matcher.engagements.demo import seed_engagements
 from matcher.errors import FieldError, InvalidInput
 from matcher.fields import field_errors
@@ -116,6 +117,7 @@ def import_platforms(
             field_prefix=f"items[{start}:]",
             known=known,
             match_now=False,
+            actor=CLI,
         )
         done += len(chunk)
         if progress:
@@ -216,6 +218,7 @@ def reset_to_demo(
         technology_ids = list(s.exec(select(Technology.id)).all())
         for platform_id in platform_ids:
             revoke_platform_access(s, platform_id)  # type: ignore[arg-type]
+            record(s, platform_id, "platform", "deleted", CLI, {"reset": [False, True]}, platform_id)  # type: ignore[arg-type]
         s.exec(delete(Technology))  # type: ignore[arg-type]
         s.exec(delete(Platform))  # type: ignore[arg-type]
         record_changes(s, engine.origin, PLATFORM, platform_ids)  # type: ignore[arg-type]

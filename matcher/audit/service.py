@@ -21,10 +21,13 @@ from matcher.audit.schemas import AuditActor, AuditEventOut
 #: The actor of changes the service makes by itself (marking a profile stale, say).
 SYSTEM = Principal("system")
 
+#: The actor of changes made from the command line (``pilotmatch import platforms``, the demo's seeding).
+CLI = Principal("cli")
+
 
 def actor_kind(actor: Principal) -> str:
     """How the trail names an actor: ``admin``, ``province_key``, ``platform_key``, ``operator_session`` (a
-    platform key signed in on the web) or ``system``."""
+    platform key signed in on the web), ``cli`` or ``system``."""
     if actor.role == "admin":
         return "admin"
     if actor.role == PROVINCE:
