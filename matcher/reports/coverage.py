@@ -102,14 +102,14 @@ def coverage_report(
             for t in s.exec(select(Technology)).all()
             if province is None or province in (t.preferred_provinces or ())
         ]
-    for tier, area, dirs, province in platforms:
+    for tier, area, dirs, where in platforms:
         totals.platforms_by_tier[tier] = totals.platforms_by_tier.get(tier, 0) + 1
         if area in areas:
             areas[area].platforms_by_tier[tier] += 1
         for d in set(dirs or ()):
             if d in directions:
                 directions[d].platforms_by_tier[tier] += 1
-                cells[(d, province or UNSPECIFIED)].platforms_by_tier[tier] += 1
+                cells[(d, where or UNSPECIFIED)].platforms_by_tier[tier] += 1
     unmet: list[UnmetTechnology] = []
     awaiting = 0
     for t in technologies:

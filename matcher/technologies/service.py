@@ -261,12 +261,15 @@ def technologies_for_platform(
     return engine.technologies_for(platform_id, limit)
 
 
-def contacts_of(db: Engine, technology_ids: list[int]) -> dict[int, str | None]:
-    """The contacts researchers left on these technologies (for the operators of platforms that fit them)."""
-    if not technology_ids:
+def contacts_of(db: Engine, technology_ids: list[int], viewer: Principal) -> dict[int, str | None]:
+    """The contacts researchers left on these technologies, for those ``viewer`` administers (the full admin:
+    all; a province administrator: those that prefer its province); nobody else gets any."""
+    if not technology_ids or not viewer.is_administrator:
         return {}
     with Session(db) as s:
         rows = s.exec(
-            select(Technology.id, Technology.contact).where(Technology.id.in_(technology_ids))
-        ).all()  # type: ignore[union-attr]
-    return {tid: contact for tid, contact in rows}  # type: ignore[misc]
+            select(Technology.id, Technology.contact, Technology.preferred_provinces).where(
+                Technology.id.in_(technology_ids)  # type: ignore[union-attr]
+            )
+        ).all()
+    return {tid: contact for tid, contact, provinces in rows if viewer.governs_any(provinces or ())}  # type: ignore[misc]
