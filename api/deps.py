@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from api.params import RowId
 from matcher import NotFound, Principal, Runtime, authenticate
 from matcher.accounts.service import platform_province, touch
+from matcher.technologies.service import technology_provinces
 
 _bearer = HTTPBearer(
     auto_error=False, description="An admin key, a province administrator's key, or a platform's own key."
@@ -98,3 +99,16 @@ def administer_platform(principal: Annotated[Principal, Depends(platform_princip
 
 #: An administrator over the platform in the path.
 PlatformAdministratorDep = Annotated[Principal, Depends(administer_platform)]
+
+
+def administer_technology(technology_id: RowId, principal: AdministratorDep, rt: RuntimeDep) -> Principal:
+    """An administrator over the technology in the path: the full admin, or a province key when the technology
+    prefers its province. Anyone else with an administrator key gets 404, as for platforms."""
+    provinces = technology_provinces(rt.db, technology_id)
+    if provinces is None or not principal.governs_any(provinces):
+        raise NotFound(f"Technology {technology_id} does not exist.")
+    return principal
+
+
+#: An administrator over the technology in the path.
+TechnologyAdministratorDep = Annotated[Principal, Depends(administer_technology)]

@@ -24,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import get_optional_principal, get_principal, platform_principal, require_admin
+from api.deps import (
+    administer_platform,
+    administer_technology,
+    get_optional_principal,
+    get_principal,
+    platform_principal,
+    require_admin,
+    require_administrator,
+)
 from matcher import Conflict, Forbidden, InvalidInput, NotFound, PilotMatchError, SchemaTooNew
 from matcher.errors import FieldError
 from matcher.fields import field_errors
@@ -97,7 +105,10 @@ _DEPENDENCY_STATUSES: dict[Any, tuple[int, ...]] = {
     get_principal: (401,),
     get_optional_principal: (401,),
     require_admin: (403,),
+    require_administrator: (403,),
     platform_principal: (404,),
+    administer_platform: (403,),
+    administer_technology: (404,),
 }
 
 

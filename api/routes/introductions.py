@@ -1,7 +1,8 @@
 """The platform's side of the loop: answer a technology that fits, read and move its introductions.
 
-A platform's key (or its signed-in operator) acts for that platform, the admin key for any. Another platform's
-introduction is 404, as if it did not exist."""
+A platform's key (or its signed-in operator) acts for that platform, the admin key for any, a province key for
+those of its province (as ``admin``, on the platform's behalf). Another platform's introduction is 404, as if it
+did not exist."""
 
 from __future__ import annotations
 
@@ -13,19 +14,19 @@ from api.problems import problem_responses
 from matcher import (
     IntroductionPatch,
     IntroductionView,
+    NotFound,
     Principal,
     ResponseIn,
     ResponseOut,
+    Runtime,
     introduction_view,
     move_introduction,
     respond,
 )
+from matcher.engagements.introductions import introduction_platform
+from matcher.engagements.schemas import actor_of
 
 router = APIRouter(tags=["introductions"])
-
-
-def _actor(principal: Principal) -> str:
-    return "admin" if principal.is_admin else "platform"
 
 
 @router.put(
@@ -40,18 +41,23 @@ def _actor(principal: Principal) -> str:
 def put_response(
     platform_id: RowId, technology_id: RowId, body: ResponseIn, rt: RuntimeDep, principal: PlatformAccessDep
 ) -> ResponseOut:
-    answer = respond(rt.db, rt.engine, rt.settings, platform_id, technology_id, body, actor=_actor(principal))
+    answer = respond(
+        rt.db, rt.engine, rt.settings, platform_id, technology_id, body, actor=actor_of(principal)
+    )
     return ResponseOut.model_validate(answer)
 
 
 @router.get(
     "/v1/introductions/{introduction_id}",
     response_model=IntroductionView,
-    summary="One introduction (its platform's key or the admin); the researcher's contact once it is made",
+    summary="One introduction (its platform's key or an administrator over it); the researcher's contact once it "
+    "is made",
     responses=problem_responses(401, 404),
 )
 def get_introduction(introduction_id: RowId, rt: RuntimeDep, principal: PrincipalDep) -> IntroductionView:
-    return introduction_view(rt.db, introduction_id, "platform", platform_id=_scope(principal))
+    return introduction_view(
+        rt.db, introduction_id, "platform", platform_id=_scope(rt, principal, introduction_id)
+    )
 
 
 @router.patch(
@@ -63,11 +69,16 @@ def get_introduction(introduction_id: RowId, rt: RuntimeDep, principal: Principa
 def patch_introduction(
     introduction_id: RowId, body: IntroductionPatch, rt: RuntimeDep, principal: PrincipalDep
 ) -> IntroductionView:
+    scope = _scope(rt, principal, introduction_id)
     return move_introduction(
-        rt.db, rt.engine, rt.settings, introduction_id, body, _actor(principal), platform_id=_scope(principal)
+        rt.db, rt.engine, rt.settings, introduction_id, body, actor_of(principal), platform_id=scope
     )
 
 
-def _scope(principal: Principal) -> int | None:
-    """The platform a key may see introductions of: its own; None (all) for the admin."""
-    return None if principal.is_admin else (principal.platform_id or 0)  # 0: no row has it
+def _scope(rt: Runtime, principal: Principal, introduction_id: int) -> int:
+    """The introduction's platform, when the caller may act for it (its own key, the admin, or the key of its
+    province); anyone else learns nothing, not even that it exists."""
+    found = introduction_platform(rt.db, introduction_id)
+    if found is None or not principal.acts_for(*found):
+        raise NotFound(f"Introduction {introduction_id} does not exist.")
+    return found[0]

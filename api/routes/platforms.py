@@ -122,10 +122,10 @@ def platform_technologies(
     principal: OptionalPrincipalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> TechnologyMatchResponse:
-    """Anyone may list them (no researcher's contact is in them); the platform's own key and the admin also see
-    the platform's answer and introduction beside each."""
+    """Anyone may list them (no researcher's contact is in them); the platform's own key and administrators over
+    it also see the platform's answer and introduction beside each."""
     result = technologies_for_platform(rt.db, rt.engine, platform_id, limit)
-    own = principal is not None and (principal.is_admin or principal.platform_id == platform_id)
+    own = principal is not None and principal.acts_for(platform_id, platform_province(rt.db, platform_id)[1])
     return TechnologyMatchResponse.of(
         result, pair_states(rt.db, platform_id, [m.technology_id for m in result.matches]) if own else None
     )

@@ -1,5 +1,5 @@
 """Reports for policy staff: network coverage and unmet demand, the loop's funnel, and each platform's activity,
-as JSON or CSV."""
+as JSON or CSV. A province key's reports cover its province only (``matcher.reports.scope``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminDep, OptionalPrincipalDep, RuntimeDep
+from api.deps import AdministratorDep, OptionalPrincipalDep, RuntimeDep
+from api.problems import problem_responses
 from matcher import (
     activity_csv,
     coverage_csv,
@@ -19,6 +20,7 @@ from matcher import (
     funnel_report,
     platform_activity,
 )
+from matcher.fields import OptionalProvince
 from matcher.reports.schemas import (
     DEFAULT_ACTIVITY_SORT,
     ActivityOut,
@@ -27,10 +29,13 @@ from matcher.reports.schemas import (
     FunnelOut,
     ReportFilters,
 )
+from matcher.reports.scope import report_province, scoped_filters
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 _JSON_OR_CSV = {200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `format=csv`."}}
+#: A province key that asks for another province (or a funnel narrowed to too few platforms) gets 403.
+_SCOPED = {**_JSON_OR_CSV, **problem_responses(403)}
 
 
 def _csv(body: str, name: str) -> Response:
@@ -45,10 +50,18 @@ def _csv(body: str, name: str) -> Response:
     "/coverage",
     response_model=CoverageOut,
     summary="Platforms by tier, technologies submitted and unmet demand per area, direction and province",
-    responses=_JSON_OR_CSV,
+    responses=_SCOPED,
 )
 async def coverage(
     rt: RuntimeDep,
+    principal: OptionalPrincipalDep,
+    province: Annotated[
+        OptionalProvince,
+        Query(
+            description="Only this province: its platforms and the technologies that prefer it (a province key: "
+            "always its own)."
+        ),
+    ] = None,
     threshold: Annotated[
         float | None,
         Query(
@@ -60,7 +73,8 @@ async def coverage(
     ] = "json",
 ) -> Response | CoverageOut:
     cut = rt.settings.unmet_demand_score if threshold is None else threshold
-    report = await run_in_threadpool(coverage_report, rt.db, rt.taxonomy, cut)
+    scope = report_province(principal, province)
+    report = await run_in_threadpool(coverage_report, rt.db, rt.taxonomy, cut, scope)
     if format == "csv":
         return _csv(coverage_csv(report, rt.taxonomy), "coverage")
     return CoverageOut.of(report, rt.taxonomy)
@@ -70,7 +84,7 @@ async def coverage(
     "/funnel",
     response_model=FunnelOut,
     summary="How many technology-platform pairs were notified, answered, introduced and piloted (counts only)",
-    responses=_JSON_OR_CSV,
+    responses=_SCOPED,
 )
 async def funnel(
     rt: RuntimeDep,
@@ -81,8 +95,10 @@ async def funnel(
         Query(description="`csv`: one row for all pairs, one per key area and one per industry direction."),
     ] = "json",
 ) -> Response | FunnelOut:
-    # Counts that cover too few platforms are single platforms' activity: the admin's alone.
-    least = 0 if principal is not None and principal.is_admin else rt.settings.report_min_platforms
+    # Counts that cover too few platforms are single platforms' activity: the administrators' alone (a province
+    # key's funnel is its own province's, whose platforms it administers).
+    least = 0 if principal is not None and principal.is_administrator else rt.settings.report_min_platforms
+    filters = scoped_filters(principal, filters)
     if format == "csv":
         body = await run_in_threadpool(partial(funnel_csv, min_platforms=least), rt.db, rt.taxonomy, filters)
         return _csv(body, "funnel")
@@ -92,12 +108,13 @@ async def funnel(
 @router.get(
     "/platform-activity",
     response_model=ActivityOut,
-    summary="Each platform's notifications, answers, response time and engagements (admin)",
-    responses=_JSON_OR_CSV,
+    summary="Each platform's notifications, answers, response time and engagements (administrators; a province "
+    "key: its province's platforms)",
+    responses=_SCOPED,
 )
 async def activity(
     rt: RuntimeDep,
-    _: AdminDep,
+    principal: AdministratorDep,
     filters: Annotated[ReportFilters, Query()],
     dormant: Annotated[
         bool,
@@ -109,6 +126,7 @@ async def activity(
     ] = DEFAULT_ACTIVITY_SORT,
     format: Annotated[Literal["json", "csv"], Query(description="`csv`: one row per platform.")] = "json",
 ) -> Response | ActivityOut:
+    filters = scoped_filters(principal, filters)
     report = await run_in_threadpool(
         lambda: platform_activity(rt.db, rt.taxonomy, filters, dormant=dormant, sort=sort)
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.admission import ApiMatchAdmissionDep, MatchSlotDep
-from api.deps import AdminDep, OptionalPrincipalDep, RuntimeDep
+from api.deps import AdministratorDep, OptionalPrincipalDep, RuntimeDep, TechnologyAdministratorDep
 from api.params import IncludeWeak, RowId
 from api.problems import problem_responses
 from api.schemas import MatchResponse, TechnologyWithMatches
@@ -33,18 +33,19 @@ router = APIRouter(prefix="/v1/technologies", tags=["technologies"])
     "",
     status_code=201,
     response_model=TechnologyWithMatches,
-    summary="Submit a technology; the response carries its best-matching platforms",
-    responses=problem_responses(409, 429, 503),
+    summary="Submit a technology; the response carries its best-matching platforms (an administrator; a "
+    "province key for technologies that prefer its province)",
+    responses=problem_responses(403, 409, 429, 503),
 )
 def create_technology(
     body: TechnologyCreate,
     rt: RuntimeDep,
-    _: AdminDep,
+    principal: AdministratorDep,
     _slot: MatchSlotDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     include_weak: IncludeWeak = False,
 ) -> TechnologyWithMatches:
-    row, token = service.submit_technology(rt.db, rt.engine, rt.settings, body)
+    row, token = service.submit_technology(rt.db, rt.engine, rt.settings, body, actor=principal)
     outcome = MatchResponse.of(service.matches_for_technology(rt.db, rt.engine, row, limit, include_weak))
     return TechnologyWithMatches(
         **TechnologyRead.model_validate(row).model_dump(),
@@ -70,36 +71,45 @@ def list_technologies(
 @router.get(
     "/{technology_id}",
     response_model=TechnologyRead,
-    summary="Get one technology (its contact only for the admin key)",
+    summary="Get one technology (its contact only for an administrator over it)",
 )
 def get_technology(technology_id: RowId, rt: RuntimeDep, principal: OptionalPrincipalDep) -> TechnologyRead:
     return _shown(service.get_technology(rt.db, technology_id), principal)
 
 
 def _shown(row: Technology, principal: Principal | None) -> TechnologyRead:
-    """A researcher's contact is theirs: only the network administrator sees it here (the researcher sees it on
-    their private link; platforms never do, until an introduction both sides agreed to exists)."""
+    """A researcher's contact is theirs: only an administrator over the technology (the full admin, or the
+    province key of a province it prefers) sees it here (the researcher sees it on their private link; platforms
+    never do, until an introduction both sides agreed to exists)."""
     out = TechnologyRead.model_validate(row)
-    return out if principal is not None and principal.is_admin else out.model_copy(update={"contact": None})
+    if principal is not None and principal.governs_any(row.preferred_provinces or ()):
+        return out
+    return out.model_copy(update={"contact": None})
 
 
 @router.patch(
     "/{technology_id}",
     response_model=TechnologyRead,
-    summary="Change some fields of a technology",
-    responses=problem_responses(409, 429, 503),
+    summary="Change some fields of a technology (an administrator over it)",
+    responses=problem_responses(403, 409, 429, 503),
 )
 def patch_technology(
-    technology_id: RowId, body: TechnologyUpdate, rt: RuntimeDep, _: AdminDep, _slot: MatchSlotDep
+    technology_id: RowId,
+    body: TechnologyUpdate,
+    rt: RuntimeDep,
+    principal: TechnologyAdministratorDep,
+    _slot: MatchSlotDep,
 ) -> TechnologyRead:
     return TechnologyRead.model_validate(
-        service.update_technology(rt.db, rt.engine, rt.settings, technology_id, body)
+        service.update_technology(rt.db, rt.engine, rt.settings, technology_id, body, principal)
     )
 
 
-@router.delete("/{technology_id}", status_code=204, summary="Delete a technology")
-def delete_technology(technology_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response:
-    service.delete_technology(rt.db, rt.engine, technology_id)
+@router.delete("/{technology_id}", status_code=204, summary="Delete a technology (an administrator over it)")
+def delete_technology(
+    technology_id: RowId, rt: RuntimeDep, principal: TechnologyAdministratorDep
+) -> Response:
+    service.delete_technology(rt.db, rt.engine, technology_id, principal)
     return Response(status_code=204)
 
 
@@ -124,10 +134,15 @@ def technology_matches(
     "/{technology_id}/matches/{platform_id}/feedback",
     status_code=201,
     response_model=FeedbackRead,
-    summary="Record whether a suggested platform fits (good/bad, with a reason)",
+    summary="Record whether a suggested platform fits (good/bad, with a reason; an administrator over the "
+    "technology)",
 )
 def post_feedback(
-    technology_id: RowId, platform_id: RowId, body: FeedbackCreate, rt: RuntimeDep, _: AdminDep
+    technology_id: RowId,
+    platform_id: RowId,
+    body: FeedbackCreate,
+    rt: RuntimeDep,
+    _: TechnologyAdministratorDep,
 ) -> FeedbackRead:
     return FeedbackRead.model_validate(record_feedback(rt.db, rt.engine, technology_id, platform_id, body))
 

@@ -28,6 +28,7 @@ from matcher.accounts.service import (
     authenticate_digest,
     close_sign_in,
     open_sign_in,
+    platform_province,
     signed_in_digest,
 )
 from matcher.engagements.schemas import OUTCOME_NAMES, STATUSES
@@ -129,8 +130,13 @@ class WebContext:
         self._principal, self._principal_loaded = None, True
 
     def can_operate(self, platform_id: int) -> bool:
+        """The signed-in key may act for this platform: its own, the admin, or the administrator of its province
+        (whose province is read only for a province key: the others need no query)."""
         p = self.principal
-        return p is not None and (p.is_admin or p.platform_id == platform_id)
+        if p is None:
+            return False
+        province = platform_province(self.rt.db, platform_id)[1] if p.is_province_admin else None
+        return p.acts_for(platform_id, province)
 
     def url_with(self, **changes: str) -> str:
         """This page's address with ``changes`` made to its query and the rest kept (the search, its filters), for

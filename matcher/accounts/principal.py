@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -36,6 +37,11 @@ class Principal:
         return self.is_admin or (
             self.is_province_admin and province is not None and province == self.province
         )
+
+    def governs_any(self, provinces: Iterable[str]) -> bool:
+        """May administer a row that belongs to each of ``provinces`` (a technology is of every province it
+        prefers): the full admin always, a province key when its province is among them."""
+        return self.is_admin or (self.is_province_admin and self.province in set(provinces))
 
     def acts_for(self, platform_id: int, province: str | None) -> bool:
         """May act for this platform: its own key, or an administrator over its province."""

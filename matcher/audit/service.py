@@ -111,15 +111,19 @@ def _out(row: AuditEvent, full: bool) -> AuditEventOut:
 
 
 def trail_province(db: Engine, platform_id: int) -> str | None:
-    """The province a deleted platform was in, read from its trail (so its province's administrator can still
-    read it)."""
+    """The province a deleted platform was last in, read from its trail (so its province's administrator can
+    still read it): the latest platform event that names its province. That is the deletion itself when the
+    platform was deleted with ``delete_platform``; a platform removed otherwise (``reset_to_demo``) has no such
+    event, and its last update need not have touched the province, so earlier events are read too."""
     with Session(db) as s:
-        last = s.exec(
-            select(AuditEvent)
+        events = s.exec(
+            select(AuditEvent.action, AuditEvent.changes)
             .where(AuditEvent.platform_id == platform_id, AuditEvent.entity == "platform")
             .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
-        ).first()
-    if last is None or "province" not in last.changes:
-        return None
-    before, after = last.changes["province"]
-    return after if after is not None else before
+        )
+        for action, changes in events:
+            if "province" in changes:
+                before, after = changes["province"]
+                # A deletion's "after" is nothing; an update's is where the platform went.
+                return before if action == "deleted" else after
+    return None

@@ -290,6 +290,17 @@ def _scoped(
     return intro
 
 
+def introduction_platform(db: Engine, introduction_id: int) -> tuple[int, str | None] | None:
+    """The platform an introduction is with, and that platform's province (who may act on it), or None."""
+    with Session(db) as s:
+        row = s.exec(
+            select(Introduction.platform_id, Platform.province)
+            .join(Platform, Platform.id == Introduction.platform_id)  # type: ignore[arg-type]
+            .where(Introduction.id == introduction_id)
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def introduction_view(
     db: Engine,
     introduction_id: int,

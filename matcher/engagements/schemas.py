@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from matcher.accounts.principal import Principal
 from matcher.engagements.models import Introduction, IntroductionEvent, PlatformResponse
 from matcher.feedback.schemas import REASONS, Reason
 from matcher.fields import (
@@ -73,6 +74,13 @@ Outcome = Annotated[
     coded("How a completed pilot test ended (结果).", OUTCOME_NAMES),
 ]
 Actor = Literal["researcher", "platform", "admin"]
+
+
+def actor_of(principal: Principal) -> Actor:
+    """How an event names a key acting for a platform: an administrator over it (the full admin, or its
+    province's) acts as ``admin``, on the platform's behalf; the platform's own key or operator as ``platform``."""
+    return "admin" if principal.is_administrator else "platform"
+
 
 Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), PlainText]
 

@@ -19,6 +19,10 @@ ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
 #: Tiers only the full admin awards or withdraws (MIIT's own selections).
 NETWORK_TIERS = frozenset({"key_cultivated", "national"})
 
+#: The tiers a province administrator gives: it recommends platforms into the reserve pool and names its own
+#: provincial ones (``unlisted``, out of the pool, is the full admin's to set).
+PROVINCE_TIERS = frozenset({"reserve", "provincial"})
+
 
 def check_platform_write(
     actor: Principal, before: Mapping[str, Any] | None, after: Mapping[str, Any], sent: Set[str]
@@ -35,9 +39,10 @@ def check_platform_write(
             )
         old_tier = before.get("tier") if before is not None else None
         new_tier = after.get("tier")
-        if new_tier != old_tier and {new_tier, old_tier} & NETWORK_TIERS:
+        if new_tier != old_tier and (old_tier in NETWORK_TIERS or new_tier not in PROVINCE_TIERS):
             raise Forbidden(
-                "Only the full administrator awards or withdraws the tiers key_cultivated and national."
+                "A province administrator gives the tiers reserve and provincial only; the full administrator "
+                "awards or withdraws key_cultivated and national, and sets unlisted."
             )
         return
     if before is None:

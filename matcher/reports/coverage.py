@@ -63,6 +63,8 @@ class CoverageReport:
     #: (direction, province) -> counts; only cells with something in them.
     cells: dict[tuple[str, str], Counts]
     unmet: list[UnmetTechnology]
+    #: The one province the report covers (None: the whole network).
+    province: str | None = None
 
     def unmet_in(self, direction: str | None = None, province: str | None = None) -> list[UnmetTechnology]:
         return [
@@ -77,33 +79,42 @@ def _tech_directions(t: Technology) -> list[str]:
     return list(t.directions or t.matched_directions or [])
 
 
-def coverage_report(db: Engine, taxonomy: Taxonomy, threshold: float) -> CoverageReport:
-    """Count platforms and demand per area, direction and (direction, province); list the unmet technologies."""
+def coverage_report(
+    db: Engine, taxonomy: Taxonomy, threshold: float, province: str | None = None
+) -> CoverageReport:
+    """Count platforms and demand per area, direction and (direction, province); list the unmet technologies.
+    With ``province`` (a code) only its platforms and the technologies that prefer it count, and only its cells
+    are kept: the province's own share of the network, as its administrator sees it."""
     tiers = taxonomy.tier_codes
     areas = {a.code: Counts({t: 0 for t in tiers}) for a in taxonomy.areas}
     directions = {code: Counts({t: 0 for t in tiers}) for code in taxonomy.directions}
     cells: dict[tuple[str, str], Counts] = defaultdict(lambda: Counts({t: 0 for t in tiers}))
     totals = Counts({t: 0 for t in tiers})
     with Session(db) as s:
-        platforms = s.exec(
-            select(Platform.tier, Platform.area, Platform.directions, Platform.province).where(
-                Platform.active == True  # noqa: E712
-            )
-        ).all()
-        technologies = s.exec(select(Technology)).all()
-    for tier, area, dirs, province in platforms:
+        stmt = select(Platform.tier, Platform.area, Platform.directions, Platform.province).where(
+            Platform.active == True  # noqa: E712
+        )
+        if province is not None:
+            stmt = stmt.where(Platform.province == province)
+        platforms = s.exec(stmt).all()
+        technologies = [
+            t
+            for t in s.exec(select(Technology)).all()
+            if province is None or province in (t.preferred_provinces or ())
+        ]
+    for tier, area, dirs, where in platforms:
         totals.platforms_by_tier[tier] = totals.platforms_by_tier.get(tier, 0) + 1
         if area in areas:
             areas[area].platforms_by_tier[tier] += 1
         for d in set(dirs or ()):
             if d in directions:
                 directions[d].platforms_by_tier[tier] += 1
-                cells[(d, province or UNSPECIFIED)].platforms_by_tier[tier] += 1
+                cells[(d, where or UNSPECIFIED)].platforms_by_tier[tier] += 1
     unmet: list[UnmetTechnology] = []
     awaiting = 0
     for t in technologies:
         dirs = [d for d in _tech_directions(t) if d in directions]
-        provinces = list(t.preferred_provinces or ()) or [UNSPECIFIED]
+        provinces = [province] if province is not None else list(t.preferred_provinces or ()) or [UNSPECIFIED]
         is_unmet = False
         if t.status == "open" and t.needs_matching:
             awaiting += 1
@@ -134,6 +145,7 @@ def coverage_report(db: Engine, taxonomy: Taxonomy, threshold: float) -> Coverag
     unmet.sort(key=lambda u: (u.best_score if u.best_score is not None else -1.0, u.technology_id))
     return CoverageReport(
         threshold=threshold,
+        province=province,
         generated_at=utcnow(),
         totals=totals,
         awaiting_match=awaiting,

@@ -76,6 +76,11 @@ class TotalsOut(CountsOut):
 
 class CoverageOut(BaseModel):
     threshold: float
+    province: str | None = Field(
+        None,
+        description="The one province covered: its platforms and the technologies that prefer it (null: the whole "
+        "network).",
+    )
     generated_at: datetime
     totals: TotalsOut
     areas: list[AreaOut]
@@ -86,6 +91,7 @@ class CoverageOut(BaseModel):
     def of(cls, r: CoverageReport, tax: Taxonomy) -> CoverageOut:
         return cls(
             threshold=r.threshold,
+            province=r.province,
             generated_at=r.generated_at,
             totals=TotalsOut(**CountsOut.of(r.totals), awaiting_match=r.awaiting_match),
             areas=[

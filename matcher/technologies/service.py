@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from matcher import indexing
+from matcher.accounts.principal import Principal
 from matcher.accounts.service import hash_key
+from matcher.audit.service import SYSTEM
 from matcher.dbtypes import utcnow
 from matcher.engagements.declines import declined_platforms
 from matcher.errors import Conflict, InvalidInput, NotFound
@@ -28,6 +30,7 @@ from matcher.settings import Settings
 from matcher.sync import record_changes
 from matcher.taxonomy import Taxonomy
 from matcher.technologies.models import Technology
+from matcher.technologies.permissions import check_technology_write
 from matcher.technologies.schemas import TechnologyCreate, TechnologyUpdate
 
 
@@ -49,13 +52,13 @@ def create_technology(
     *,
     access_token_hash: str | None = None,
     known: Mapping[str, np.ndarray] | None = None,
+    actor: Principal = SYSTEM,
 ) -> Technology:
-    """Store a technology and index it (unless closed) so platforms can find it."""
-    row = Technology(
-        **_checked(engine.taxonomy, item.model_dump()),
-        needs_matching=item.status != "closed",
-        access_token_hash=access_token_hash,
-    )
+    """Store a technology and index it (unless closed) so platforms can find it. A province administrator
+    (``actor``) creates technologies of its own province only."""
+    data = _checked(engine.taxonomy, item.model_dump())
+    check_technology_write(actor, None, None, data.get("preferred_provinces") or [])
+    row = Technology(**data, needs_matching=item.status != "closed", access_token_hash=access_token_hash)
     _check_external_id_free(db, None, row.external_id)
     (ready,) = indexing.prepare(engine, TECHNOLOGY, [row], known=known)
     with engine.write_lock, Session(db, expire_on_commit=False) as s:
@@ -74,12 +77,14 @@ def create_technology(
 
 
 def submit_technology(
-    db: Engine, engine: MatchEngine, settings: Settings, item: TechnologyCreate
+    db: Engine, engine: MatchEngine, settings: Settings, item: TechnologyCreate, actor: Principal = SYSTEM
 ) -> tuple[Technology, str]:
-    """Store a technology submitted by a researcher without an account; returns it and the token of its
-    private link (shown once, stored only as a hash), which is how they come back to its matches."""
+    """Store a technology submitted by a researcher without an account (or an administrator for them); returns
+    it and the token of its private link (shown once, stored only as a hash), which is how they come back to its
+    matches."""
     token = secrets.token_urlsafe(24)
-    return create_technology(db, engine, settings, item, access_token_hash=hash_key(token)), token
+    row = create_technology(db, engine, settings, item, access_token_hash=hash_key(token), actor=actor)
+    return row, token
 
 
 def technology_by_token(db: Engine, token: str) -> Technology:
@@ -89,6 +94,14 @@ def technology_by_token(db: Engine, token: str) -> Technology:
     if row is None:
         raise NotFound("This link does not open any technology: check that it was copied whole.")
     return row
+
+
+def technology_provinces(db: Engine, technology_id: int) -> list[str] | None:
+    """The provinces a technology is of (its preferred ones; which province administrators govern it), or None
+    when it does not exist."""
+    with Session(db) as s:
+        row = s.exec(select(Technology.preferred_provinces).where(Technology.id == technology_id)).first()
+    return None if row is None else list(row or [])
 
 
 def get_technology(db: Engine, technology_id: int) -> Technology:
@@ -116,8 +129,14 @@ def list_technologies(
 
 
 def update_technology(
-    db: Engine, engine: MatchEngine, settings: Settings, technology_id: int, patch: TechnologyUpdate
+    db: Engine,
+    engine: MatchEngine,
+    settings: Settings,
+    technology_id: int,
+    patch: TechnologyUpdate,
+    actor: Principal = SYSTEM,
 ) -> Technology:
+    """Apply a partial update (``actor`` may write it: ``permissions.check_technology_write``)."""
     changes = patch.model_dump(exclude_unset=True)
     for required in ("summary", "status"):
         if required in changes and changes[required] is None:
@@ -130,6 +149,8 @@ def update_technology(
         current = s.get(Technology, technology_id)
         if current is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
+    after = data.get("preferred_provinces", current.preferred_provinces)
+    check_technology_write(actor, technology_id, current.preferred_provinces, after)
     _check_external_id_free(db, technology_id, data.get("external_id"))
     (ready,) = indexing.prepare(engine, TECHNOLOGY, [Technology(**(current.model_dump() | data))])
     with engine.write_lock, Session(db, expire_on_commit=False) as s:
@@ -166,11 +187,12 @@ def update_technology(
 MATCHED_FACTS = ("directions", "trl", "service_types", "preferred_provinces")
 
 
-def delete_technology(db: Engine, engine: MatchEngine, technology_id: int) -> None:
+def delete_technology(db: Engine, engine: MatchEngine, technology_id: int, actor: Principal = SYSTEM) -> None:
     with engine.write_lock, Session(db, expire_on_commit=False) as s:
         row = s.get(Technology, technology_id)
         if row is None:
             raise NotFound(f"Technology {technology_id} does not exist.")
+        check_technology_write(actor, technology_id, row.preferred_provinces, row.preferred_provinces)
         s.delete(row)
         record_changes(s, engine.origin, TECHNOLOGY, [technology_id])
         s.commit()
@@ -239,12 +261,15 @@ def technologies_for_platform(
     return engine.technologies_for(platform_id, limit)
 
 
-def contacts_of(db: Engine, technology_ids: list[int]) -> dict[int, str | None]:
-    """The contacts researchers left on these technologies (for the operators of platforms that fit them)."""
-    if not technology_ids:
+def contacts_of(db: Engine, technology_ids: list[int], viewer: Principal) -> dict[int, str | None]:
+    """The contacts researchers left on these technologies, for those ``viewer`` administers (the full admin:
+    all; a province administrator: those that prefer its province); nobody else gets any."""
+    if not technology_ids or not viewer.is_administrator:
         return {}
     with Session(db) as s:
         rows = s.exec(
-            select(Technology.id, Technology.contact).where(Technology.id.in_(technology_ids))
-        ).all()  # type: ignore[union-attr]
-    return {tid: contact for tid, contact in rows}  # type: ignore[misc]
+            select(Technology.id, Technology.contact, Technology.preferred_provinces).where(
+                Technology.id.in_(technology_ids)  # type: ignore[union-attr]
+            )
+        ).all()
+    return {tid: contact for tid, contact, provinces in rows if viewer.governs_any(provinces or ())}  # type: ignore[misc]

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app
-from matcher import Runtime, Settings
+from matcher import Runtime, Settings, authenticate
+from matcher.db import create_db_engine
 from tests.conftest import ADMIN_KEY, AUTH, copy_demo, make_settings
 
 runner = CliRunner()
@@ -150,6 +151,14 @@ def test_admin_key_is_created_once_and_rotated(env: Path) -> None:
     assert runner.invoke(app, ["admin-key"]).exit_code == 1
     rotated = runner.invoke(app, ["admin-key", "--rotate"])
     assert rotated.exit_code == 0 and "pm_admin_" in rotated.output
+    issued = runner.invoke(app, ["admin-key", "--province", "江苏", "--label", "Jiangsu industry department"])
+    assert issued.exit_code == 0 and "for jiangsu" in issued.output
+    key = issued.output.split()[-1]
+    settings = Settings()
+    principal = authenticate(create_db_engine(settings.database_url), settings, key)
+    assert principal is not None and (principal.role, principal.province) == ("province", "jiangsu")
+    unknown = runner.invoke(app, ["admin-key", "--province", "Atlantis"])
+    assert unknown.exit_code == 2 and "Unknown province" in unknown.output
 
 
 def test_help_teaches_the_commands() -> None:

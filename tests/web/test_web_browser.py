@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from matcher import Runtime, create_platform_key
 from matcher.platforms.models import Platform
-from tests.conftest import copy_demo, make_settings
+from tests.conftest import ADMIN_KEY, copy_demo, make_settings
 from tests.live import free_port, serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -203,6 +203,30 @@ def test_operator_signs_in_sees_an_error_fixes_it_and_it_is_saved(page: Page, si
     expect(page.locator("#trl_min")).to_have_value("3")
     # Another platform is not theirs: its edit page does not exist for them.
     other = page.goto(f"/platforms/{pid + 1}/edit")
+    assert other is not None and other.status == 404
+
+
+def test_a_province_administrator_signs_in_and_reviews_only_its_province(page: Page, site: Site) -> None:
+    issued = httpx.post(
+        f"{site.base}/v1/admin-keys",
+        json={"scope": "province", "province": "海南", "label": "Hainan industry department"},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    assert issued.status_code == 201, issued.text
+    page.goto("/operator/sign-in")
+    page.fill("#key", issued.json()["key"])
+    page.click("form.card button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/platforms$"))
+    expect(page.locator("#nav-role")).to_have_text("省级管理员 · 海南")
+    cards = page.locator("ul.platforms > li")
+    expect(cards).to_have_count(4)  # the demo's four active platforms in Hainan, and nothing else
+    assert all("海南" in text for text in cards.all_inner_texts())
+    site.shot(page, "province-admin-directory")
+    cards.first.locator("h3 a").click()
+    page.click("a.button[href$='/edit']")
+    expect(page.locator("#tier option")).to_have_count(2)  # reserve and provincial (or none: a network tier)
+    # Another province's platform is not its to run: its edit page does not exist for it.
+    other = page.goto(f"/platforms/{site.platform.id}/edit")
     assert other is not None and other.status == 404
 
 

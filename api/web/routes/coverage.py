@@ -1,4 +1,5 @@
-"""Policy staff: where the network has platforms, where demand arrives, and where it is unmet."""
+"""Policy staff: where the network has platforms, where demand arrives, and where it is unmet. A signed-in
+province administrator sees its province's share (as ``GET /v1/reports/coverage`` answers its key)."""
 
 from __future__ import annotations
 
@@ -56,10 +57,16 @@ def heat_level(unmet: int) -> int:
     return sum(unmet >= step for step in HEAT_STEPS[1:])
 
 
+def _province(ctx: WebContext) -> str | None:
+    """The one province the signed-in key's coverage covers (a province administrator's own), or None."""
+    p = ctx.principal
+    return p.province if p is not None and p.is_province_admin else None
+
+
 @router.get("/coverage")
 def coverage(ctx: WebDep) -> Response:
     threshold, error = _threshold(ctx)
-    report = coverage_report(ctx.rt.db, ctx.rt.taxonomy, threshold)
+    report = coverage_report(ctx.rt.db, ctx.rt.taxonomy, threshold, _province(ctx))
     used = {p for _, p in report.cells}
     provinces = [p.code for p in ctx.rt.taxonomy.provinces if p.code in used]
     if UNSPECIFIED in used:
@@ -84,9 +91,14 @@ def cell(ctx: WebDep) -> Response:
     direction = forms.text(ctx.request.query_params, "direction")
     province = forms.text(ctx.request.query_params, "province")
     tax = ctx.rt.taxonomy
-    if direction not in tax.directions or (province not in tax.province_codes and province != UNSPECIFIED):
+    scope = _province(ctx)
+    if (
+        direction not in tax.directions
+        or (province not in tax.province_codes and province != UNSPECIFIED)
+        or scope not in (None, province)
+    ):
         return ctx.render("error.html", 404, status=404, message=ctx.t("error.cell_unknown"))
-    report = coverage_report(ctx.rt.db, tax, threshold)
+    report = coverage_report(ctx.rt.db, tax, threshold, scope)
     platforms = []
     if province != UNSPECIFIED:
         platforms, _ = list_platforms(

@@ -33,6 +33,10 @@ FILTERS = ("q", "area", "direction", "tier", "province", "service_type")
 def directory(ctx: WebDep) -> Response:
     values = ctx.request.query_params
     chosen = {name: forms.text(values, name) for name in FILTERS}
+    principal = ctx.principal
+    if principal is not None and principal.is_province_admin:
+        # A province administrator reviews its own province: the list is that province's, whatever was asked.
+        chosen["province"] = principal.province or ""
     cursor = forms.optional(values, "cursor")
     errors: forms.Errors = {}
     rows, next_cursor = [], None
@@ -77,21 +81,23 @@ def platform_page(
     row = get_platform(ctx.rt.db, platform_id)
     fits: list[TechnologyMatchOut] | None = None
     contacts: dict[int, str | None] = {}
-    if ctx.can_operate(platform_id):
+    operates = ctx.can_operate(platform_id)
+    if operates:
         try:
             result = technologies_for_platform(ctx.rt.db, ctx.rt.engine, platform_id, 10)
             ids = [m.technology_id for m in result.matches]
             fits = TechnologyMatchResponse.of(result, pair_states(ctx.rt.db, platform_id, ids)).matches
         except NotFound:  # inactive platforms take no part in matching
             fits = []
-        # A researcher's contact is theirs: the administrator sees it, an operator does not (a platform learns
-        # it only through an introduction both sides agreed to).
-        if ctx.principal is not None and ctx.principal.is_admin:
-            contacts = contacts_of(ctx.rt.db, [f.technology_id for f in fits])
+        # A researcher's contact is theirs: an administrator over the technology sees it, an operator does not
+        # (a platform learns it only through an introduction both sides agreed to).
+        assert ctx.principal is not None
+        contacts = contacts_of(ctx.rt.db, [f.technology_id for f in fits], ctx.principal)
     return ctx.render(
         "directory/platform.html",
         status,
         p=row,
+        operates=operates,
         fits=fits,
         contacts=contacts,
         action_error=action_error,

@@ -19,6 +19,7 @@ from api.web.context import CheckedForm, WebContext, WebDep
 from api.web.routes.directory import platform_page
 from api.web.routes.operator import inbox_page, own_platform
 from matcher import Conflict, InvalidInput, introduction_view, move_introduction, pair_states, respond
+from matcher.engagements.schemas import actor_of
 from matcher.platforms.models import Platform
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +38,7 @@ def answer(
     if body is None:
         return _back_page(ctx, own, back, technology_id, 422, error)
     try:
-        actor = "admin" if ctx.principal is not None and ctx.principal.is_admin else "platform"
+        actor = actor_of(ctx.principal)  # type: ignore[arg-type]  # own_platform checked it
         respond(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, technology_id, body, actor=actor)
     except Conflict as exc:
         return _back_page(ctx, own, back, technology_id, 409, ctx.t("error.answer_locked"), exc.detail)
@@ -107,7 +108,7 @@ def move(platform_id: RowId, introduction_id: RowId, ctx: WebDep, form: CheckedF
     patch, error = forms.introduction_patch(form, ctx.t)
     if patch is None:
         return _introduction_page(ctx, own, introduction_id, 422, error)
-    actor = "admin" if ctx.principal is not None and ctx.principal.is_admin else "platform"
+    actor = actor_of(ctx.principal)  # type: ignore[arg-type]  # own_platform checked it
     try:
         move_introduction(
             ctx.rt.db, ctx.rt.engine, ctx.rt.settings, introduction_id, patch, actor, platform_id=platform_id

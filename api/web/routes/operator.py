@@ -1,7 +1,9 @@
 """Platform operators: sign in with the platform's key, edit the profile, read the inbox.
 
 An operator sees and edits only their own platform: another platform's pages answer 404, exactly as the API does,
-so a key cannot be used to learn which platforms exist behind it.
+so a key cannot be used to learn which platforms exist behind it. Administrators sign in with their keys too: the
+full admin runs every platform, a province administrator those of its province (others are 404 to it as well),
+and may give them the tiers ``reserve`` and ``provincial`` only.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ from matcher import (
     pair_states,
     update_platform,
 )
+from matcher.accounts.principal import Principal
 from matcher.accounts.service import hash_key
 from matcher.platforms.models import Platform
+from matcher.platforms.permissions import NETWORK_TIERS, PROVINCE_TIERS
+from matcher.taxonomy import Coded, Taxonomy
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,7 +48,7 @@ def _home(ctx: WebContext) -> str:
     p = ctx.principal
     if p is None:
         return "/operator/sign-in"
-    return "/platforms" if p.is_admin else f"/platforms/{p.platform_id}"
+    return "/platforms" if p.is_administrator else f"/platforms/{p.platform_id}"
 
 
 def own_platform(ctx: WebContext, platform_id: int) -> Platform | Response:
@@ -99,13 +104,44 @@ def _profile_values(p: Platform) -> dict:
     return values
 
 
+def tier_choices(tax: Taxonomy, principal: Principal, tier: str) -> list[Coded]:
+    """The tiers the signed-in key may give this platform; none when it may not change its tier (an operator, or
+    a province administrator over a platform MIIT gave one of its own tiers)."""
+    if principal.is_admin:
+        return list(tax.tiers)
+    if principal.is_province_admin and tier not in NETWORK_TIERS:
+        # Its tiers, and the platform's own (unlisted) so that saving other fields leaves it as it is.
+        return [t for t in tax.tiers if t.code in PROVINCE_TIERS or t.code == tier]
+    return []
+
+
+def _form_page(
+    ctx: WebContext, own: Platform, values: dict, errors: forms.Errors, **extra: object
+) -> Response:
+    """The profile form, with the tiers and provinces the signed-in key may choose (a province administrator's:
+    its own province only)."""
+    principal = ctx.principal
+    assert principal is not None  # the route checked can_operate
+    tax = ctx.rt.taxonomy
+    provinces = [p for p in tax.provinces if not principal.is_province_admin or p.code == principal.province]
+    return ctx.render(
+        "operator/edit.html",
+        p=own,
+        values=values,
+        errors=errors,
+        tiers=tier_choices(tax, principal, own.tier),
+        provinces=provinces,
+        **extra,
+    )
+
+
 @router.get("/platforms/{platform_id}/edit")
 def edit_form(platform_id: RowId, ctx: WebDep) -> Response:
     own = own_platform(ctx, platform_id)
     if isinstance(own, Response):
         return own
     saved = ctx.request.query_params.get("saved") == "1"
-    return ctx.render("operator/edit.html", p=own, values=_profile_values(own), errors={}, saved=saved)
+    return _form_page(ctx, own, _profile_values(own), {}, saved=saved)
 
 
 @router.post("/platforms/{platform_id}/edit")
@@ -134,7 +170,8 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
     }
     principal = ctx.principal
     assert principal is not None  # the route checked can_operate
-    if principal.is_administrator:
+    sets_tier = bool(tier_choices(ctx.rt.taxonomy, principal, own.tier))
+    if sets_tier:
         values["tier"] = forms.text(form, "tier")
     if not values["name"]:
         errors["name"] = ctx.t("error.required")
@@ -163,9 +200,9 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
         if name in errors and errors[name] != ctx.t("error.whole_number"):
             errors[name] = ctx.t(key)
     shown = values | {"equipment": forms.text(form, "equipment")}
-    if not principal.is_administrator:
+    if not sets_tier:
         shown["tier"] = own.tier
-    return ctx.render("operator/edit.html", 422, p=own, values=shown, errors=errors, saved=False)
+    return _form_page(ctx, own, shown, errors, saved=False, status_code=422)
 
 
 @router.get("/platforms/{platform_id}/inbox")

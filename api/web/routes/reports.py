@@ -1,8 +1,9 @@
-"""Policy staff: the loop's funnel (open: counts only) and each platform's activity (the administrator only).
+"""Policy staff: the loop's funnel (open: counts only) and each platform's activity (administrators only).
 
 Both pages take the API's filters from the query string and show what ``GET /v1/reports/funnel`` and
 ``GET /v1/reports/platform-activity`` answer, from the same functions. The activity page also serves its JSON and
-CSV twins (``?format=json|csv``) to the signed-in administrator, whose browser holds a session, not the key.
+CSV twins (``?format=json|csv``) to the signed-in administrator, whose browser holds a session, not the key. A
+signed-in province administrator's reports are its province's: the province filter is fixed to it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def _filters(ctx: WebContext) -> tuple[ReportFilters, dict[str, str], forms.Erro
     """The filters as chosen, the values to show again, and a message beside each invalid one (the report is
     then counted without it)."""
     chosen = {name: forms.text(ctx.request.query_params, name) for name in FILTERS}
+    principal = ctx.principal
+    if principal is not None and principal.is_province_admin:
+        chosen["province"] = principal.province or ""
     errors: forms.Errors = {}
     try:
         return ReportFilters.model_validate({k: v for k, v in chosen.items() if v}), chosen, errors
@@ -58,8 +62,8 @@ def _filters(ctx: WebContext) -> tuple[ReportFilters, dict[str, str], forms.Erro
 @router.get("/reports/funnel")
 def funnel(ctx: WebDep) -> Response:
     filters, chosen, errors = _filters(ctx)
-    # As the API: counts covering too few platforms are for the administrator alone.
-    admin = ctx.principal is not None and ctx.principal.is_admin
+    # As the API: counts covering too few platforms are for administrators alone.
+    admin = ctx.principal is not None and ctx.principal.is_administrator
     least = 0 if admin else ctx.rt.settings.report_min_platforms
     status = 422 if errors else 200
     try:
@@ -83,12 +87,12 @@ def funnel(ctx: WebDep) -> Response:
 
 @router.get("/reports/activity")
 def activity(ctx: WebDep) -> Response:
-    """The signed-in administrator's; anyone else signs in first, and an operator gets 404 (as for another
-    platform's pages: the page does not exist for them)."""
+    """The signed-in administrator's (a province administrator's: its province's platforms); anyone else signs in
+    first, and an operator gets 404 (as for another platform's pages: the page does not exist for them)."""
     principal = ctx.principal
     if principal is None:
         return ctx.redirect("/operator/sign-in?" + urlencode({"next": ctx.request.url.path}))
-    if not principal.is_admin:
+    if not principal.is_administrator:
         raise NotFound("This page does not exist.")
     params = ctx.request.query_params
     filters, chosen, errors = _filters(ctx)
