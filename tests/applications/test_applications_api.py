@@ -92,7 +92,9 @@ def test_an_application_is_no_platform_until_approved_and_its_key_is_shown_once(
     assert first["status"] == "approved" and first["platform_id"] == pid
     key = first["key"]
     assert key.startswith("pm_platform_") and first["key_shown_at"]
-    assert not stored_anywhere(small_runtime, key)
+    assert not stored_anywhere(small_runtime, key) and stored_anywhere(
+        small_runtime, SODIUM["applicant_contact"]
+    )
     own = {"Authorization": f"Bearer {key}"}
     assert c.patch(f"/v1/platforms/{pid}", json={"capacity": 5}, headers=own).json()["capacity"] == 5
     second = c.get(f"/v1/platform-applications/{token}").json()
