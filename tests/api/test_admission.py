@@ -376,7 +376,9 @@ def test_writes_that_embed_text_count_against_the_callers_key(small_runtime: Run
     text = get_platform(small_runtime.db, pid).capabilities
     with app_client(small_runtime, keyed_match_rate_limit=2) as client:
         edits = [
-            client.patch(f"/v1/platforms/{pid}", json={"capabilities": f"{text}（第{i}版工艺说明）"}, headers=own)
+            client.patch(
+                f"/v1/platforms/{pid}", json={"capabilities": f"{text}（第{i}版工艺说明）"}, headers=own
+            )
             for i in range(3)
         ]
         assert [r.status_code for r in edits] == [200, 200, 429]

@@ -72,7 +72,13 @@ def _rows(ctx: WebContext, a: ApplicationOut) -> list[tuple[str, str, str | None
     """(field, value applied for, published value) for each field an application sets; the published value only
     for an edit under review."""
     current = a.current or {}
-    shown = [k for k in a.profile if a.revision_of is not None or (k != "capabilities" and a.profile[k])]
+    # A new platform's empty fields, name (the heading) and capabilities (shown whole below) are left out.
+    shown = [
+        k
+        for k in a.profile
+        if a.revision_of is not None
+        or (k not in ("name", "capabilities") and a.profile[k] and a.profile[k] is not True)
+    ]
     return [
         (
             _label(ctx, k),
