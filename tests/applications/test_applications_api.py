@@ -3,11 +3,16 @@ sample platforms: hydrogen in Guangdong, antibodies in Jiangsu, steel in Hebei).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, select
 
 from api.app import create_app
-from matcher import Runtime
+from matcher import Conflict, Principal, Runtime
+from matcher.applications.review import approve_application
+from matcher.applications.service import application_state
 from tests.conftest import AUTH
 
 SODIUM = {
@@ -174,3 +179,33 @@ def test_applications_without_a_key_are_rate_limited_per_address(small_runtime: 
     with TestClient(create_app(settings=settings, runtime=small_runtime)) as c:
         answers = [c.post("/v1/platform-applications", json=SODIUM).status_code for _ in range(3)]
         assert answers == [201, 201, 429]
+
+
+def test_concurrent_approvals_create_one_platform_and_concurrent_reads_show_the_key_once(
+    small_client: TestClient, small_runtime: Runtime
+) -> None:
+    created = apply(small_client)
+    rt = small_runtime
+    admin = Principal("admin")
+    with ThreadPoolExecutor(4) as pool:
+        approvals = list(
+            pool.map(
+                lambda _: _outcome(
+                    lambda: approve_application(rt.db, rt.engine, rt.settings, created["id"], admin)
+                ),
+                range(4),
+            )
+        )
+    assert sorted(approvals) == ["Conflict", "Conflict", "Conflict", "ok"]
+    assert len(names(small_client)) == 4
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: application_state(rt.db, created["token"]).key, range(8)))
+    assert len([k for k in keys if k is not None]) == 1
+
+
+def _outcome(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except Conflict:
+        return "Conflict"
+    return "ok"
