@@ -76,6 +76,10 @@ def test_an_operators_edit_into_another_platform_waits_for_review_and_others_app
     actions = [e["action"] for e in c.get(f"{url}/history", headers=own).json()]
     assert actions[:4] == ["revision_rejected", "revision_held", "approved", "updated"]
 
+    # A text cut down from the published words describes no new capability: applied at once.
+    cut = {"capabilities": "磷酸铁锂\n正极材料中试线"}
+    assert c.patch(url, json=cut, headers=own).json()["capabilities"] == cut["capabilities"]
+
     # An administrator's edit is never held, and a bad held edit is a 422 that stores nothing.
     assert c.patch(url, json={"directions": ["biomedicine"]}, headers=AUTH).status_code == 200
     bad = c.patch(url, json={"capabilities": "CHO cell culture", "trl_min": 9, "trl_max": 2}, headers=own)
