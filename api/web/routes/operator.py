@@ -172,9 +172,8 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
             done = edit_platform(
                 ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, patch, actor=principal
             )
-            if isinstance(
-                done, HeldEdit
-            ):  # the published profile is unchanged: show it, with the review's link
+            # Held for review: the published profile is unchanged; show it, with the review's link.
+            if isinstance(done, HeldEdit):
                 return _edit_page(ctx, own, 202, held=f"/apply/{done.token}")
             return ctx.redirect(f"/platforms/{platform_id}/edit?saved=1")
         except InvalidInput as exc:
