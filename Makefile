@@ -43,7 +43,7 @@ test: install
 # Screenshots of the main pages for the README, taken by the browser tests.
 screenshots: install
 	scripts/ensure-system-packages.sh
-	PILOTMATCH_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/web/test_web_browser.py
+	PILOTMATCH_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/web/test_web_browser.py tests/web/test_apply_browser.py
 
 lint: install
 	$(BIN)/ruff check --fix .

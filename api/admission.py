@@ -12,6 +12,8 @@ Routes that run a match declare one dependency and nothing else changes in them:
   link), limited per address.
 * ``SubmissionLimitDep``: a submission without a key (``POST /v1/submissions``, the web form) also spends a
   token of the address's ``submission_rate_limit``: each stores a technology.
+* ``ApplicationLimitDep``: an application to join (``POST /v1/platform-applications``, the web form) spends a
+  token of the address's ``application_rate_limit``: each is a row an administrator must review.
 
 The dependencies run on the event loop before the (synchronous) route, so a request waiting for a slot holds no
 thread of the pool other requests need; the slot is held while the route runs and given back when it returns.
@@ -41,6 +43,7 @@ class Admission:
         self.anonymous = RateLimiter(settings.match_rate_limit)
         self.keyed = RateLimiter(settings.keyed_match_rate_limit)
         self.submissions = RateLimiter(settings.submission_rate_limit, "submissions")
+        self.applications = RateLimiter(settings.application_rate_limit, "applications to join")
         self.gate = MatchGate(settings.match_concurrency, settings.match_queue)
 
 
@@ -160,3 +163,14 @@ def _submission(request: Request) -> None:
 
 
 SubmissionLimitDep = Annotated[None, Depends(_submission)]
+
+
+def _application(request: Request) -> None:
+    """An application to join without a key is stored for an administrator to read: one of the address's
+    ``application_rate_limit`` tokens each."""
+    admission: Admission = request.app.state.admission
+    if admission.applications.enabled:
+        admission.applications.take(f"ip:{client_address(request)}")
+
+
+ApplicationLimitDep = Annotated[None, Depends(_application)]

@@ -15,10 +15,12 @@ log = logging.getLogger("pilotmatch.request")
 
 #: A private link's token is a secret (stored only as a hash): logs show the route, not the token.
 _PRIVATE_LINK = re.compile(r"^/t/[^/]+")
+#: An application's token likewise (its administrators' routes name the application by its number instead).
+_APPLICATION_LINK = re.compile(r"^(/apply|/v1/platform-applications)/(?![0-9]+(?:/|$))[^/]+")
 
 
 def _loggable(path: str) -> str:
-    return _PRIVATE_LINK.sub("/t/<token>", path)
+    return _APPLICATION_LINK.sub(r"\1/<token>", _PRIVATE_LINK.sub("/t/<token>", path))
 
 
 class RequestLogMiddleware:

@@ -225,6 +225,16 @@ class Settings(BaseSettings):
     #: Technologies each client may submit without a key per minute (``POST /v1/submissions`` and the web form),
     #: on top of the match limit: each is a stored row that platforms are told of. 0 turns the limit off.
     submission_rate_limit: int = Field(10, ge=0)
+    #: Applications to join each client may send without a key per minute (``POST /v1/platform-applications``
+    #: and the web form): each is a row an administrator must review. 0 turns the limit off.
+    application_rate_limit: int = Field(3, ge=0)
+    #: Hold a platform operator's edit for an administrator's review when it moves the profile into another key
+    #: area, replaces every service type it offered, or adds capability text unlike the published one (see
+    #: ``review_capabilities_similarity``); false applies every operator edit at once.
+    review_operator_edits: bool = True
+    #: An operator's new capability passage whose cosine similarity to every published passage is below this
+    #: (the multilingual model's) is held for review; 0 turns this check off.
+    review_capabilities_similarity: float = Field(0.6, ge=0.0, le=1.0)
     #: Matches per minute for each API key (its own token bucket); 0 turns the limit off.
     keyed_match_rate_limit: int = Field(1200, ge=0)
     #: Matches one process computes at once, and how many more may wait; a request that finds the queue full

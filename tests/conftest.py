@@ -45,6 +45,7 @@ def make_settings(folder: Path, **overrides: object) -> Settings:
     overrides.setdefault("match_rate_limit", 0)
     overrides.setdefault("keyed_match_rate_limit", 0)
     overrides.setdefault("submission_rate_limit", 0)
+    overrides.setdefault("application_rate_limit", 0)
     return Settings(
         database_url=_database_url(folder),
         index_dir=folder / "indexes",

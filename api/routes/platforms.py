@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
 from api.admission import MatchSlotDep
 from api.deps import (
@@ -28,6 +29,8 @@ from matcher import (
     technologies_for_platform,
 )
 from matcher.accounts.service import platform_province
+from matcher.applications.revisions import HeldEdit, edit_platform
+from matcher.applications.schemas import EditHeld
 from matcher.audit.schemas import AuditEventOut
 from matcher.audit.service import platform_history, trail_province
 from matcher.errors import NotFound
@@ -86,7 +89,14 @@ def get_platform(platform_id: RowId, rt: RuntimeDep) -> PlatformRead:
     "/{platform_id}",
     response_model=PlatformRead,
     summary="Change some fields of a platform profile (admin, or the platform's own key)",
-    responses=problem_responses(403, 409, 429, 503),
+    description="An operator's edit that moves the profile into another key area, replaces every service type "
+    "or rewrites the capabilities into a different text is held for an administrator's review: 202 with the "
+    "held application (follow it at `GET /v1/platform-applications/{token}`), and the published profile stays "
+    "as it is until approval. One edit at a time waits (409 for another).",
+    responses={
+        202: {"model": EditHeld, "description": "Held for review; nothing changed yet."},
+        **problem_responses(403, 409, 429, 503),
+    },
 )
 def patch_platform(
     platform_id: RowId,
@@ -94,10 +104,17 @@ def patch_platform(
     rt: RuntimeDep,
     principal: PlatformAccessDep,
     _slot: MatchSlotDep,
-) -> PlatformRead:
-    return PlatformRead.model_validate(
-        service.update_platform(rt.db, rt.engine, rt.settings, platform_id, body, actor=principal)
-    )
+) -> PlatformRead | JSONResponse:
+    done = edit_platform(rt.db, rt.engine, rt.settings, platform_id, body, actor=principal)
+    if isinstance(done, HeldEdit):
+        held = EditHeld(
+            id=done.application.id,  # type: ignore[arg-type]
+            token=done.token,
+            status="pending",
+            revision_of=platform_id,
+        )
+        return JSONResponse(held.model_dump(mode="json"), 202, headers={"Cache-Control": "no-store"})
+    return PlatformRead.model_validate(done)
 
 
 @router.delete(

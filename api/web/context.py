@@ -37,6 +37,8 @@ from matcher.fields import FEEDBACK_REASONS
 HERE = Path(__file__).parent
 #: Pages under this prefix are a researcher's private link and what its forms post to.
 PRIVATE_PREFIX = "/t/"
+#: Every page whose address is its only key: a researcher's link, and an application's status page.
+PRIVATE_PREFIXES = (PRIVATE_PREFIX, "/apply/")
 STATIC_DIR = HERE / "static"
 
 #: Pages allow only their own scripts, styles and forms (htmx is served from /static, never a CDN).
@@ -170,7 +172,7 @@ class WebContext:
         return self.finish(RedirectResponse(url, status_code=303))
 
     def finish(self, response: Response) -> Response:
-        if self.request.url.path.startswith(PRIVATE_PREFIX):
+        if self.request.url.path.startswith(PRIVATE_PREFIXES):
             # A private link's address is its only key: no copy in a cache, no Referer to the sites it links to.
             response.headers["Cache-Control"] = "no-store"
             response.headers["Referrer-Policy"] = "no-referrer"

@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web.context import STATIC_DIR, WebAssets, build_environment
 from api.web.routes import (
+    applications,
     coverage,
     directory,
     engagements,
@@ -14,6 +15,7 @@ from api.web.routes import (
     operator,
     private_link,
     reports,
+    review,
     site,
 )
 
@@ -29,5 +31,6 @@ def install_web(app: FastAPI) -> None:
     app.state.web = WebAssets(build_environment())
     app.state.html_error = HtmlErrors()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (find, private_link, directory, operator, engagements, coverage, reports, site):
+    pages = (find, private_link, directory, operator, engagements, coverage, reports, applications, review)
+    for module in (*pages, site):
         app.include_router(module.router)

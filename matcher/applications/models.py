@@ -33,6 +33,11 @@ class PlatformApplication(SQLModel, table=True):
     #: The platform an edit under review belongs to (None for a new platform's application).
     revision_of: int | None = Field(default=None, index=True)
     key_hash: str | None = Field(default=None, max_length=64)
+    #: The first characters of that key (``pm_platform_`` and four more), so the key approval issues can be told
+    #: apart from the platform's other keys, as every key's prefix is.
+    key_prefix: str | None = Field(default=None, max_length=24)
+    #: Why an operator's edit was held for review (``revisions.review_reasons``); empty for a new platform.
+    held_because: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     reason: str | None = Field(default=None, max_length=2000)
     platform_id: int | None = Field(default=None, index=True)
     key_shown_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

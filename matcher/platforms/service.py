@@ -14,10 +14,11 @@ import numpy as np
 from pydantic import ValidationError
 from sqlalchemy import Engine, String, cast, func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from matcher import indexing
 from matcher.accounts.service import Principal, revoke_platform_access
+from matcher.applications.models import PlatformApplication
 from matcher.audit.service import SYSTEM, field_changes, record
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput, NotFound
@@ -71,6 +72,7 @@ def create_platforms(
     known: Mapping[str, np.ndarray] | None = None,
     match_now: bool = True,
     actor: Principal = SYSTEM,
+    also: Callable[[Session, list[Platform]], None] | None = None,
 ) -> list[Platform]:
     """Store platforms in one transaction and index the active ones.
 
@@ -78,7 +80,9 @@ def create_platforms(
     without it a duplicate ``external_id`` raises ``Conflict`` and nothing is stored. ``known`` holds vectors of
     texts embedded before (``indexing.vectors_by_content``). Without ``match_now`` (bulk writes) the new
     platforms stay flagged ``needs_matching`` and the delivery worker matches them and notifies in batches, so the
-    request answers once the rows are stored and indexed.
+    request answers once the rows are stored and indexed. ``also`` writes more in the same transaction, with the
+    stored rows' ids known (an approved application and its key): it commits with the platforms or, if it raises,
+    nothing does.
     """
     tax = engine.taxonomy
     seen: dict[str, int] = {}
@@ -116,6 +120,8 @@ def create_platforms(
         try:
             s.flush()
             _record_writes(s, actor, stored, before)
+            if also is not None:
+                also(s, stored)
             rematch_technologies_of(s, rematched)
             record_changes(s, engine.origin, PLATFORM, [r.id for r in stored])  # type: ignore[misc]
             s.commit()
@@ -243,17 +249,11 @@ def list_platforms(
 RANKED_FACTS = ("tier", "area", "directions", "service_types", "province", "trl_min", "trl_max", "capacity")
 
 
-def update_platform(
-    db: Engine,
-    engine: MatchEngine,
-    settings: Settings,
-    platform_id: int,
-    patch: PlatformUpdate,
-    *,
-    actor: Principal = SYSTEM,
-) -> Platform:
-    """Apply a partial update; the text is re-embedded only if it changed. ``actor`` must be allowed the change
-    (``permissions.check_platform_write``), and is recorded with each changed field in the audit trail."""
+def checked_update(
+    db: Engine, taxonomy: Taxonomy, platform_id: int, patch: PlatformUpdate, actor: Principal
+) -> tuple[Platform, dict]:
+    """The platform as stored and its profile once ``patch`` is applied, validated as a new profile is (the TRL
+    range, codes against the taxonomy) and allowed to ``actor``; raises what the write would. Stores nothing."""
     changes = patch.model_dump(exclude_unset=True)
     for required in ("name", "tier", "area", "capabilities", "active"):
         if required in changes and changes[required] is None:
@@ -262,10 +262,8 @@ def update_platform(
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
-        before = row.model_dump(exclude=_STATE)
-        merged = before | changes
-        # A no_capacity decline pauses the capacity factor until the profile states free slots again.
-        paused = None if (changes.get("capacity") or 0) > 0 else row.capacity_paused_at
+    before = row.model_dump(exclude=_STATE)
+    merged = before | changes
     # Re-validate the merged profile so cross-field rules (TRL range) hold after the patch; the TRL rule first,
     # so its error names the field a form shows it beside.
     low, high = merged.get("trl_min"), merged.get("trl_max")
@@ -275,9 +273,30 @@ def update_platform(
         PlatformCreate.model_validate(merged)
     except ValidationError as exc:
         raise InvalidInput.of(field_errors(exc.errors())) from exc
-    data = _checked(engine.taxonomy, merged)
+    data = _checked(taxonomy, merged)
     check_platform_write(actor, before, data, patch.model_fields_set)
     _check_external_id_free(db, platform_id, data.get("external_id"))
+    return row, data
+
+
+def update_platform(
+    db: Engine,
+    engine: MatchEngine,
+    settings: Settings,
+    platform_id: int,
+    patch: PlatformUpdate,
+    *,
+    actor: Principal = SYSTEM,
+    also: Callable[[Session], None] | None = None,
+) -> Platform:
+    """Apply a partial update; the text is re-embedded only if it changed. ``actor`` must be allowed the change
+    (``permissions.check_platform_write``), and is recorded with each changed field in the audit trail. ``also``
+    writes more in the same transaction (an approved revision): it commits with the update or, if it raises,
+    nothing does."""
+    row, data = checked_update(db, engine.taxonomy, platform_id, patch, actor)
+    # A no_capacity decline pauses the capacity factor until the profile states free slots again.
+    sent_capacity = patch.capacity if "capacity" in patch.model_fields_set else None
+    paused = None if (sent_capacity or 0) > 0 else row.capacity_paused_at
     (ready,) = indexing.prepare(
         engine, PLATFORM, [Platform(id=platform_id, capacity_paused_at=paused, **data)]
     )
@@ -308,6 +327,8 @@ def update_platform(
         if text_changed or facts_changed or not row.active:
             rematch_technologies_of(s, [platform_id])
         record_changes(s, engine.origin, PLATFORM, [platform_id])
+        if also is not None:
+            also(s)
         try:
             s.commit()
         except IntegrityError as exc:
@@ -334,7 +355,7 @@ def _check_external_id_free(db: Engine, platform_id: int, external_id: str | Non
 
 def delete_platform(db: Engine, engine: MatchEngine, platform_id: int, actor: Principal = SYSTEM) -> None:
     """Delete a platform and, in the same transaction, revoke everything that grants access through it: its
-    API keys and the web sessions signed in with them. Its notifications, endpoints and deliveries go with it
+    API keys and the web sessions signed in with them (and drop its edits waiting for review). Its notifications, endpoints and deliveries go with it
     (foreign keys cascade); its id is never handed out again."""
     with engine.write_lock, Session(db, expire_on_commit=False) as s:
         row = s.get(Platform, platform_id)
@@ -344,6 +365,8 @@ def delete_platform(db: Engine, engine: MatchEngine, platform_id: int, actor: Pr
         s.delete(row)
         record(s, platform_id, "platform", "deleted", actor, field_changes(profile, {}, profile), platform_id)
         revoke_platform_access(s, platform_id)
+        # An edit of it waiting for review has nothing left to apply to.
+        s.exec(delete(PlatformApplication).where(PlatformApplication.revision_of == platform_id))  # type: ignore[call-overload, arg-type]
         rematch_technologies_of(s, [platform_id])
         record_changes(s, engine.origin, PLATFORM, [platform_id])
         s.commit()

@@ -368,14 +368,17 @@ def test_submitting_a_technology_needs_a_match_slot_and_stores_nothing_without_o
 def test_writes_that_embed_text_count_against_the_callers_key(small_runtime: Runtime) -> None:
     """A platform key's profile edits are embedded like a match: they take the key's tokens and a gate slot, so
     a key cannot re-embed 20,000-character profiles without limit while searches wait."""
-    from matcher import create_platform_key
+    from matcher import create_platform_key, get_platform
 
     pid = small_runtime.engine.indexed_ids("platforms")[0]
     _, key = create_platform_key(small_runtime.db, pid)
     own = {"Authorization": f"Bearer {key}"}
+    text = get_platform(small_runtime.db, pid).capabilities
     with app_client(small_runtime, keyed_match_rate_limit=2) as client:
         edits = [
-            client.patch(f"/v1/platforms/{pid}", json={"capabilities": f"中试线第{i}版工艺说明"}, headers=own)
+            client.patch(
+                f"/v1/platforms/{pid}", json={"capabilities": f"{text}（第{i}版工艺说明）"}, headers=own
+            )
             for i in range(3)
         ]
         assert [r.status_code for r in edits] == [200, 200, 429]

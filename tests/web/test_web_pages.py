@@ -69,6 +69,7 @@ def _sign_in(client: TestClient, key: str) -> TestClient:
         "/coverage",
         "/coverage/cell?direction=integrated_circuits&province=shanghai",
         "/operator/sign-in",
+        "/apply",
     ],
 )
 def test_every_page_renders_in_both_languages(client: TestClient, path: str, lang: str) -> None:

@@ -13,12 +13,14 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
 from api.admission import PageMatchAdmissionDep
 from api.params import RowId
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep, safe_next
 from matcher import (
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -28,10 +30,10 @@ from matcher import (
     list_notifications,
     mark_read,
     pair_states,
-    update_platform,
 )
 from matcher.accounts.principal import Principal
 from matcher.accounts.service import hash_key
+from matcher.applications.revisions import HeldEdit, edit_platform, pending_revision
 from matcher.platforms.models import Platform
 from matcher.platforms.permissions import NETWORK_TIERS, PROVINCE_TIERS
 from matcher.taxonomy import Coded, Taxonomy
@@ -140,8 +142,27 @@ def edit_form(platform_id: RowId, ctx: WebDep) -> Response:
     own = own_platform(ctx, platform_id)
     if isinstance(own, Response):
         return own
+    return _edit_page(ctx, own)
+
+
+def _edit_page(ctx: WebContext, own: Platform, status: int = 200, held: str | None = None) -> Response:
+    """The profile form with the published values; with ``held``, the link to follow an edit sent to review."""
     saved = ctx.request.query_params.get("saved") == "1"
-    return _form_page(ctx, own, _profile_values(own), {}, saved=saved)
+    with Session(ctx.rt.db) as s:
+        waiting = pending_revision(s, own.id) is not None  # type: ignore[arg-type]
+    response = _form_page(
+        ctx,
+        own,
+        _profile_values(own),
+        {},
+        saved=saved,
+        held=held,
+        waiting=waiting and held is None,
+        status_code=status,
+    )
+    if held is not None:  # the page holds the review's private link
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/platforms/{platform_id}/edit")
@@ -185,12 +206,19 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
         forms.add_validation_errors(errors, exc, t=ctx.t)
     if patch is not None and not errors:
         try:
-            update_platform(ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, patch, actor=principal)
+            done = edit_platform(
+                ctx.rt.db, ctx.rt.engine, ctx.rt.settings, platform_id, patch, actor=principal
+            )
+            # Held for review: the published profile is unchanged; show it, with the review's link.
+            if isinstance(done, HeldEdit):
+                return _edit_page(ctx, own, 202, held=f"/apply/{done.token}")
             return ctx.redirect(f"/platforms/{platform_id}/edit?saved=1")
         except InvalidInput as exc:
             forms.add_domain_error(errors, exc, t=ctx.t)
         except Forbidden as exc:
             errors["tier"] = exc.detail
+        except Conflict as exc:  # an earlier edit still waits for review
+            errors["capabilities"] = exc.detail
     # The numeric rules in the reader's language (the schema's own messages are English).
     for name, key in (
         ("trl_min", "error.trl_range"),
@@ -202,7 +230,7 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
     shown = values | {"equipment": forms.text(form, "equipment")}
     if not sets_tier:
         shown["tier"] = own.tier
-    return _form_page(ctx, own, shown, errors, saved=False, status_code=422)
+    return _form_page(ctx, own, shown, errors, saved=False, held=None, status_code=422)
 
 
 @router.get("/platforms/{platform_id}/inbox")
