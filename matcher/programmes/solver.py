@@ -126,4 +126,4 @@ def greedy(
 def _solution(chosen: list[Candidate]) -> Solution:
     order = {t: i for i, t in enumerate(dict.fromkeys(c.technology_id for c in chosen))}
     pairs = sorted(chosen, key=lambda c: (order[c.technology_id], -c.score, c.platform_id))
-    return Solution(tuple(pairs), float(sum(c.score for c in pairs)))
+    return Solution(tuple(pairs), round(float(sum(c.score for c in pairs)), 6))
