@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web.context import STATIC_DIR, WebAssets, build_environment
 from api.web.routes import (
+    assignments,
     coverage,
     directory,
     engagements,
@@ -29,5 +30,15 @@ def install_web(app: FastAPI) -> None:
     app.state.web = WebAssets(build_environment())
     app.state.html_error = HtmlErrors()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (find, private_link, directory, operator, engagements, coverage, reports, site):
+    for module in (
+        find,
+        private_link,
+        directory,
+        operator,
+        engagements,
+        coverage,
+        reports,
+        assignments,
+        site,
+    ):
         app.include_router(module.router)
