@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.admission import MatchSlotDep
+from api.admission import ManyMatchesSlotDep
 from api.deps import AdministratorDep, RuntimeDep
 from api.params import RowId
 from api.problems import problem_responses
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/assignments", tags=["programmes"])
     responses=problem_responses(401, 403, 404, 422, 429, 503),
 )
 def create_assignment(
-    body: AssignmentRequest, rt: RuntimeDep, principal: AdministratorDep, _slot: MatchSlotDep
+    body: AssignmentRequest, rt: RuntimeDep, principal: AdministratorDep, _slot: ManyMatchesSlotDep
 ) -> AssignmentOut:
     return run_out(run_assignment(rt.db, rt.engine, body, principal))
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.admission import PageMatchAdmissionDep
+from api.admission import ManyMatchesSlotDep
 from api.params import RowId
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
@@ -77,7 +77,7 @@ def assignments_page(ctx: WebDep) -> Response:
 
 
 @router.post("/assignments")
-def run(ctx: WebDep, form: CheckedForm, _: PageMatchAdmissionDep) -> Response:
+def run(ctx: WebDep, form: CheckedForm, _: ManyMatchesSlotDep) -> Response:
     """Pick the open technologies the filters name, run the assignment, and show it; on an error show the form
     again with the message beside its field, having stored nothing."""
     principal = _administrator(ctx)
