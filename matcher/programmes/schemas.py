@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Annotated
 
@@ -51,7 +52,7 @@ class AssignmentRequest(BaseModel):
     @field_validator("technology_ids")
     @classmethod
     def _unique(cls, ids: list[int]) -> list[int]:
-        repeated = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
         if repeated:
             raise ValueError(f"each technology once: {', '.join(map(str, repeated[:10]))} repeated")
         return ids

@@ -131,6 +131,8 @@ def get_run(db: Engine, run_id: int, actor: Principal) -> AssignmentRun:
 
 def list_runs(db: Engine, actor: Principal, limit: int = 20) -> list[AssignmentRun]:
     """The caller's most recent runs (a province key: its province's), newest first."""
+    if not actor.is_administrator:
+        return []
     stmt = select(AssignmentRun).order_by(col(AssignmentRun.id).desc()).limit(limit)
     if not actor.is_admin:
         stmt = stmt.where(AssignmentRun.province == actor.province)

@@ -127,6 +127,24 @@ def test_a_run_respects_slots_and_scores_reads_back_and_notifies_each_pair_once(
     assert len(again.json()["items"]) == 1
     assert client.get(f"/v1/assignments/{run['id']}", headers=AUTH).json()["notified_at"] is not None
 
+    # A platform that declined for want of capacity takes nothing while it is paused (the demo's pairs that were
+    # introduced already cannot be declined); nothing that high: no fit.
+    answer = {"decision": "declined", "reason": "no_capacity"}
+    tid, pid = next(
+        (t, p)
+        for t, p, _ in pairs
+        if client.put(f"/v1/platforms/{p}/technologies/{t}/response", json=answer, headers=AUTH).status_code
+        == 200
+    )
+    again = client.post(
+        "/v1/assignments", json={"technology_ids": [tid], "per_technology": 5}, headers=AUTH
+    ).json()
+    assert again["assignments"] and pid not in again["assignments"][0]["platform_ids"]
+    r = client.post(
+        "/v1/assignments", json={"technology_ids": [tid], "per_technology": 1, "min_score": 1}, headers=AUTH
+    )
+    assert r.json()["unassigned"] == [{"technology_id": tid, "reason": "no platform above min_score"}]
+
 
 def test_province_keys_stay_in_their_province_and_bad_requests_store_nothing(
     demo_copy: tuple[Runtime, TestClient],
