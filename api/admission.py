@@ -8,6 +8,8 @@ Routes that run a match declare one dependency and nothing else changes in them:
   per key (``keyed_match_rate_limit``); an invalid key is refused with 401 rather than silently served as
   anonymous.
 * ``MatchSlotDep``: a slot only, for writes that match (``POST /v1/technologies``, already behind a key).
+* ``ManyMatchesSlotDep``: a run of many matches (``POST /v1/assignments`` and its page) holds one long-lane slot
+  throughout, outside the lane's pace.
 * ``PageMatchAdmissionDep``: pages that run a match (the search page with a text, a submission, a private
   link), limited per address.
 * ``SubmissionLimitDep``: a submission without a key (``POST /v1/submissions``, the web form) also spends a
@@ -152,6 +154,19 @@ async def _page_match(request: Request) -> AsyncIterator[None]:
 ApiMatchAdmissionDep = Annotated[None, Depends(_api_match, scope="function")]
 MatchSlotDep = Annotated[None, Depends(_write_slot, scope="function")]
 PageMatchAdmissionDep = Annotated[None, Depends(_page_match, scope="function")]
+
+
+async def _many_matches(request: Request) -> AsyncIterator[None]:
+    """Work that matches many stored technologies one after another (a programme's assignment, up to 1,000): one
+    token of the caller's key (or address), and one slot in the long lane for the whole run, so a short search
+    never waits behind it; the run's length is kept out of the lane's pace."""
+    admission: Admission = request.app.state.admission
+    await _take_token(request, admission, keyed=True)
+    with (await admission.gate.admit(admission.gate.long_cost + 1)).unmeasured():
+        yield
+
+
+ManyMatchesSlotDep = Annotated[None, Depends(_many_matches, scope="function")]
 
 
 def _submission(request: Request) -> None:

@@ -24,6 +24,7 @@ from api.problems import install_problem_handlers
 from api.routes import (
     admin_keys,
     applications,
+    assignments,
     introductions,
     keys,
     match,
@@ -38,7 +39,6 @@ from api.security_headers import NoSniffMiddleware
 from api.web.install import install_web
 from matcher import DeliveryWorker, Runtime, Settings
 from matcher.logs import configure_logging
-from matcher.programmes import models as _programmes  # noqa: F401  (until its routes import it)
 
 log = logging.getLogger("pilotmatch.api")
 
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(reports.router, dependencies=checks_key)
     app.include_router(admin_keys.router, dependencies=checks_key)
     app.include_router(applications.router, dependencies=checks_key)
+    app.include_router(assignments.router, dependencies=checks_key)
     install_web(app)
     _install_docs(app)
     # Request latency histograms and counts per route, plus the domain's own metrics, at /metrics; they name

@@ -171,6 +171,8 @@ class MatchTicket:
     lane: str
     started: float = 0.0
     _released: bool = False
+    #: Whether its duration feeds the lane's pace (see ``unmeasured``).
+    _measured: bool = True
 
     def __post_init__(self) -> None:
         self.started = self.gate.clock()
@@ -178,7 +180,13 @@ class MatchTicket:
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self.gate._release(self.lane, self.gate.clock() - self.started)
+            self.gate._release(self.lane, self.gate.clock() - self.started, self._measured)
+
+    def unmeasured(self) -> MatchTicket:
+        """Leave this slot's duration out of the lane's pace: a run of many matches in one slot (a programme's
+        assignment) would otherwise make every waiting match look as long as the whole run."""
+        self._measured = False
+        return self
 
     def __enter__(self) -> MatchTicket:
         return self

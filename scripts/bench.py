@@ -5,6 +5,7 @@
     python scripts/bench.py --platforms 2000 --queries 100
 
     python scripts/bench.py --platforms 100000 --fanout 0
+    python scripts/bench.py --assignment       # programme assignment: 1,000 technologies x 10,000 platforms
 
 Prints: the default embedder's own batch throughput on the import texts, the bulk import rate through the same
 service the CLI and API use (and its ratio to the embedder's), the time a new `pilotmatch serve` process takes
@@ -12,6 +13,10 @@ from its snapshot to healthy, /v1/match latency p50/p99 over HTTP against that p
 resident memory, the same latencies for query embedding and for each index alone, and the approximate dense
 index's recall@10 against exact search over the same vectors. Numbers only, no assertions: compare them with the
 targets in docs/performance.md.
+
+``--assignment`` measures the capacity-aware assignment instead (nothing else): the whole path (each technology's
+candidates from the real matcher, then the solver) on the demo data, and the solver alone on 1,000 technologies
+x 10,000 platforms whose candidates are synthetic, with score curves resampled from the demo's real ones.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
+from sqlmodel import select  # noqa: E402
 
 from matcher import (  # noqa: E402
     PlatformCreate,
@@ -241,6 +247,89 @@ def fanout(deliveries: int) -> None:
     )
 
 
+def demo_assignment(k: int) -> list[list[float]]:
+    """The whole path on the demo: every demo technology assigned through the service the API calls. Prints its
+    time and objectives; returns each technology's real candidate scores, best first (the synthetic set's shape)."""
+    from matcher import seed_demo
+    from matcher.accounts.principal import Principal
+    from matcher.programmes.candidates import technology_candidates
+    from matcher.programmes.schemas import AssignmentRequest
+    from matcher.programmes.service import run_assignment
+    from matcher.technologies.models import Technology
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/demo.db",
+            index_dir=Path(tmp) / "indexes",
+            admin_key=BENCH_ADMIN_KEY,
+        )
+        rt = Runtime.open(settings)
+        seed_demo(rt.db, rt.engine, rt.settings)
+        with rt.session() as s:
+            techs = list(s.exec(select(Technology).order_by(Technology.id)).all())
+        body = AssignmentRequest(technology_ids=[t.id for t in techs], per_technology=k)
+        run_assignment(rt.db, rt.engine, body, Principal("admin"))  # warm: first matches load lazy parts
+        t = time.perf_counter()
+        run = run_assignment(rt.db, rt.engine, body, Principal("admin"))
+        total = time.perf_counter() - t
+        t = time.perf_counter()
+        curves = [
+            sorted((c.score for c in technology_candidates(rt.db, rt.engine, x, k)), reverse=True)
+            for x in techs
+        ]
+        candidates_s = time.perf_counter() - t
+        platforms = rt.engine.count("platforms")
+        rt.close()
+    r = run.result
+    pairs = sum(len(a["platform_ids"]) for a in r["assignments"])
+    print(
+        f"assignment, whole path on the demo ({len(techs)} technologies x {platforms} active platforms, k={k}): "
+        f"{total:.2f} s ({candidates_s / len(techs) * 1000:.0f} ms per technology for its candidates); "
+        f"{r['candidates']} candidate pairs, {pairs} assigned; objective {r['objective']:.3f} vs greedy "
+        f"{r['greedy_objective']:.3f}"
+    )
+    return curves
+
+
+def synthetic_assignment(curves: list[list[float]], technologies: int, platforms: int, k: int) -> None:
+    """The solver alone at a large fair's scale. Platforms fall in 40 fields; a technology's candidates are drawn
+    from one field, favouring its popular platforms (so slots run short where demand gathers), and scored with a
+    real demo technology's curve by rank plus noise. Capacities 1-5. Seeded: the same set every run."""
+    from matcher.programmes.candidates import candidate_limit
+    from matcher.programmes.solver import Candidate, greedy, solve
+
+    rnd = np.random.default_rng(17)
+    fields = 40
+    per_field = platforms // fields
+    n = min(candidate_limit(k), per_field)
+    popularity = 1 / np.arange(1, per_field + 1) ** 0.8
+    popularity /= popularity.sum()
+    capacities = {p: int(c) for p, c in enumerate(rnd.integers(1, 6, platforms))}
+    candidates = []
+    for t in range(technologies):
+        field = int(rnd.integers(fields))
+        chosen = rnd.choice(per_field, size=n, replace=False, p=popularity)
+        curve = np.array((curves[int(rnd.integers(len(curves)))] + [0.0] * n)[:n])
+        scores = np.sort(np.clip(curve + rnd.normal(0, 0.03, n), 0.0, 1.0))[::-1]
+        candidates += [
+            Candidate(t, field * per_field + int(p), round(float(sc), 6))
+            for p, sc in zip(chosen, scores, strict=True)
+        ]
+    t0 = time.perf_counter()
+    best = solve(candidates, k, capacities)
+    solve_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    base = greedy(candidates, k, capacities)
+    greedy_s = time.perf_counter() - t0
+    short = technologies - sum(1 for pairs in best.by_technology().values() if len(pairs) == k)
+    print(
+        f"assignment, solver alone ({technologies:,} technologies x {platforms:,} platforms, k={k}, {n} candidates "
+        f"each = {len(candidates):,} pairs, capacities 1-5): HiGHS {solve_s:.2f} s, objective {best.objective:.3f} "
+        f"vs greedy {base.objective:.3f} ({(best.objective / base.objective - 1) * 100:+.2f}%, greedy "
+        f"{greedy_s * 1000:.0f} ms); {len(best.pairs):,} pairs assigned, {short} technologies short of k"
+    )
+
+
 def serve(settings: Settings, folder: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     """Start `pilotmatch serve` on the benchmark's database; returns (process, base URL, seconds to healthy)."""
     with socket.socket() as s:
@@ -322,7 +411,20 @@ def main(argv: list[str] | None = None) -> int:
         "--fanout", type=int, default=1000, help="Webhook deliveries for the fan-out figure (0: skip)."
     )
     parser.add_argument("--only-fanout", action="store_true", help="Run just the fan-out figure.")
+    parser.add_argument(
+        "--assignment",
+        action="store_true",
+        help="Run just the programme assignment figures (with --technologies, --platforms, --per-technology).",
+    )
+    parser.add_argument(
+        "--technologies", type=int, default=1000, help="Technologies in the assignment figure."
+    )
+    parser.add_argument("--per-technology", type=int, default=3, help="k of the assignment figure.")
     args = parser.parse_args(argv)
+    if args.assignment:
+        curves = demo_assignment(args.per_technology)
+        synthetic_assignment(curves, args.technologies, args.platforms, args.per_technology)
+        return 0
     if args.only_fanout:
         fanout(args.fanout)
         return 0

@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from api.web.context import STATIC_DIR, WebAssets, build_environment
 from api.web.routes import (
     applications,
+    assignments,
     coverage,
     directory,
     engagements,
@@ -31,6 +32,17 @@ def install_web(app: FastAPI) -> None:
     app.state.web = WebAssets(build_environment())
     app.state.html_error = HtmlErrors()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    pages = (find, private_link, directory, operator, engagements, coverage, reports, applications, review)
+    pages = (
+        find,
+        private_link,
+        directory,
+        operator,
+        engagements,
+        coverage,
+        reports,
+        applications,
+        review,
+        assignments,
+    )
     for module in (*pages, site):
         app.include_router(module.router)

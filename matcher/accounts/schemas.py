@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from matcher.fields import Code, Name
+
 
 class KeyCreated(BaseModel):
     id: int
@@ -32,12 +34,11 @@ class AdminKeyCreate(BaseModel):
     scope: Literal["province", "full"] = Field(
         description="`province`: one province only; `full`: everything."
     )
-    province: str | None = Field(
+    province: Code | None = Field(
         default=None,
-        max_length=64,
         description="The province a `province` key governs (code, Chinese or English name); not for `full`.",
     )
-    label: str = Field(min_length=1, max_length=200, description="Who holds it, e.g. 'Jiangsu MIIT office'.")
+    label: Name = Field(description="Who holds it, e.g. 'Jiangsu MIIT office'.")
 
 
 class AdminKeyCreated(BaseModel):

@@ -16,7 +16,7 @@ from matcher.engagements.models import Introduction, PlatformResponse
 from matcher.matching.engine import MatchEngine
 from matcher.matching.query import MAX_LIMIT
 from matcher.notifications.models import Notification
-from matcher.notifications.outbox import MATCH_CREATED
+from matcher.notifications.outbox import ASSIGNMENT_MADE, MATCH_CREATED
 from matcher.technologies.models import Technology
 from matcher.technologies.service import matches_for_technology
 
@@ -29,7 +29,7 @@ def was_notified(s: Session, platform_id: int, technology_id: int) -> bool:
             select(Notification.id).where(
                 Notification.platform_id == platform_id,
                 Notification.technology_id == technology_id,
-                Notification.type == MATCH_CREATED,
+                Notification.type.in_((MATCH_CREATED, ASSIGNMENT_MADE)),  # type: ignore[attr-defined]
             )
         ).first()
         is not None

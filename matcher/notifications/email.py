@@ -70,6 +70,7 @@ _KINDS = {
     "response.reminder": ("待答复提醒", "Reminder, not answered yet"),
     "introduction.requested": ("研究方请求引荐", "A researcher asks to meet you"),
     "introduction.made": ("已引荐", "Introduced"),
+    "assignment.made": ("对接会分配", "Assigned to you in a matchmaking programme"),
 }
 
 

@@ -43,6 +43,8 @@ INTRODUCTION_MADE = "introduction.made"
 ENGAGEMENT_UPDATED = "engagement.updated"
 #: Inbox and e-mail only: a reminder of a notified technology the platform has not answered.
 RESPONSE_REMINDER = "response.reminder"
+#: A programme's assignment gave the platform this technology (``POST /v1/assignments/{id}/notify``).
+ASSIGNMENT_MADE = "assignment.made"
 #: How many of a technology's best platforms are considered for notification.
 CANDIDATE_PLATFORMS = 50
 #: How many of a new or changed platform's best technologies may have it as their new best match.

@@ -32,6 +32,7 @@ NotificationType = Annotated[
         "engagement.updated",
         "response.reminder",
         "endpoint.disabled",
+        "assignment.made",
     ],
     coded(
         "Notification type (通知类型).",
@@ -42,6 +43,7 @@ NotificationType = Annotated[
             "engagement.updated": ("对接进展", "An introduction was declined or moved along"),
             "response.reminder": ("待答复提醒", "A notified technology not answered yet"),
             "endpoint.disabled": ("回调已停用", "A webhook endpoint was switched off"),
+            "assignment.made": ("对接会分配", "A programme assigned the technology to the platform"),
         },
     ),
 ]

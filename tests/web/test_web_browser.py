@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from matcher import Runtime, create_platform_key
 from matcher.platforms.models import Platform
-from tests.conftest import ADMIN_KEY, copy_demo, make_settings
+from tests.conftest import ADMIN_KEY, AUTH, copy_demo, make_settings
 from tests.live import free_port, serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -335,3 +335,48 @@ def test_fit_labels_carry_their_meaning_and_weak_fits_come_on_request(page: Page
     expect(page.locator("#results ol.results > li .fit").last).to_have_class(re.compile("fit-weak"))
     expect(page.locator("#show-weak")).to_have_count(0)
     expect(page.locator("#text")).to_have_value(ZH_MACHINING)
+
+
+def sign_in_with(page: Page, key: str) -> None:
+    page.goto("/operator/sign-in")
+    page.fill("#key", key)
+    page.click("form.card button[type=submit]")
+    expect(page).not_to_have_url(re.compile("/operator/sign-in"))
+
+
+def test_the_admin_runs_an_assignment_reads_it_and_notifies_and_an_operator_has_no_such_page(
+    page: Page, site: Site, browser: Browser
+) -> None:
+    """Last in this module: it writes a run and notifications to the site's copy of the demo."""
+    sign_in_with(page, ADMIN_KEY)
+    page.click("nav a[href='/assignments']")
+    page.select_option("#per_technology", "2")
+    page.fill("#min_score", "0.5")
+    page.fill("#max_per_platform", "1")
+    with page.expect_navigation(url=re.compile(r"/assignments/\d+$")):
+        page.click("#assign-form button[type=submit]")
+
+    run_id = int(page.url.rsplit("/", 1)[1])
+    run = httpx.get(f"{site.base}/v1/assignments/{run_id}", headers=AUTH).json()
+    pairs = sum(len(a["platform_ids"]) for a in run["assignments"])
+    assert pairs > 0 and run["request"]["max_per_platform"] == 1
+    expect(page.locator("table.assignments tbody tr")).to_have_count(pairs)
+    expect(page.locator("#objective")).to_have_text(f"{run['objective']:.3f}")
+    expect(page.locator("#greedy")).to_have_text(f"{run['greedy_objective']:.3f}")
+    site.shot(page, "assignment")
+
+    with page.expect_download() as download:
+        page.click("#csv-link")
+    assert len(download.value.path().read_text(encoding="utf-8").splitlines()) == pairs + 1
+
+    page.click("#notify-form button[type=submit]")
+    expect(page.locator("#notified")).to_contain_text(str(pairs))
+    page.click("#notify-form button[type=submit]")
+    expect(page.locator("#notified")).to_contain_text("0")
+
+    operator = browser.new_context(base_url=site.base).new_page()
+    sign_in_with(operator, site.operator_key)
+    expect(operator.locator("nav a[href='/assignments']")).to_have_count(0)
+    missing = operator.goto("/assignments")
+    assert missing is not None and missing.status == 404
+    operator.context.close()
