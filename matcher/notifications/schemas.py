@@ -31,6 +31,7 @@ NotificationType = Annotated[
         "introduction.made",
         "engagement.updated",
         "response.reminder",
+        "profile.confirm_requested",
         "endpoint.disabled",
     ],
     coded(
@@ -41,6 +42,7 @@ NotificationType = Annotated[
             "introduction.made": ("已引荐", "Both sides said yes: contacts shared"),
             "engagement.updated": ("对接进展", "An introduction was declined or moved along"),
             "response.reminder": ("待答复提醒", "A notified technology not answered yet"),
+            "profile.confirm_requested": ("请确认平台信息", "Confirm the profile is still true"),
             "endpoint.disabled": ("回调已停用", "A webhook endpoint was switched off"),
         },
     ),

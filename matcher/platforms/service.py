@@ -226,6 +226,9 @@ def list_platforms(
         stmt = stmt.where(cast(Platform.service_types, String).like(f'%"{code}"%'))
     if filters.active is not None:
         stmt = stmt.where(Platform.active == filters.active)
+    if filters.stale is not None:
+        since = Platform.stale_since
+        stmt = stmt.where(since != None if filters.stale else since == None)  # type: ignore[arg-type]  # noqa: E711
     if filters.q:
         # The words are matched literally: % and _ in them are not wildcards.
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", filters.q.lower()) + "%"
