@@ -5,6 +5,11 @@ scores below a threshold: nobody in the network fits them well. Every figure is 
 report is asked for (active platforms by their stated directions; technologies by their stated directions, or the
 directions inferred when they were matched; best scores as the outbox last recorded them), so the report never
 serves a stale cache.
+
+Platforms whose profile is stale (unconfirmed past its grace period, ``matcher.platforms.freshness``) are counted
+apart: ``platforms`` and ``platforms_by_tier`` count fresh profiles, ``stale_platforms`` the stale ones, so a
+region covered only by profiles nobody has confirmed shows as such. Matching still reads stale profiles, so the
+unmet-demand verdict counts what they fit.
 """
 
 from __future__ import annotations
@@ -29,11 +34,19 @@ UNSPECIFIED = "unspecified"
 
 @dataclass(slots=True)
 class Counts:
-    """Platforms by tier, technologies submitted, and those among them whose need is unmet."""
+    """Platforms with a fresh profile by tier, platforms with a stale one, technologies submitted, and those
+    among them whose need is unmet."""
 
     platforms_by_tier: dict[str, int] = field(default_factory=dict)
     technologies: int = 0
     unmet: int = 0
+    stale_platforms: int = 0
+
+    def add_platform(self, tier: str, stale: bool) -> None:
+        if stale:
+            self.stale_platforms += 1
+        else:
+            self.platforms_by_tier[tier] = self.platforms_by_tier.get(tier, 0) + 1
 
     @property
     def platforms(self) -> int:
@@ -86,19 +99,20 @@ def coverage_report(db: Engine, taxonomy: Taxonomy, threshold: float) -> Coverag
     totals = Counts({t: 0 for t in tiers})
     with Session(db) as s:
         platforms = s.exec(
-            select(Platform.tier, Platform.area, Platform.directions, Platform.province).where(
-                Platform.active == True  # noqa: E712
-            )
+            select(
+                Platform.tier, Platform.area, Platform.directions, Platform.province, Platform.stale_since
+            ).where(Platform.active == True)  # noqa: E712
         ).all()
         technologies = s.exec(select(Technology)).all()
-    for tier, area, dirs, province in platforms:
-        totals.platforms_by_tier[tier] = totals.platforms_by_tier.get(tier, 0) + 1
+    for tier, area, dirs, province, stale_since in platforms:
+        stale = stale_since is not None
+        totals.add_platform(tier, stale)
         if area in areas:
-            areas[area].platforms_by_tier[tier] += 1
+            areas[area].add_platform(tier, stale)
         for d in set(dirs or ()):
             if d in directions:
-                directions[d].platforms_by_tier[tier] += 1
-                cells[(d, province or UNSPECIFIED)].platforms_by_tier[tier] += 1
+                directions[d].add_platform(tier, stale)
+                cells[(d, province or UNSPECIFIED)].add_platform(tier, stale)
     unmet: list[UnmetTechnology] = []
     awaiting = 0
     for t in technologies:
@@ -146,7 +160,7 @@ def coverage_report(db: Engine, taxonomy: Taxonomy, threshold: float) -> Coverag
 
 def coverage_csv(report: CoverageReport, taxonomy: Taxonomy) -> str:
     """One row per (direction, province) with anything in it, plus one per direction with province ``all``;
-    platforms broken down by tier. Codes, not names, so a spreadsheet can join it with other data."""
+    platforms with a fresh profile broken down by tier, those with a stale one in the last column. Codes, not names, so a spreadsheet can join it with other data."""
     tiers = taxonomy.tier_codes
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -159,6 +173,7 @@ def coverage_csv(report: CoverageReport, taxonomy: Taxonomy) -> str:
             *(f"platforms_{t}" for t in tiers),
             "technologies",
             "unmet_demand",
+            "stale_platforms",
         ]
     )
     order = {code: i for i, code in enumerate([*taxonomy.province_codes, UNSPECIFIED])}
@@ -179,6 +194,7 @@ def coverage_csv(report: CoverageReport, taxonomy: Taxonomy) -> str:
                         *(c.platforms_by_tier.get(t, 0) for t in tiers),
                         c.technologies,
                         c.unmet,
+                        c.stale_platforms,
                     ]
                 )
     return out.getvalue()
