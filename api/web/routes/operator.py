@@ -1,4 +1,4 @@
-"""Platform operators: sign in with the platform's key, edit the profile, read the inbox.
+"""Platform operators: sign in with the platform's key, edit or confirm the profile, read the inbox.
 
 An operator sees and edits only their own platform: another platform's pages answer 404, exactly as the API does,
 so a key cannot be used to learn which platforms exist behind it.
@@ -29,6 +29,7 @@ from matcher import (
     update_platform,
 )
 from matcher.accounts.service import hash_key
+from matcher.platforms.freshness import confirm_platform
 from matcher.platforms.models import Platform
 
 router = APIRouter(include_in_schema=False)
@@ -166,6 +167,17 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
     if not principal.is_administrator:
         shown["tier"] = own.tier
     return ctx.render("operator/edit.html", 422, p=own, values=shown, errors=errors, saved=False)
+
+
+@router.post("/platforms/{platform_id}/confirm")
+def confirm(platform_id: RowId, ctx: WebDep, form: CheckedForm) -> Response:
+    """The profile is still true (``POST /v1/platforms/{id}/confirm``); back to the page the button was on."""
+    own = own_platform(ctx, platform_id)
+    if isinstance(own, Response):
+        return own
+    assert ctx.principal is not None  # own_platform checked it
+    confirm_platform(ctx.rt.db, ctx.rt.engine, platform_id, ctx.principal)
+    return ctx.redirect(safe_next(forms.text(form, "next"), f"/platforms/{platform_id}?confirmed=1"))
 
 
 @router.get("/platforms/{platform_id}/inbox")
