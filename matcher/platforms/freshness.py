@@ -18,6 +18,7 @@ never ask twice, and a row that cannot be handled fails alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,7 +113,7 @@ def sweep_profiles(
     return Sweep(reminded, marked, failed_r + failed_m)
 
 
-def _each(db: Engine, due: list[Any], batch: int, handle: Any) -> tuple[int, int]:
+def _each(db: Engine, due: list[Any], batch: int, handle: Callable[[int], bool]) -> tuple[int, int]:
     """Handle each due platform on its own (a failure is logged and leaves the others alone); returns how many
     were handled and how many failed."""
     with Session(db) as s:
