@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, update
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
 from matcher import indexing
@@ -62,20 +63,27 @@ def freshness_date(p: Platform) -> datetime:
     return max(d for d in (p.created_at, p.edited_at, p.confirmed_at) if d is not None)
 
 
+def clear_staleness(row: Platform) -> None:
+    """Clear a pending request to confirm and a stale mark (an edit or a confirmation). Both columns are written
+    even when they were clear when the row was read: a sweep in another process may have set them since."""
+    row.stale_reminded_at = row.stale_since = None
+    flag_modified(row, "stale_reminded_at")
+    flag_modified(row, "stale_since")
+
+
 def confirm_platform(
     db: Engine, engine: MatchEngine, platform_id: int, actor: Principal, now: datetime | None = None
 ) -> Platform:
     """Record that the profile is still true: ``confirmed_at`` is ``now``, a pending request and a stale mark are
-    cleared (the match engine of every process hears of the latter through the change log)."""
+    cleared, and the match engine of every process hears of it through the change log."""
     now = now or utcnow()
     with engine.write_lock, Session(db, expire_on_commit=False) as s:
         row = s.get(Platform, platform_id)
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         before = {f: getattr(row, f) for f in FRESHNESS_FIELDS}
-        was_stale = row.stale_since is not None
-        row.confirmed_at, row.stale_reminded_at, row.stale_since = now, None, None
-        row.updated_at = now
+        row.confirmed_at = row.updated_at = now
+        clear_staleness(row)
         after = {f: getattr(row, f) for f in FRESHNESS_FIELDS}
         record(
             s,
@@ -87,12 +95,10 @@ def confirm_platform(
             platform_id,
         )
         s.add(row)
-        if was_stale:
-            record_changes(s, engine.origin, PLATFORM, [platform_id])
+        record_changes(s, engine.origin, PLATFORM, [platform_id])
         s.commit()
         s.refresh(row)
-        if was_stale:
-            indexing.apply(engine, PLATFORM, [(platform_id, row, None)])
+        indexing.apply(engine, PLATFORM, [(platform_id, row, None)])
     return row
 
 
