@@ -5,6 +5,7 @@ fresh again, and it is asked again a year later."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,12 @@ def _runtime(tmp_path: Path, **overrides: object) -> Runtime:
     )
     create_platforms(rt.db, rt.engine, rt.settings, [*platforms, twin])
     return rt
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
 
 
 def _asked(api: TestClient, pid: int) -> list[dict]:
@@ -194,6 +201,28 @@ def test_an_unconfirmed_profile_is_asked_once_then_marked_stale_and_confirming_o
             clock["now"] = utcnow() + timedelta(days=366)
             worker.run_once()
             assert len(_asked(api, hydrogen)) == 2 and len(_asked(api, antibody)) == 1
+
+            # Its operator, signed in on the web, confirms from the inbox.
+            form = api.get("/operator/sign-in").text
+            signed = {"key": key["Authorization"].removeprefix("Bearer "), "csrf_token": _csrf(form)}
+            assert api.post("/operator/sign-in", data=signed, follow_redirects=False).status_code == 303
+            inbox = api.get(f"/platforms/{hydrogen}/inbox").text
+            assert f'action="/platforms/{hydrogen}/confirm"' in inbox
+            back = api.post(
+                f"/platforms/{hydrogen}/confirm",
+                data={"csrf_token": _csrf(inbox), "next": f"/platforms/{hydrogen}/inbox"},
+                follow_redirects=False,
+            )
+            assert back.status_code == 303 and back.headers["location"] == f"/platforms/{hydrogen}/inbox"
+            assert (
+                f'action="/platforms/{hydrogen}/confirm"' not in api.get(f"/platforms/{hydrogen}/inbox").text
+            )
+            [last] = api.get(f"/v1/platforms/{hydrogen}/history", headers=AUTH).json()[:1]
+            assert (last["action"], last["actor"]["kind"]) == ("confirmed", "operator_session")
+            assert (
+                api.post(f"/platforms/{antibody}/confirm", data={"csrf_token": _csrf(inbox)}).status_code
+                == 404
+            )
     finally:
         other.close()
         rt.close()
