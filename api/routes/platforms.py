@@ -1,4 +1,5 @@
-"""Platform profiles: create (one or bulk), read, list, patch, confirm as still true, delete; and the technologies that fit one."""
+"""Platform profiles: create (one or bulk), read, list, patch, confirm as still true, delete; and the technologies
+that fit one."""
 
 from __future__ import annotations
 
