@@ -44,7 +44,8 @@ FIT_DESCRIPTION = "`score` read against PILOTMATCH_GOOD_FIT_SCORE / PILOTMATCH_P
 
 class MatchRequest(BaseModel):
     """A technology description to match. ``directions``, ``trl``, ``province`` and ``service_types`` are
-    preferences that raise or lower scores; ``area`` and ``tier`` are filters. Missing means no preference."""
+    preferences that raise or lower scores; ``area``, ``tier`` and ``stale`` are filters. Missing means no
+    preference."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -76,6 +77,11 @@ class MatchRequest(BaseModel):
         description="Also return weak fits after the first `PILOTMATCH_WEAK_RESULTS_SHOWN` (3); they are left "
         "out by default.",
     )
+    stale: bool | None = Field(
+        None,
+        description="`false` leaves out platforms whose profile is stale (unconfirmed for over a year); `true` "
+        "keeps only those. Missing: both, a stale profile ranked after fresh ones of the same score.",
+    )
 
     def query(self, taxonomy: Taxonomy) -> MatchQuery:
         """The domain's query for this request (normalised and checked once, in ``MatchQuery.of``)."""
@@ -90,6 +96,7 @@ class MatchRequest(BaseModel):
             tiers=self.tier,
             limit=self.limit,
             include_weak=self.include_weak,
+            stale=self.stale,
         )
 
 
@@ -119,12 +126,18 @@ class MatchOut(BaseModel):
         examples=[{"semantic": 0.61, "lexical": 0.07, "sector_fit": 0.0, "tier": 0.02, "trl_fit": 0.03}],
     )
     evidence: EvidenceOut
+    stale: bool = Field(
+        False,
+        description="The platform's profile went unconfirmed past its grace period: it ranks after fresh profiles "
+        "of the same score.",
+    )
 
     @classmethod
     def of(cls, m: PlatformMatch) -> MatchOut:
         return cls(
             platform_id=m.platform_id,
             score=m.score,
+            stale=m.stale,
             fit=m.fit,
             explanation=m.explanation,
             evidence=EvidenceOut(passage=m.evidence.passage, terms=m.evidence.terms),

@@ -188,6 +188,12 @@ class Settings(BaseSettings):
     #: Days a platform has to answer a technology it was notified of before it gets one reminder (inbox and
     #: e-mail digest).
     response_reminder_days: float = Field(7.0, gt=0, le=365)
+    #: Days a platform profile may go without an edit or a confirmation before its operator is asked to confirm
+    #: it is still true (inbox, webhooks and e-mail digest).
+    profile_stale_days: float = Field(365.0, gt=0, le=3650)
+    #: Days after that request before an unconfirmed profile is marked stale: shown as such, counted apart in
+    #: coverage, and ranked after fresh profiles of the same score.
+    profile_stale_grace_days: float = Field(60.0, ge=0, le=3650)
     #: Seconds between webhook retries (comma-separated); after the last, a delivery is dead-lettered.
     webhook_retry_delays: str = Field(
         "5,30,120,600,1800,7200", pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$"

@@ -1,4 +1,5 @@
-"""Platform profiles: create (one or bulk), read, list, patch, delete; and the technologies that fit one."""
+"""Platform profiles: create (one or bulk), read, list, patch, confirm as still true, delete; and the technologies
+that fit one."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from matcher.audit.schemas import AuditEventOut
 from matcher.audit.service import platform_history, trail_province
 from matcher.errors import NotFound
 from matcher.platforms import service
+from matcher.platforms.freshness import confirm_platform
 
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
 
@@ -115,6 +117,18 @@ def patch_platform(
         )
         return JSONResponse(held.model_dump(mode="json"), 202, headers={"Cache-Control": "no-store"})
     return PlatformRead.model_validate(done)
+
+
+@router.post(
+    "/{platform_id}/confirm",
+    response_model=PlatformRead,
+    summary="Confirm the profile is still true (the platform's key, or an administrator over it)",
+    responses=problem_responses(401, 404),
+)
+def confirm(platform_id: RowId, rt: RuntimeDep, principal: PlatformAccessDep) -> PlatformRead:
+    """Sets `confirmed_at`, and clears a pending request to confirm and a stale mark; recorded in the
+    platform's history."""
+    return PlatformRead.model_validate(confirm_platform(rt.db, rt.engine, platform_id, principal))
 
 
 @router.delete(

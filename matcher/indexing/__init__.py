@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -132,7 +132,7 @@ def apply(
             removed.append(item_id)
             continue
         doc = prepared.doc if prepared is not None else _docs(engine, corpus, [row])[0]  # type: ignore[list-item]
-        doc = with_id(doc, item_id)  # type: ignore[arg-type]
+        doc = _as_committed(with_id(doc, item_id), row)  # type: ignore[arg-type]
         if not engine.writes.needs_embedding(doc, _name(corpus)):
             facts_only.append(doc)
         elif prepared is not None and prepared.vectors is not None:
@@ -154,6 +154,14 @@ def apply(
             writes.store_technologies([d for d, _ in embedded], [v for _, v in embedded])  # type: ignore[misc]
         for doc in facts_only:
             writes.update_technology_facts(doc)  # type: ignore[arg-type]
+
+
+def _as_committed(doc: Doc, row: Row) -> Doc:
+    """The document with the row's own state, whatever its preview said: a profile edit prepares its document
+    before it knows whether it clears the profile's staleness, and the freshness sweep prepares none."""
+    if isinstance(doc, PlatformDoc) and doc.facts.stale != (row.stale_since is not None):  # type: ignore[union-attr]
+        return replace(doc, facts=replace(doc.facts, stale=not doc.facts.stale))
+    return doc
 
 
 def reconcile(

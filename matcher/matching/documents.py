@@ -36,6 +36,8 @@ class PlatformFields(Protocol):
     capacity: int | None
     #: Set while the platform has declined for want of capacity (its capacity factor is then zero).
     capacity_paused_at: datetime | None
+    #: Set once the profile went unconfirmed past its grace period (it then loses ties to fresh profiles).
+    stale_since: datetime | None
 
 
 class TechnologyFields(Protocol):
@@ -132,6 +134,7 @@ def platform_doc(p: PlatformFields, passage_chars: int, model_id: str) -> Platfo
             trl_max=p.trl_max,
             capacity=p.capacity,
             capacity_paused=p.capacity_paused_at is not None,
+            stale=p.stale_since is not None,
         ),
         card={
             "name": p.name,

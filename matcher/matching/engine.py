@@ -166,6 +166,7 @@ class MatchEngine:
                     fit=fit,
                     explanation=result.explanation,
                     card=doc.card,
+                    stale=doc.facts.stale,
                     evidence=Evidence(
                         passage=doc.passages[min(hit.passage, len(doc.passages) - 1)],
                         terms=self.search.evidence_terms(own_words, terms, doc),
@@ -202,6 +203,7 @@ class MatchEngine:
             if (query.area is None or docs[pid].facts.area == query.area)
             and (not tiers or docs[pid].facts.tier in tiers)
             and pid not in query.excluded_platform_ids
+            and (query.stale is None or docs[pid].facts.stale == query.stale)
         }
 
     # State: counts, snapshots and readiness.

@@ -40,6 +40,7 @@ class MatchQuery:
     narrows the candidates to these platforms (one platform: its score for this need, exactly as a full match
     would give it); ``excluded_platform_ids`` leaves platforms out (those that told this researcher they do not
     fit). Weak fits after the first ``Settings.weak_results_shown`` are left out unless ``include_weak``.
+    ``stale`` keeps only platforms whose profile is (True) or is not (False) stale; None keeps both.
     """
 
     text: str
@@ -51,6 +52,7 @@ class MatchQuery:
     platform_ids: frozenset[int] | None = None
     excluded_platform_ids: frozenset[int] = frozenset()
     include_weak: bool = False
+    stale: bool | None = None
 
     @classmethod
     def of(
@@ -66,9 +68,10 @@ class MatchQuery:
         tiers: Sequence[str] = (),
         limit: int = 10,
         include_weak: bool = False,
+        stale: bool | None = None,
     ) -> MatchQuery:
         """A query from user input. ``directions``, ``trl``, ``province`` and ``service_types`` are preferences
-        that feed ranking factors; ``area`` and ``tiers`` are filters (a single code may be given as a string). One
+        that feed ranking factors; ``area``, ``tiers`` and ``stale`` are filters (a single code may be given as a string). One
         ``InvalidInput`` names every invalid value with its field: an empty text, a TRL outside 1-9, a limit
         outside 1-100, each unknown code."""
         directions, service_types, tiers = (
@@ -107,6 +110,7 @@ class MatchQuery:
             tiers=checked_tiers,
             limit=limit,
             include_weak=include_weak,
+            stale=stale,
         )
 
     @property
@@ -116,6 +120,7 @@ class MatchQuery:
             or bool(self.tiers)
             or self.platform_ids is not None
             or bool(self.excluded_platform_ids)
+            or self.stale is not None
         )
 
 

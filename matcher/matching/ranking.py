@@ -43,6 +43,9 @@ class PlatformFacts:
     #: The platform declined a technology for want of capacity and its operator has not raised ``capacity``
     #: since: its capacity factor is zero, neither a bonus for slots it says it lacks nor a penalty.
     capacity_paused: bool = False
+    #: The profile went unconfirmed past its grace period (``matcher.platforms.freshness``): it ranks after every
+    #: fresh profile of the same raw score, and nothing else about its score changes.
+    stale: bool = False
 
     def direction_weights(self) -> dict[str, float]:
         return {d: 1.0 for d in self.directions} if self.directions else dict(self.inferred)
@@ -217,6 +220,12 @@ def _unit(x: float) -> float:
 
 _CAN_SUBTRACT = frozenset({"trl_fit", "capacity"})
 
+#: Raw scores equal to this many decimals are tied. Two copies of one profile score alike only to float noise
+#: (each is embedded and searched on its own), and the API shows scores to six decimals.
+TIE_DECIMALS = 6
+#: How far below the ``limit``-th raw score a candidate may be and still tie with it.
+_TIE_MARGIN = 10.0**-TIE_DECIMALS
+
 DEFAULT_FACTORS: tuple[Factor, ...] = (
     SectorFit(),
     SectorPriority(),
@@ -249,8 +258,8 @@ class Ranker:
         self.weights = weights
         self.taxonomy = taxonomy
         self.factors = tuple(factors)
-        #: Platform id -> how readily it answers (0-1; absent: 0.5). Orders platforms whose raw scores are equal,
-        #: and nothing else (``matcher.engagements.responsiveness``).
+        #: Platform id -> how readily it answers (0-1; absent: 0.5). Orders platforms whose raw scores are tied
+        #: (``TIE_DECIMALS``), and nothing else (``matcher.engagements.responsiveness``).
         self.tie_break: Mapping[int, float] = {}
         self.calibration = calibration or ScoreCalibration()
         #: Most any pair can gain from, or lose to, the non-relevance factors (signals lie in [-1, 1]).
@@ -270,12 +279,14 @@ class Ranker:
         self, need: NeedFacts, candidates: Iterable[tuple[Relevance, PlatformFacts, T]], limit: int
     ) -> list[tuple[float, Relevance, PlatformFacts, T]]:
         """The ``limit`` best candidates by raw score, best first, each as (raw score, relevance, facts, the
-        caller's payload). Equal raw scores are ordered by ``tie_break``, then platform id.
+        caller's payload). Tied raw scores (equal to ``TIE_DECIMALS``) are ordered fresh profiles before stale
+        ones, then by ``tie_break``, then platform id: staleness and responsiveness break ties and never outrank
+        relevance (``rank_key``).
 
         Exact, and it scores few of them: candidates are visited from the most relevant down, and the visit
         stops at the first whose best possible score (its relevance plus the most the factors can add at that
-        relevance, which grows with relevance) is below the ``limit``-th best raw score found so far: no later
-        candidate can reach it either.
+        relevance, which grows with relevance) is below the ``limit``-th best raw score found so far by more than
+        a tie: no later candidate can reach or tie it either.
         """
         if limit <= 0:
             return []
@@ -284,7 +295,7 @@ class Ranker:
         scored: list[tuple[float, Relevance, PlatformFacts, T]] = []
         for relevance, facts, payload in sorted(candidates, key=lambda c: -c[0].total):
             total = relevance.total
-            if len(kept) == limit and weight * total + gain(total) < kept[0]:
+            if len(kept) == limit and weight * total + gain(total) < kept[0] - _TIE_MARGIN:
                 break
             raw = self.raw(need, facts, relevance)
             scored.append((raw, relevance, facts, payload))
@@ -292,9 +303,15 @@ class Ranker:
                 heapq.heappush(kept, raw)
             elif raw > kept[0]:
                 heapq.heapreplace(kept, raw)
-        tie = self.tie_break
-        scored.sort(key=lambda x: (-x[0], -tie.get(x[2].id, 0.5), x[2].id))
+        scored.sort(key=lambda x: self.rank_key(x[0], x[2]))
         return scored[:limit]
+
+    def rank_key(self, raw: float, platform: PlatformFacts) -> tuple[float, bool, float, float, int]:
+        """Where a platform of raw score ``raw`` goes in a ranking (ascending): the score to ``TIE_DECIMALS``
+        first, then a fresh profile before a stale one, a readier responder before a slower one, the exact score,
+        and the lower id."""
+        tie = -self.tie_break.get(platform.id, 0.5)
+        return (-round(raw, TIE_DECIMALS), platform.stale, tie, -raw, platform.id)
 
     def raw(self, need: NeedFacts, platform: PlatformFacts, relevance: Relevance) -> float:
         """The raw score alone, as ``score`` sums it (before rounding each contribution to 6 decimals for the

@@ -46,6 +46,9 @@ class PlatformMatch:
     #: The platform's public profile fields as shown on a result card.
     card: dict
     evidence: Evidence
+    #: The platform's profile went unconfirmed past its grace period: shown as such, and ranked after fresh
+    #: profiles of the same score.
+    stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)

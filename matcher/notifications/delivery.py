@@ -37,6 +37,7 @@ from matcher.notifications.outbox import ENDPOINT_DISABLED, match_pending, queue
 from matcher.notifications.sending import STORED_ERROR_CHARS, SendResult, sign_and_send
 from matcher.notifications.transport import delivery_client
 from matcher.observability import DELIVERIES
+from matcher.platforms.freshness import sweep_profiles
 from matcher.settings import Settings
 from matcher.sync import ChangeFollower, Clock
 
@@ -52,7 +53,8 @@ def _storable(text: str | None, limit: int) -> str | None:
 
 class DeliveryWorker:
     """Claims and sends due deliveries; ``run`` loops until stopped, also catching up on unmatched rows, storing
-    due response reminders and sending e-mail (platforms' digests, researchers' introductions).
+    due response reminders, sweeping profiles due for confirmation or a stale mark (``platforms.freshness``) and
+    sending e-mail (platforms' digests, researchers' introductions).
 
     It matches rows still flagged ``needs_matching`` with ``engine``, and prunes the change log of ``follower``
     (when given) on every pass.
@@ -71,7 +73,7 @@ class DeliveryWorker:
         self.engine = engine
         self.settings = settings
         self.follower = follower
-        #: What "now" is for reminders (a test passes a clock days ahead).
+        #: What "now" is for reminders and the profile sweep (a test passes a clock days ahead).
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
@@ -255,6 +257,7 @@ class DeliveryWorker:
         steps = (
             (lambda: match_pending(self.db, self.engine, self.settings), "matching"),
             (lambda: send_reminders(self.db, self.settings, self.clock()), "reminders"),
+            (lambda: sweep_profiles(self.db, self.engine, self.settings, self.clock()), "profiles"),
             (lambda: queue_depth(self.db), "queue_depth"),
             (self._prune, "prune"),
         )

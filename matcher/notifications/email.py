@@ -71,6 +71,7 @@ _KINDS = {
     "introduction.requested": ("研究方请求引荐", "A researcher asks to meet you"),
     "introduction.made": ("已引荐", "Introduced"),
     "assignment.made": ("对接会分配", "Assigned to you in a matchmaking programme"),
+    "profile.confirm_requested": ("请确认平台信息仍然准确", "Please confirm your profile is still true"),
 }
 
 
@@ -78,22 +79,25 @@ def compose_digest(settings: Settings, platform: Platform, notes: list[Notificat
     base = settings.public_url.rstrip("/")
     n = len(notes)
     msg = EmailMessage()
+    name_en = platform.name_en or platform.name
     if all(note.type not in _KINDS for note in notes):
         msg["Subject"] = f"【PilotMatch】{n} 项新技术与贵平台匹配 / {n} new technologies match your platform"
+        lines_zh = [f"{platform.name}：PilotMatch 为贵平台找到 {n} 项可能需要中试的技术。", ""]
+        lines_en = [f"{name_en}: PilotMatch found {n} technologies that may need you.", ""]
     else:
         msg["Subject"] = f"【PilotMatch】{n} 条新消息 / {n} updates for your platform"
+        lines_zh = [f"{platform.name}：PilotMatch 有 {n} 条新消息。", ""]
+        lines_en = [f"{name_en}: {n} updates from PilotMatch.", ""]
     msg["From"] = settings.smtp_from
     msg["To"] = email_address(platform.contact) or ""
-    lines_zh = [f"{platform.name}：PilotMatch 为贵平台找到 {n} 项可能需要中试的技术。", ""]
-    lines_en = [
-        f"{platform.name_en or platform.name}: PilotMatch found {n} technologies that may need you.",
-        "",
-    ]
     items_html = []
     for note in notes:
-        tech = note.payload.get("data", {}).get("technology", {})
+        data = note.payload.get("data", {})
+        tech = data.get("technology", {})
         title = tech.get("title") or (tech.get("summary") or "")[:60]
         link = f"{base}/v1/technologies/{note.technology_id}/matches"
+        if note.technology_id is None:  # about the profile itself: its page, where it is confirmed or edited
+            title, link = data.get("message") or platform.name, f"{base}/platforms/{platform.id}"
         score = f"{note.score:.2f}" if note.score is not None else None
         zh, en = _KINDS.get(note.type, ("", ""))
         lead_zh, lead_en = (f"【{zh}】", f"[{en}] ") if zh else ("", "")

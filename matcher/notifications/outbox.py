@@ -45,6 +45,9 @@ ENGAGEMENT_UPDATED = "engagement.updated"
 RESPONSE_REMINDER = "response.reminder"
 #: A programme's assignment gave the platform this technology (``POST /v1/assignments/{id}/notify``).
 ASSIGNMENT_MADE = "assignment.made"
+
+#: The platform's profile went ``PILOTMATCH_PROFILE_STALE_DAYS`` without an edit or a confirmation: confirm it.
+PROFILE_CONFIRM_REQUESTED = "profile.confirm_requested"
 #: How many of a technology's best platforms are considered for notification.
 CANDIDATE_PLATFORMS = 50
 #: How many of a new or changed platform's best technologies may have it as their new best match.
@@ -111,7 +114,9 @@ def _note(platform_id: int, tech: Technology, score: float, explanation: dict) -
 def store_notifications(s: Session, notes: list[dict], *, email: bool = False, webhooks: bool = True) -> int:
     """Add notifications not seen before (and, with ``webhooks``, one delivery per active endpoint) to the
     session; returns how many are new. ``email`` queues each for the platform's digest when its contact is an
-    address. ``engagement.updated`` may repeat for a pair; every other type is stored once per pair."""
+    address. ``engagement.updated`` may repeat for a pair; every other type is stored once per pair. A notification
+    about the platform itself (no technology) is never held back here: its sender keeps it to once per occasion
+    (the unique index treats a null technology as distinct too, on SQLite and PostgreSQL alike)."""
     added = 0
     for fields in notes:
         note = Notification(**fields)
@@ -121,6 +126,7 @@ def store_notifications(s: Session, notes: list[dict], *, email: bool = False, w
                 note.email_status = "pending"
         exists = (
             note.type != ENGAGEMENT_UPDATED
+            and note.technology_id is not None
             and s.exec(
                 select(Notification.id).where(
                     Notification.platform_id == note.platform_id,

@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    computed_field,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from matcher.fields import (
@@ -209,8 +216,25 @@ class PlatformRead(BaseModel):
         description="Set when the platform declined a technology for `no_capacity`: its capacity factor is zero "
         "until `capacity` is set to a positive number again.",
     )
+    confirmed_at: datetime | None = Field(
+        None, description="When its operator or an administrator last confirmed the profile as still true."
+    )
+    edited_at: datetime | None = Field(None, description="When a profile field last changed.")
+    stale_since: datetime | None = Field(
+        None,
+        description="Set when the profile went unconfirmed for `PILOTMATCH_PROFILE_STALE_GRACE_DAYS` after its "
+        "operator was asked to confirm it; cleared by a confirmation or an edit.",
+    )
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The profile is stale (`stale_since` is set): shown as such, counted apart in coverage, "
+        "ranked after fresh profiles of the same score."
+    )
+    @property
+    def stale(self) -> bool:
+        return self.stale_since is not None
 
 
 class PlatformFilters(BaseModel):
@@ -222,6 +246,9 @@ class PlatformFilters(BaseModel):
     province: OptionalProvince = None
     service_type: Annotated[ServiceTypeCode | None, BLANK_IS_NONE] = None
     active: bool | None = None
+    stale: bool | None = Field(
+        None, description="`false` leaves out platforms whose profile is stale; `true` lists only those."
+    )
     q: SearchText | None = Field(
         None,
         description="Text found in the name or English name, case-insensitively and literally (`%` and `_` "

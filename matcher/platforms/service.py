@@ -28,6 +28,7 @@ from matcher.matching.documents import with_id
 from matcher.matching.engine import MatchEngine
 from matcher.notifications.outbox import notify_for_platform, notify_for_platforms, rematch_technologies_of
 from matcher.pagination import keyset_page
+from matcher.platforms.freshness import clear_staleness
 from matcher.platforms.models import Platform
 from matcher.platforms.permissions import check_platform_write
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
@@ -151,7 +152,7 @@ def _record_writes(s: Session, actor: Principal, stored: list[Platform], before:
             record(s, row.id, "platform", "created", actor, field_changes({}, profile, profile), row.id)  # type: ignore[arg-type]
         elif changes := field_changes(old, profile, profile):
             row.edited_at = row.updated_at
-            row.stale_reminded_at = row.stale_since = None
+            clear_staleness(row)
             record(s, row.id, "platform", "updated", actor, changes, row.id)  # type: ignore[arg-type]
 
 
@@ -232,6 +233,9 @@ def list_platforms(
         stmt = stmt.where(cast(Platform.service_types, String).like(f'%"{code}"%'))
     if filters.active is not None:
         stmt = stmt.where(Platform.active == filters.active)
+    if filters.stale is not None:
+        since = Platform.stale_since
+        stmt = stmt.where(since != None if filters.stale else since == None)  # type: ignore[arg-type]  # noqa: E711
     if filters.q:
         # The words are matched literally: % and _ in them are not wildcards.
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", filters.q.lower()) + "%"
@@ -318,7 +322,7 @@ def update_platform(
         row.updated_at = utcnow()
         if edits:
             row.edited_at = row.updated_at
-            row.stale_reminded_at = row.stale_since = None
+            clear_staleness(row)
             record(s, platform_id, "platform", "updated", actor, edits, platform_id)
         row.needs_matching = row.needs_matching or (
             row.active and (text_changed or reactivated or facts_changed)

@@ -5,6 +5,11 @@ scores below a threshold: nobody in the network fits them well. Every figure is 
 report is asked for (active platforms by their stated directions; technologies by their stated directions, or the
 directions inferred when they were matched; best scores as the outbox last recorded them), so the report never
 serves a stale cache.
+
+Platforms whose profile is stale (unconfirmed past its grace period, ``matcher.platforms.freshness``) are counted
+apart: ``platforms`` and ``platforms_by_tier`` count fresh profiles, ``stale_platforms`` the stale ones, so a
+region covered only by profiles nobody has confirmed shows as such. Matching still reads stale profiles, so the
+unmet-demand verdict counts what they fit.
 """
 
 from __future__ import annotations
@@ -29,11 +34,19 @@ UNSPECIFIED = "unspecified"
 
 @dataclass(slots=True)
 class Counts:
-    """Platforms by tier, technologies submitted, and those among them whose need is unmet."""
+    """Platforms with a fresh profile by tier, platforms with a stale one, technologies submitted, and those
+    among them whose need is unmet."""
 
     platforms_by_tier: dict[str, int] = field(default_factory=dict)
     technologies: int = 0
     unmet: int = 0
+    stale_platforms: int = 0
+
+    def add_platform(self, tier: str, stale: bool) -> None:
+        if stale:
+            self.stale_platforms += 1
+        else:
+            self.platforms_by_tier[tier] = self.platforms_by_tier.get(tier, 0) + 1
 
     @property
     def platforms(self) -> int:
@@ -91,9 +104,9 @@ def coverage_report(
     cells: dict[tuple[str, str], Counts] = defaultdict(lambda: Counts({t: 0 for t in tiers}))
     totals = Counts({t: 0 for t in tiers})
     with Session(db) as s:
-        stmt = select(Platform.tier, Platform.area, Platform.directions, Platform.province).where(
-            Platform.active == True  # noqa: E712
-        )
+        stmt = select(
+            Platform.tier, Platform.area, Platform.directions, Platform.province, Platform.stale_since
+        ).where(Platform.active == True)  # noqa: E712
         if province is not None:
             stmt = stmt.where(Platform.province == province)
         platforms = s.exec(stmt).all()
@@ -102,14 +115,15 @@ def coverage_report(
             for t in s.exec(select(Technology)).all()
             if province is None or province in (t.preferred_provinces or ())
         ]
-    for tier, area, dirs, where in platforms:
-        totals.platforms_by_tier[tier] = totals.platforms_by_tier.get(tier, 0) + 1
+    for tier, area, dirs, where, stale_since in platforms:
+        stale = stale_since is not None
+        totals.add_platform(tier, stale)
         if area in areas:
-            areas[area].platforms_by_tier[tier] += 1
+            areas[area].add_platform(tier, stale)
         for d in set(dirs or ()):
             if d in directions:
-                directions[d].platforms_by_tier[tier] += 1
-                cells[(d, where or UNSPECIFIED)].platforms_by_tier[tier] += 1
+                directions[d].add_platform(tier, stale)
+                cells[(d, where or UNSPECIFIED)].add_platform(tier, stale)
     unmet: list[UnmetTechnology] = []
     awaiting = 0
     for t in technologies:
@@ -158,7 +172,7 @@ def coverage_report(
 
 def coverage_csv(report: CoverageReport, taxonomy: Taxonomy) -> str:
     """One row per (direction, province) with anything in it, plus one per direction with province ``all``;
-    platforms broken down by tier. Codes, not names, so a spreadsheet can join it with other data."""
+    platforms with a fresh profile broken down by tier, those with a stale one in the last column. Codes, not names, so a spreadsheet can join it with other data."""
     tiers = taxonomy.tier_codes
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -171,6 +185,7 @@ def coverage_csv(report: CoverageReport, taxonomy: Taxonomy) -> str:
             *(f"platforms_{t}" for t in tiers),
             "technologies",
             "unmet_demand",
+            "stale_platforms",
         ]
     )
     order = {code: i for i, code in enumerate([*taxonomy.province_codes, UNSPECIFIED])}
@@ -191,6 +206,7 @@ def coverage_csv(report: CoverageReport, taxonomy: Taxonomy) -> str:
                         *(c.platforms_by_tier.get(t, 0) for t in tiers),
                         c.technologies,
                         c.unmet,
+                        c.stale_platforms,
                     ]
                 )
     return out.getvalue()

@@ -25,8 +25,11 @@ from matcher.taxonomy import Taxonomy
 
 
 class CountsOut(BaseModel):
-    platforms: int = Field(description="Active platforms.")
+    platforms: int = Field(description="Active platforms with a fresh profile.")
     platforms_by_tier: dict[str, int]
+    stale_platforms: int = Field(
+        description="Active platforms whose profile is stale (not in `platforms`): unconfirmed past the grace period."
+    )
     technologies: int = Field(description="Technologies submitted (any status).")
     unmet_demand: int = Field(description="Open technologies whose best match scores below `threshold`.")
 
@@ -35,6 +38,7 @@ class CountsOut(BaseModel):
         return {
             "platforms": c.platforms,
             "platforms_by_tier": c.platforms_by_tier,
+            "stale_platforms": c.stale_platforms,
             "technologies": c.technologies,
             "unmet_demand": c.unmet,
         }

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from matcher import NeedFacts, default_taxonomy
 from matcher.matching.calibration import load_calibration
 from matcher.matching.fusion import Relevance
-from matcher.matching.ranking import PlatformFacts, Ranker
+from matcher.matching.ranking import TIE_DECIMALS, PlatformFacts, Ranker
 from matcher.settings import RankWeights
 
 pytestmark = pytest.mark.backend_independent
@@ -53,6 +53,8 @@ needs = st.builds(
 relevances = st.builds(Relevance, semantic=st.floats(0, 1), lexical=st.floats(0, 0.3)).filter(
     lambda r: r.total <= 1.0
 )
+#: A few relevances many candidates share: with equal facts, exact ties.
+FEW_RELEVANCES = [Relevance(semantic=0.5, lexical=0.1), Relevance(semantic=0.3, lexical=0.0)]
 
 
 CALIBRATED = Ranker(WEIGHTS, TAX, calibration=load_calibration("use-multilingual-v3+all-minilm-l6-v2"))
@@ -259,9 +261,11 @@ def test_top_equals_ranking_every_candidate(need: NeedFacts, inferred: tuple, po
 
     candidates = [(rel, replace(p, id=i), i) for i, (p, rel) in enumerate(pool)]
     for n in (need, replace(need, directions=(), inferred=inferred)):
-        every = sorted(((RANKER.raw(n, f, r), f.id) for r, f, _ in candidates), key=lambda x: (-x[0], x[1]))
+        every = sorted(
+            ((RANKER.raw(n, f, r), f) for r, f, _ in candidates), key=lambda x: RANKER.rank_key(*x)
+        )
         top = RANKER.top(n, candidates, limit)
-        assert [(raw, f.id) for raw, _, f, _ in top] == every[:limit]
+        assert [(raw, f.id) for raw, _, f, _ in top] == [(raw, f.id) for raw, f in every[:limit]]
         assert all(payload == f.id for _, _, f, payload in top)
 
 
@@ -285,8 +289,55 @@ def test_responsiveness_breaks_exact_ties_and_nothing_else(
     ranker = Ranker(WEIGHTS, TAX)
     ranker.tie_break = {i: rates[i % len(rates)] for i in range(len(candidates))}
     top = ranker.top(need, candidates, len(candidates))
-    raws = [raw for raw, *_ in top]
+    raws = [round(raw, TIE_DECIMALS) for raw, *_ in top]
     assert raws == sorted(raws, reverse=True)
     for (a, _, fa, _), (b, _, fb, _) in pairwise(top):
-        if a == b:
-            assert (-ranker.tie_break[fa.id], fa.id) <= (-ranker.tie_break[fb.id], fb.id)
+        if round(a, TIE_DECIMALS) == round(b, TIE_DECIMALS):
+            assert -ranker.tie_break[fa.id] <= -ranker.tie_break[fb.id]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    need=needs,
+    pool=st.lists(
+        st.tuples(platforms(), relevances | st.sampled_from(FEW_RELEVANCES), st.booleans()),
+        min_size=1,
+        max_size=30,
+    ),
+    twins=st.lists(st.booleans(), max_size=6),
+    rates=st.lists(st.floats(0, 1), min_size=36, max_size=36),
+    limit=st.integers(1, 36),
+)
+def test_a_stale_profile_loses_ties_and_never_relevance(
+    need: NeedFacts, pool: list, twins: list[bool], rates: list[float], limit: int
+) -> None:
+    """Random candidates, some stale, some the same profile twice (exact ties): the scores ranked, in order, are
+    those of the same candidates all fresh; among tied scores every fresh profile comes before every stale one;
+    and a stale profile is never above a fresh one that scores lower."""
+    from dataclasses import replace
+
+    candidates = [(rel, replace(p, id=i, stale=stale), i) for i, (p, rel, stale) in enumerate(pool)]
+    rel, facts, _ = candidates[0]
+    candidates += [
+        (rel, replace(facts, id=len(pool) + c, stale=s), len(pool) + c) for c, s in enumerate(twins)
+    ]
+    ranker = Ranker(WEIGHTS, TAX)
+    ranker.tie_break = {i: rates[i] for i in range(len(candidates))}
+    top = ranker.top(need, candidates, limit)
+    fresh = ranker.top(need, [(r, replace(f, stale=False), x) for r, f, x in candidates], limit)
+
+    def shown(raw: float) -> float:
+        return round(raw, TIE_DECIMALS)
+
+    assert [shown(raw) for raw, *_ in top] == [shown(raw) for raw, *_ in fresh]
+    for i, (a, _, fa, _) in enumerate(top):
+        for b, _, fb, _ in top[i + 1 :]:
+            if fa.stale and not fb.stale:
+                assert shown(a) > shown(b)  # a stale profile above a fresh one only when it scores higher
+    # At the cut: a fresh candidate tied with a stale one that made the list made it too.
+    if len(top) == limit and len(candidates) > limit:
+        kept = {f.id for _, _, f, _ in top}
+        last = shown(top[-1][0])
+        for r, f, _ in candidates:
+            if f.id not in kept and not f.stale and shown(ranker.raw(need, f, r)) == last:
+                assert all(not g.stale for raw, _, g, _ in top if shown(raw) == last)

@@ -21,12 +21,13 @@ from matcher import (
     pair_states,
     technologies_for_platform,
 )
+from matcher.platforms.freshness import freshness_date
 from matcher.technologies.service import contacts_of
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
-FILTERS = ("q", "area", "direction", "tier", "province", "service_type")
+FILTERS = ("q", "area", "direction", "tier", "province", "service_type", "stale")
 
 
 @router.get("/platforms")
@@ -98,6 +99,8 @@ def platform_page(
         status,
         p=row,
         operates=operates,
+        fresh_since=freshness_date(row),
+        confirmed=ctx.request.query_params.get("confirmed") == "1",
         fits=fits,
         contacts=contacts,
         action_error=action_error,

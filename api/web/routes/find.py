@@ -48,6 +48,8 @@ def _query(ctx: WebContext, values) -> tuple[dict, forms.Errors]:  # type: ignor
         "tier": forms.many(values, "tier"),
     }
     q["include_weak"] = forms.text(values, "include_weak") in ("1", "true", "on")
+    # ``stale=false`` hides stale profiles (the API's filter); anything else shows them.
+    q["stale"] = "false" if forms.text(values, "stale") == "false" else ""
     limit = forms.whole_number(values, "limit", {}, "")
     q["limit"] = min(max(limit, 1), MAX_RESULTS) if isinstance(limit, int) else PAGE_SIZE
     if isinstance(q["trl"], int) and not 1 <= q["trl"] <= 9:
@@ -74,6 +76,7 @@ def _search(ctx: WebContext, q: dict, errors: forms.Errors) -> tuple[MatchQuery,
             tiers=q["tier"],
             limit=q["limit"],
             include_weak=q["include_weak"],
+            stale=False if q["stale"] else None,
         )
     except InvalidInput as exc:
         forms.add_domain_error(errors, exc, {"tiers": "tier"}, t=ctx.t)

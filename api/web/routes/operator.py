@@ -1,4 +1,4 @@
-"""Platform operators: sign in with the platform's key, edit the profile, read the inbox.
+"""Platform operators: sign in with the platform's key, edit or confirm the profile, read the inbox.
 
 An operator sees and edits only their own platform: another platform's pages answer 404, exactly as the API does,
 so a key cannot be used to learn which platforms exist behind it. Administrators sign in with their keys too: the
@@ -34,6 +34,7 @@ from matcher import (
 from matcher.accounts.principal import Principal
 from matcher.accounts.service import hash_key
 from matcher.applications.revisions import HeldEdit, edit_platform, pending_revision
+from matcher.platforms.freshness import confirm_platform
 from matcher.platforms.models import Platform
 from matcher.platforms.permissions import NETWORK_TIERS, PROVINCE_TIERS
 from matcher.taxonomy import Coded, Taxonomy
@@ -231,6 +232,17 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
     if not sets_tier:
         shown["tier"] = own.tier
     return _form_page(ctx, own, shown, errors, saved=False, held=None, status_code=422)
+
+
+@router.post("/platforms/{platform_id}/confirm")
+def confirm(platform_id: RowId, ctx: WebDep, form: CheckedForm) -> Response:
+    """The profile is still true (``POST /v1/platforms/{id}/confirm``); back to the page the button was on."""
+    own = own_platform(ctx, platform_id)
+    if isinstance(own, Response):
+        return own
+    assert ctx.principal is not None  # own_platform checked it
+    confirm_platform(ctx.rt.db, ctx.rt.engine, platform_id, ctx.principal)
+    return ctx.redirect(safe_next(forms.text(form, "next"), f"/platforms/{platform_id}?confirmed=1"))
 
 
 @router.get("/platforms/{platform_id}/inbox")
