@@ -58,6 +58,31 @@ def whole_number(values: FormData | QueryParams, name: str, errors: Errors, mess
         return raw
 
 
+#: A platform profile's text and number inputs, shared by the operator's edit page and the application form.
+PROFILE_TEXT_FIELDS = ("name", "name_en", "organization", "city", "scale", "contact", "website")
+PROFILE_NUMBER_FIELDS = ("trl_min", "trl_max", "capacity")
+
+
+def profile_values(values: FormData, errors: Errors, whole_number_message: str) -> dict:
+    """A platform profile as typed in a form (to validate, or to show again with its errors): texts, whole
+    numbers, the taxonomy's choices, and the equipment one item a line."""
+    typed: dict = {name: optional(values, name) for name in PROFILE_TEXT_FIELDS}
+    for name in PROFILE_NUMBER_FIELDS:
+        typed[name] = whole_number(values, name, errors, whole_number_message)
+    return typed | {
+        "province": optional(values, "province"),
+        "area": text(values, "area"),
+        "capabilities": text(values, "capabilities"),
+        # One item a line; split on line breaks only, after the control-character check (splitlines would also
+        # split on, and so silently drop, characters the API refuses).
+        "equipment": [
+            line.strip() for line in plain(values, "equipment", errors).split("\n") if line.strip()
+        ],
+        "directions": many(values, "directions"),
+        "service_types": many(values, "service_types"),
+    }
+
+
 def field_root(path: str | None) -> str:
     """``directions[1]`` -> ``directions``: forms show one message per input."""
     return (path or "body").split("[")[0].split(".")[0]

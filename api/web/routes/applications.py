@@ -24,9 +24,6 @@ from matcher.platforms.permissions import NETWORK_TIERS
 
 router = APIRouter(include_in_schema=False)
 
-#: Text inputs of the form, in the order shown (the profile's, then the applicant's own contact).
-TEXT_FIELDS = ("name", "name_en", "organization", "city", "scale", "contact", "website", "applicant_contact")
-NUMBER_FIELDS = ("trl_min", "trl_max", "capacity")
 REQUIRED = ("name", "area", "capabilities", "applicant_contact")
 
 
@@ -43,20 +40,9 @@ def application_form(ctx: WebDep) -> Response:
 def _typed(ctx: WebContext, form: CheckedForm) -> tuple[dict, forms.Errors]:
     """The form's values as typed (to show again) and the errors found before the model's own checks."""
     errors: forms.Errors = {}
-    values: dict = {name: forms.optional(form, name) for name in TEXT_FIELDS}
-    for name in NUMBER_FIELDS:
-        values[name] = forms.whole_number(form, name, errors, ctx.t("error.whole_number"))
-    values |= {
-        "province": forms.optional(form, "province"),
-        "area": forms.text(form, "area"),
+    values = forms.profile_values(form, errors, ctx.t("error.whole_number")) | {
         "tier": forms.text(form, "tier") or "reserve",
-        "capabilities": forms.text(form, "capabilities"),
-        # One item a line, split on line breaks only once the control characters are checked (as the edit form).
-        "equipment": [
-            line.strip() for line in forms.plain(form, "equipment", errors).split("\n") if line.strip()
-        ],
-        "directions": forms.many(form, "directions"),
-        "service_types": forms.many(form, "service_types"),
+        "applicant_contact": forms.optional(form, "applicant_contact"),
     }
     for name in REQUIRED:
         if not values[name]:

@@ -43,8 +43,6 @@ router = APIRouter(include_in_schema=False)
 
 INBOX_PAGE = 20
 #: Text inputs of the profile form, in the order shown.
-TEXT_FIELDS = ("name", "name_en", "organization", "city", "scale", "contact", "website")
-NUMBER_FIELDS = ("trl_min", "trl_max", "capacity")
 
 
 def _home(ctx: WebContext) -> str:
@@ -95,7 +93,8 @@ def sign_out(ctx: WebDep, form: CheckedForm) -> Response:
 
 def _profile_values(p: Platform) -> dict:
     values = {
-        name: getattr(p, name) or "" for name in (*TEXT_FIELDS, *NUMBER_FIELDS, "province", "area", "tier")
+        name: getattr(p, name) or ""
+        for name in (*forms.PROFILE_TEXT_FIELDS, *forms.PROFILE_NUMBER_FIELDS, "province", "area", "tier")
     }
     values |= {
         "capabilities": p.capabilities,
@@ -174,21 +173,8 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
     if isinstance(own, Response):
         return own
     errors: forms.Errors = {}
-    values: dict = {name: forms.optional(form, name) for name in TEXT_FIELDS}
-    for name in NUMBER_FIELDS:
-        values[name] = forms.whole_number(form, name, errors, ctx.t("error.whole_number"))
-    values |= {
-        "province": forms.optional(form, "province"),
-        "area": forms.text(form, "area"),
-        "capabilities": forms.text(form, "capabilities"),
-        # One item a line; split on line breaks only, after the control-character check (splitlines would also
-        # split on, and so silently drop, characters the API refuses).
-        "equipment": [
-            line.strip() for line in forms.plain(form, "equipment", errors).split("\n") if line.strip()
-        ],
-        "directions": forms.many(form, "directions"),
-        "service_types": forms.many(form, "service_types"),
-        "active": form.get("active") == "on",
+    values = forms.profile_values(form, errors, ctx.t("error.whole_number")) | {
+        "active": form.get("active") == "on"
     }
     principal = ctx.principal
     assert principal is not None  # the route checked can_operate
