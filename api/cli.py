@@ -116,8 +116,13 @@ def serve(
             "\n[bold]Admin key[/bold] (shown once; it is stored only as a hash — keep it, or run "
             f"`pilotmatch admin-key --rotate`):\n  {new_key}\n"
         )
+    # Forwarded headers only from the proxies named in the settings (uvicorn would otherwise believe loopback).
+    proxies = {
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+    }
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", **proxies)
         return
     # Several processes: uvicorn starts each from the factory; their metrics are gathered through a shared
     # folder (Prometheus multiprocess mode), set before any worker imports prometheus_client.
@@ -125,7 +130,13 @@ def serve(
     # Numeric libraries spin-wait: N processes share the cores rather than each taking all of them.
     os.environ.setdefault("PILOTMATCH_EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     uvicorn.run(
-        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        **proxies,
     )
 
 

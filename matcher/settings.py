@@ -234,6 +234,10 @@ class Settings(BaseSettings):
     #: Applications to join each client may send without a key per minute (``POST /v1/platform-applications``
     #: and the web form): each is a row an administrator must review. 0 turns the limit off.
     application_rate_limit: int = Field(3, ge=0)
+    #: Addresses of reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed (a
+    #: comma-separated list, or ``*``), so per-client limits count the real client behind them. Empty (the
+    #: default): no proxy is believed, not even one on loopback, and each connection counts as its own address.
+    forwarded_allow_ips: str = Field("", max_length=2000)
     #: Hold a platform operator's edit for an administrator's review when it moves the profile into another key
     #: area, replaces every service type it offered, or adds capability text unlike the published one (see
     #: ``review_capabilities_similarity``); false applies every operator edit at once.

@@ -38,6 +38,9 @@ class PlatformApplication(SQLModel, table=True):
     key_prefix: str | None = Field(default=None, max_length=24)
     #: Why an operator's edit was held for review (``revisions.review_reasons``); empty for a new platform.
     held_because: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: The published values of the fields a held edit changes, as they were when it was held: approval refuses
+    #: an edit whose fields have changed since (it would undo that later change).
+    published: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     reason: str | None = Field(default=None, max_length=2000)
     platform_id: int | None = Field(default=None, index=True)
     key_shown_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

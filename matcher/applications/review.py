@@ -19,7 +19,7 @@ from matcher.accounts.models import ApiKey
 from matcher.accounts.principal import Principal
 from matcher.applications.models import PlatformApplication
 from matcher.applications.service import governed_application
-from matcher.audit.service import actor_kind, record
+from matcher.audit.service import actor_kind, field_changes, record
 from matcher.dbtypes import utcnow
 from matcher.errors import Conflict, InvalidInput
 from matcher.fields import field_errors
@@ -119,6 +119,15 @@ def _approve_revision(
     db: Engine, engine: MatchEngine, settings: Settings, row: PlatformApplication, actor: Principal
 ) -> None:
     platform_id: int = row.revision_of  # type: ignore[assignment]
+    with Session(db) as s:
+        platform = s.get(Platform, platform_id)
+    if platform is not None:
+        now = field_changes(row.published, platform.model_dump(), row.published)
+        if now:
+            raise Conflict(
+                f"The platform's {', '.join(sorted(now))} changed since this edit was held; approving it would undo "
+                "that change. Reject it, and the operator can send the edit again."
+            )
 
     def applied(s: Session) -> None:
         _decide(s, row, actor, status="approved", platform_id=platform_id)

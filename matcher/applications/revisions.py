@@ -61,10 +61,32 @@ def edit_platform(
     if not (settings.review_operator_edits and actor.role == "platform"):
         return update_platform(db, engine, settings, platform_id, patch, actor=actor)
     row, data = checked_update(db, engine.taxonomy, platform_id, patch, actor)
+    if _touches_reviewed(row, data):
+        # While an edit waits for review, another edit of what review reads waits too: refused here, before the
+        # comparison's embedding, so repeating it costs the service nothing.
+        with Session(db) as s:
+            waiting = pending_revision(s, platform_id)
+        if waiting is not None:
+            raise _waiting(waiting)
     reasons = review_reasons(engine, settings, row, data)
     if not reasons:
         return update_platform(db, engine, settings, platform_id, patch, actor=actor)
     return _hold(db, row, data, patch.model_fields_set, reasons, actor)
+
+
+#: What the review reads: an edit of these may be held.
+REVIEWED_FIELDS = ("area", "directions", "service_types", "capabilities")
+
+
+def _touches_reviewed(before: Platform, after: dict[str, Any]) -> bool:
+    return any(after.get(f) != getattr(before, f) for f in REVIEWED_FIELDS)
+
+
+def _waiting(waiting: PlatformApplication) -> Conflict:
+    return Conflict(
+        f"An earlier edit of this platform (application {waiting.id}) is waiting for an administrator's review; "
+        "edits of its area, directions, service types or capabilities can be sent once it is decided."
+    )
 
 
 def review_reasons(
@@ -138,22 +160,23 @@ def _hold(
             raise NotFound(f"Platform {platform_id} does not exist.")
         waiting = pending_revision(s, platform_id)
         if waiting is not None:
-            raise Conflict(
-                f"An earlier edit of this platform (application {waiting.id}) is waiting for an administrator's "
-                "review; this one can be sent once it is decided."
-            )
+            raise _waiting(waiting)
+        # Only what the edit changes is held (a web form sends every field): approval then applies those fields
+        # and nothing an administrator may have changed meanwhile.
+        changed = field_changes(row.model_dump(), data, sorted(sent))
         application = PlatformApplication(
             token_hash=hash_key(token),
             name=data["name"],
             province=row.province,
-            profile={k: data[k] for k in sorted(sent)},
+            profile={k: data[k] for k in changed},
+            published={k: before for k, (before, _) in changed.items()},
             applicant_contact=row.contact or "",
             revision_of=platform_id,
             held_because=reasons,
         )
         s.add(application)
         s.flush()
-        changes = field_changes(row.model_dump(), data, sent) | {"application": [None, application.id]}
+        changes = changed | {"application": [None, application.id]}
         record(s, platform_id, "platform", "revision_held", actor, changes, platform_id)
         s.commit()
     return HeldEdit(application, token)

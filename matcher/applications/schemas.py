@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from matcher.engagements.schemas import check_contact
 from matcher.fields import PlainText, ShortText, TierCode
-from matcher.platforms.permissions import NETWORK_TIERS
+from matcher.platforms.permissions import PROVINCE_TIERS
 from matcher.platforms.schemas import PlatformCreate
 
 STATUSES = ("pending", "approved", "rejected")
@@ -51,8 +51,8 @@ class PlatformApplicationCreate(PlatformCreate):
     )
     tier: TierCode = Field(
         "reserve",
-        description="The tier the platform holds today; not `key_cultivated` or `national`, which only the "
-        "network administrator awards.",
+        description="The tier the platform applies for: `reserve` or `provincial`. `key_cultivated` and "
+        "`national` are awarded by the network administrator, and `unlisted` is its to set.",
     )
     applicant_contact: ShortText = Field(
         description="Who the administrators reach about the application: an e-mail address, or a phone number "
@@ -67,9 +67,9 @@ class PlatformApplicationCreate(PlatformCreate):
     @field_validator("tier")
     @classmethod
     def _not_awarded(cls, value: str) -> str:
-        if value in NETWORK_TIERS:
+        if value not in PROVINCE_TIERS:
             raise ValueError(
-                f"the tier {value} is awarded by the network administrator, not applied for; apply as reserve or "
+                f"the tier {value} is set by the network administrator, not applied for; apply as reserve or "
                 "provincial"
             )
         return value

@@ -110,6 +110,10 @@ def _out(row: AuditEvent, full: bool) -> AuditEventOut:
     )
 
 
+#: Platform events whose changes say where the platform was.
+PLACING_ACTIONS = ("created", "updated", "deleted")
+
+
 def trail_province(db: Engine, platform_id: int) -> str | None:
     """The province a deleted platform was last in, read from its trail (so its province's administrator can
     still read it): the latest platform event that names its province. That is the deletion itself when the
@@ -118,7 +122,12 @@ def trail_province(db: Engine, platform_id: int) -> str | None:
     with Session(db) as s:
         events = s.exec(
             select(AuditEvent.action, AuditEvent.changes)
-            .where(AuditEvent.platform_id == platform_id, AuditEvent.entity == "platform")
+            .where(
+                AuditEvent.platform_id == platform_id,
+                AuditEvent.entity == "platform",
+                # Where the platform was, not where an edit held for review (and maybe rejected) proposed it.
+                AuditEvent.action.in_(PLACING_ACTIONS),  # type: ignore[attr-defined]
+            )
             .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
         )
         for action, changes in events:

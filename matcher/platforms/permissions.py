@@ -50,3 +50,19 @@ def check_platform_write(
     if sent & ADMIN_ONLY_FIELDS:
         fields = ", ".join(sorted(sent & ADMIN_ONLY_FIELDS))
         raise Forbidden(f"Only the network administrator may change {fields}.")
+    # The province decides which administrator looks after the platform: moving it is an administrator's act
+    # (the web form sends the province unchanged, which is fine).
+    if after.get("province") != before.get("province"):
+        raise Forbidden(
+            "The platform's province is set by its administrators (it decides who looks after the platform); "
+            "ask the full administrator to move it."
+        )
+
+
+def check_platform_delete(actor: Principal, platform: Mapping[str, Any]) -> None:
+    """A province administrator deletes only platforms it could also have created: not those of a tier the full
+    administrator awards."""
+    if actor.is_province_admin and platform.get("tier") in NETWORK_TIERS:
+        raise Forbidden(
+            f"Platform tier {platform.get('tier')} is awarded by the full administrator, who alone may delete it."
+        )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from pydantic import ValidationError
-from sqlalchemy import Engine, String, cast, func, or_
+from sqlalchemy import Engine, String, cast, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
@@ -30,7 +30,7 @@ from matcher.notifications.outbox import notify_for_platform, notify_for_platfor
 from matcher.pagination import keyset_page
 from matcher.platforms.freshness import clear_staleness
 from matcher.platforms.models import Platform
-from matcher.platforms.permissions import check_platform_write
+from matcher.platforms.permissions import check_platform_delete, check_platform_write
 from matcher.platforms.schemas import PlatformCreate, PlatformFilters, PlatformUpdate
 from matcher.settings import Settings
 from matcher.sync import record_changes
@@ -324,6 +324,14 @@ def update_platform(
             row.edited_at = row.updated_at
             clear_staleness(row)
             record(s, platform_id, "platform", "updated", actor, edits, platform_id)
+        if "province" in edits:  # its edit waiting for review goes to the new province's administrators
+            s.execute(
+                update(PlatformApplication)
+                .where(
+                    PlatformApplication.revision_of == platform_id, PlatformApplication.status == "pending"
+                )  # type: ignore[arg-type]
+                .values(province=row.province)
+            )
         row.needs_matching = row.needs_matching or (
             row.active and (text_changed or reactivated or facts_changed)
         )
@@ -366,11 +374,17 @@ def delete_platform(db: Engine, engine: MatchEngine, platform_id: int, actor: Pr
         if row is None:
             raise NotFound(f"Platform {platform_id} does not exist.")
         profile = row.model_dump(exclude=_STATE)
+        check_platform_delete(actor, profile)
         s.delete(row)
         record(s, platform_id, "platform", "deleted", actor, field_changes(profile, {}, profile), platform_id)
         revoke_platform_access(s, platform_id)
-        # An edit of it waiting for review has nothing left to apply to.
-        s.exec(delete(PlatformApplication).where(PlatformApplication.revision_of == platform_id))  # type: ignore[call-overload, arg-type]
+        # An edit of it waiting for review has nothing left to apply to; decided ones stay as the record.
+        s.exec(
+            delete(PlatformApplication).where(
+                PlatformApplication.revision_of == platform_id,  # type: ignore[arg-type]
+                PlatformApplication.status == "pending",  # type: ignore[arg-type]
+            )
+        )  # type: ignore[call-overload]
         rematch_technologies_of(s, [platform_id])
         record_changes(s, engine.origin, PLATFORM, [platform_id])
         s.commit()

@@ -20,7 +20,7 @@ from api.web.context import CheckedForm, WebContext, WebDep
 from matcher import InvalidInput, NotFound
 from matcher.applications.schemas import ApplicationState, PlatformApplicationCreate
 from matcher.applications.service import application_state, apply_to_join
-from matcher.platforms.permissions import NETWORK_TIERS
+from matcher.platforms.permissions import PROVINCE_TIERS
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,7 +28,7 @@ REQUIRED = ("name", "area", "capabilities", "applicant_contact")
 
 
 def _form_page(ctx: WebContext, values: dict, errors: forms.Errors, status: int = 200) -> Response:
-    tiers = [tier for tier in ctx.rt.taxonomy.tiers if tier.code not in NETWORK_TIERS]
+    tiers = [tier for tier in ctx.rt.taxonomy.tiers if tier.code in PROVINCE_TIERS]
     return ctx.render("applications/apply.html", status, values=values, errors=errors, tiers=tiers)
 
 

@@ -24,7 +24,7 @@ from matcher import Conflict, Forbidden, InvalidInput, NotFound, Principal
 from matcher.applications.review import approve_application, reject_application
 from matcher.applications.schemas import STATUSES, ApplicationOut, RejectBody
 from matcher.applications.service import list_applications
-from matcher.platforms.permissions import NETWORK_TIERS
+from matcher.platforms.permissions import PROVINCE_TIERS
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,7 +101,7 @@ def queue_page(
         )
     except InvalidInput:  # a page link from before: start again at the front of the queue
         items, next_cursor = list_applications(ctx.rt.db, principal, status=status, limit=PAGE_SIZE)
-    tiers = [tier for tier in ctx.rt.taxonomy.tiers if principal.is_admin or tier.code not in NETWORK_TIERS]
+    tiers = [tier for tier in ctx.rt.taxonomy.tiers if principal.is_admin or tier.code in PROVINCE_TIERS]
     decision, _, decided_id = (ctx.request.query_params.get("done") or "").partition("-")
     done = (decision, decided_id) if decision in ("approved", "rejected") and decided_id.isdigit() else None
     return ctx.render(

@@ -55,6 +55,7 @@ def _applications() -> None:
         sa.Column("key_hash", sa.String(64), nullable=True),
         sa.Column("key_prefix", sa.String(24), nullable=True),
         sa.Column("held_because", sa.JSON(), nullable=False),
+        sa.Column("published", sa.JSON(), nullable=False),
         sa.Column("reason", sa.String(2000), nullable=True),
         sa.Column("platform_id", sa.Integer(), nullable=True),
         _when("key_shown_at", nullable=True),
