@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
-from matcher.engagements.capacity import pause_capacity
+from matcher.engagements.capacity import decliner, pause_capacity
 from matcher.engagements.events import tell_platform, tell_researcher
 from matcher.engagements.fits import researcher_may_ask
 from matcher.engagements.models import Introduction, IntroductionEvent, PlatformResponse
@@ -182,7 +182,7 @@ def move_introduction(
                 tell_platform(s, settings, ENGAGEMENT_UPDATED, intro, tech, _last_event(s, intro.id))  # type: ignore[arg-type]
             s.commit()
         if changes.get("status") == "declined" and actor != "researcher" and patch.reason == "no_capacity":
-            pause_capacity(db, engine, intro.platform_id)
+            pause_capacity(db, engine, intro.platform_id, decliner(actor, intro.platform_id))
     return introduction_view(db, introduction_id, "researcher" if actor == "researcher" else "platform")
 
 

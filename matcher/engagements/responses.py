@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from matcher.dbtypes import utcnow
-from matcher.engagements.capacity import pause_capacity
+from matcher.engagements.capacity import decliner, pause_capacity
 from matcher.engagements.declines import NOT_A_FIT
 from matcher.engagements.fits import platform_may_answer
 from matcher.engagements.introductions import (
@@ -60,7 +60,7 @@ def respond(
         )
     row = _store(db, technology_id, platform_id, body)
     if body.reason == "no_capacity":
-        pause_capacity(db, engine, platform_id)
+        pause_capacity(db, engine, platform_id, decliner(actor, platform_id))
     settle(db, settings, technology_id, platform_id, actor=actor)
     return row
 

@@ -29,3 +29,9 @@ def check_technology_write(
             f"This key administers province {actor.province} only: the technology's preferred_provinces must "
             f"include {actor.province}."
         )
+    dropped = sorted(set(before or ()) - set(after) - {actor.province})
+    if dropped:
+        raise Forbidden(
+            f"This key administers province {actor.province} only: it cannot take the technology out of the care "
+            f"of {', '.join(dropped)}."
+        )

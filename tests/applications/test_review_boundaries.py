@@ -95,3 +95,23 @@ def test_province_keys_delete_only_what_they_could_create_and_applicants_ask_onl
         assert asked.status_code == 422, tier
     assert c.get("/v1/platform-applications", headers=AUTH).json()["items"] == []
     assert c.post("/v1/platform-applications", json=application | {"tier": "provincial"}).status_code == 201
+
+
+def test_a_province_key_cannot_take_a_shared_technology_from_another_provinces_care(
+    small_client: TestClient,
+) -> None:
+    c = small_client
+    shared = c.post(
+        "/v1/technologies",
+        json={"summary": "钠离子电池正极材料公斤级放大验证。", "preferred_provinces": ["jiangsu", "anhui"]},
+        headers=AUTH,
+    ).json()
+    anhui = _province_key(c, "anhui")
+    url = f"/v1/technologies/{shared['id']}"
+    refused = c.patch(url, json={"preferred_provinces": ["anhui"]}, headers=anhui)
+    assert refused.status_code == 403 and "jiangsu" in refused.json()["detail"]
+    assert c.get(url).json()["preferred_provinces"] == ["jiangsu", "anhui"]
+    assert (
+        c.patch(url, json={"preferred_provinces": ["jiangsu", "anhui", "hebei"]}, headers=anhui).status_code
+        == 200
+    )

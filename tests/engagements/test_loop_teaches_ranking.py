@@ -56,6 +56,8 @@ def test_no_capacity_zeroes_the_capacity_factor_until_capacity_is_raised(api: Te
         == 200
     )
     assert capacity() == 0
+    paused = api.get(f"/v1/platforms/{pair.platform_id}/history", headers=AUTH).json()[0]
+    assert (paused["action"], paused["actor"]["kind"]) == ("capacity_paused", "platform_key")
     # An edit that states no slots keeps it paused; one with free slots ends the pause.
     assert (
         api.patch(f"/v1/platforms/{pair.platform_id}", json={"city": "深圳"}, headers=pair.key).status_code
