@@ -180,12 +180,13 @@ def _submission(request: Request) -> None:
 SubmissionLimitDep = Annotated[None, Depends(_submission)]
 
 
-def _application(request: Request) -> None:
+def spend_application_token(request: Request) -> None:
     """An application to join without a key is stored for an administrator to read: one of the address's
-    ``application_rate_limit`` tokens each."""
+    ``application_rate_limit`` tokens each. The web form spends it only once the form is valid, so correcting a
+    mistake costs nothing."""
     admission: Admission = request.app.state.admission
     if admission.applications.enabled:
         admission.applications.take(f"ip:{client_address(request)}")
 
 
-ApplicationLimitDep = Annotated[None, Depends(_application)]
+ApplicationLimitDep = Annotated[None, Depends(spend_application_token)]

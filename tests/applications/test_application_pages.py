@@ -4,16 +4,18 @@ with the three sample platforms."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from api.app import create_app
 from matcher import Runtime, create_platform_key
 from matcher.applications.models import PlatformApplication
 from matcher.platforms.models import Platform
 from tests.applications.test_applications_api import SODIUM, province_key
 from tests.applications.test_revisions import BATTERY
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, make_settings
 from tests.web.test_web_pages import HTML, XSS, _sign_in, csrf_of
 
 FORM = {k: v for k, v in SODIUM.items() if k not in ("directions", "service_types")} | {
@@ -161,3 +163,16 @@ def test_an_operators_edit_sent_to_review_on_the_web_leaves_the_profile_and_link
     assert 'id="waiting"' in operator.get(f"/platforms/{mine.id}/edit", headers=HTML).text
     again = operator.post(f"/platforms/{mine.id}/edit", data=fields, headers=HTML)
     assert again.status_code == 422 and 'id="capabilities-error"' in again.text
+
+
+def test_correcting_the_form_costs_no_application_of_the_rate_limit(tmp_path: Path) -> None:
+    rt = Runtime.open(make_settings(tmp_path, application_rate_limit=1))
+    try:
+        with TestClient(create_app(runtime=rt)) as c:
+            for _ in range(3):  # three mistakes, each shown again
+                assert send(c, FORM | {"name": ""}).status_code == 422  # type: ignore[attr-defined]
+            assert send(c, FORM).status_code == 303  # type: ignore[attr-defined]
+            assert send(c, FORM | {"name": "第二个平台"}).status_code == 429  # type: ignore[attr-defined]
+        assert len(stored(rt)) == 1
+    finally:
+        rt.close()

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.admission import ApplicationLimitDep
+from api.admission import spend_application_token
 from api.web import forms
 from api.web.context import CheckedForm, WebContext, WebDep
 from matcher import InvalidInput, NotFound
@@ -51,7 +51,7 @@ def _typed(ctx: WebContext, form: CheckedForm) -> tuple[dict, forms.Errors]:
 
 
 @router.post("/apply")
-def send_application(ctx: WebDep, form: CheckedForm, _limit: ApplicationLimitDep) -> Response:
+def send_application(ctx: WebDep, form: CheckedForm) -> Response:
     """Store the application and go to its status page; on errors show the form again, as typed."""
     values, errors = _typed(ctx, form)
     item = None
@@ -68,6 +68,7 @@ def send_application(ctx: WebDep, form: CheckedForm, _limit: ApplicationLimitDep
             t=ctx.t,
         )
     if item is not None and not errors:
+        spend_application_token(ctx.request)
         try:
             _, token = apply_to_join(ctx.rt.db, ctx.rt.taxonomy, item)
             return ctx.redirect(f"/apply/{token}?new=1")
