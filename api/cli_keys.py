@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from api.cli_output import printable
 from matcher import Settings
+from matcher.logs import configure_logging
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -54,6 +55,7 @@ def admin_key(
 
     _check_key_options(rotate, province, full, label)
     settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)  # the key's issue is logged, on stderr
     db = create_db_engine(settings.database_url)
     migrate(db)
     try:

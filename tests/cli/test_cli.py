@@ -155,15 +155,16 @@ def test_admin_key_is_created_once_and_rotated(env: Path) -> None:
     db = create_db_engine(settings.database_url)
     issued = runner.invoke(app, ["admin-key", "--province", "江苏", "--label", "Jiangsu industry department"])
     assert issued.exit_code == 0 and "for jiangsu" in issued.output
-    # The key is printed on one line, whatever the terminal's width (80 columns here).
-    (line,) = issued.output.strip().splitlines()
+    # The key is printed on one line, whatever the terminal's width (80 columns here); the log says who issued it.
+    (line,) = issued.stdout.strip().splitlines()
+    assert "event=admin_key_issued" in issued.stderr and "by=cli" in issued.stderr
     principal = authenticate(db, settings, line.split()[-1])
     assert principal is not None and (principal.role, principal.province) == ("province", "jiangsu")
 
     # A labelled full key for another administrator; a label is required with either, and names nothing else.
     full = runner.invoke(app, ["admin-key", "--full", "--label", "Network office, second desk"])
     assert full.exit_code == 0, full.output
-    (line,) = full.output.strip().splitlines()
+    (line,) = full.stdout.strip().splitlines()
     principal = authenticate(db, settings, line.split()[-1])
     assert principal is not None and principal.role == "admin" and principal.key_id is not None
     for options, says in (
