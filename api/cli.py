@@ -15,14 +15,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from api.cli_keys import admin_key
 from api.cli_output import print_matches, printable
 from api.cli_reports import report_app
 from matcher import PilotMatchError, Settings
 from matcher.logs import configure_logging
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from api.schemas import MatchRequest
 
 app = typer.Typer(
@@ -33,6 +32,7 @@ app = typer.Typer(
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
+app.command("admin-key")(admin_key)
 console = Console()
 err = Console(stderr=True)
 
@@ -341,62 +341,6 @@ def worker() -> None:
         w.run()
     finally:
         rt.close()
-
-
-@app.command("admin-key")
-def admin_key(
-    rotate: Annotated[
-        bool, typer.Option("--rotate", help="Revoke stored admin keys and print a new one.")
-    ] = False,
-    province: Annotated[
-        str | None,
-        typer.Option(
-            "--province",
-            help="Issue a province administrator's key for this province (code or name, e.g. jiangsu or 江苏) "
-            "instead: it administers that province's platforms and technologies only.",
-        ),
-    ] = None,
-    label: Annotated[
-        str | None, typer.Option("--label", help="Who holds the province key (listed by GET /v1/admin-keys).")
-    ] = None,
-) -> None:
-    """Create the admin key if none exists (or rotate it), or issue a province key; print it once."""
-    from matcher import ensure_admin_key, rotate_admin_key
-    from matcher.db import create_db_engine, migrate
-
-    if province is not None and rotate:
-        err.print("[red]Error:[/red] --rotate is for the admin key; a province key is revoked with its id.")
-        raise typer.Exit(code=2)
-    settings = Settings()
-    db = create_db_engine(settings.database_url)
-    migrate(db)
-    try:
-        if province is not None:
-            console.print(_province_key(db, province, label))
-            return
-        key = rotate_admin_key(db) if rotate else ensure_admin_key(db, settings)
-    finally:
-        db.dispose()
-    if key is None:
-        console.print(
-            "An admin key already exists (or PILOTMATCH_ADMIN_KEY is set). Use --rotate for a new one."
-        )
-        raise typer.Exit(code=1)
-    console.print(f"Admin key (shown once): {key}")
-
-
-def _province_key(db: Engine, province: str, label: str | None) -> str:
-    """Issue a province key as ``POST /v1/admin-keys`` does; the line to print."""
-    from matcher.accounts.admin_keys import issue_admin_key
-    from matcher.accounts.schemas import AdminKeyCreate
-    from matcher.taxonomy import default_taxonomy
-
-    body = AdminKeyCreate(scope="province", province=province, label=label or f"{province} administrator")
-    try:
-        row, key = issue_admin_key(db, default_taxonomy(), body)
-    except PilotMatchError as exc:
-        raise _fail(exc) from exc
-    return f"Province key {row.id} for {row.province} (shown once): {key}"
 
 
 if __name__ == "__main__":

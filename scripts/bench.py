@@ -267,7 +267,7 @@ def demo_assignment(k: int) -> list[list[float]]:
         seed_demo(rt.db, rt.engine, rt.settings)
         with rt.session() as s:
             techs = list(s.exec(select(Technology).order_by(Technology.id)).all())
-        body = AssignmentRequest(technology_ids=[t.id for t in techs], per_technology=k)
+        body = AssignmentRequest(technology_ids=[t.id for t in techs], per_technology=k, min_score=0)
         run_assignment(rt.db, rt.engine, body, Principal("admin"))  # warm: first matches load lazy parts
         t = time.perf_counter()
         run = run_assignment(rt.db, rt.engine, body, Principal("admin"))

@@ -1,5 +1,5 @@
 """Administrator keys: the full admin issues, lists and revokes keys for other administrators and for province
-administrators."""
+administrators (each issue and revocation is logged with who did it)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ _FULL_ADMIN = (401, 403, 422)
     summary="Issue an administrator key: one province's, or a full one (full admin only; shown once)",
     responses=problem_responses(*_FULL_ADMIN),
 )
-def create_admin_key(body: AdminKeyCreate, rt: RuntimeDep, _: AdminDep) -> AdminKeyCreated:
-    row, key = issue_admin_key(rt.db, rt.taxonomy, body)
+def create_admin_key(body: AdminKeyCreate, rt: RuntimeDep, principal: AdminDep) -> AdminKeyCreated:
+    row, key = issue_admin_key(rt.db, body, principal)
     out = admin_key_out(row)
     return AdminKeyCreated(id=out.id, key=key, scope=out.scope, province=out.province, label=out.label)
 
@@ -45,6 +45,6 @@ def get_admin_keys(rt: RuntimeDep, _: AdminDep) -> list[AdminKeyOut]:
     summary="Revoke an administrator key at once (its web sessions end with it)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def delete_admin_key(key_id: RowId, rt: RuntimeDep, _: AdminDep) -> Response:
-    revoke_admin_key(rt.db, key_id)
+def delete_admin_key(key_id: RowId, rt: RuntimeDep, principal: AdminDep) -> Response:
+    revoke_admin_key(rt.db, key_id, principal)
     return Response(status_code=204)

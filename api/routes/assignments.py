@@ -1,5 +1,5 @@
-"""Programmes: assign many technologies to platforms with limited slots, read a run back (JSON or CSV), and push
-its pairs to the platforms."""
+"""Programmes: assign many technologies to platforms with limited slots, list the runs, read one back (JSON or
+CSV), and push its pairs to the platforms."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from api.params import RowId
 from api.problems import problem_responses
 from matcher.programmes.export import assignment_csv, assignment_rows
 from matcher.programmes.notices import notify_run
-from matcher.programmes.schemas import AssignmentOut, AssignmentRequest, NotifyOut
-from matcher.programmes.service import get_run, run_assignment, run_out
+from matcher.programmes.schemas import AssignmentOut, AssignmentPage, AssignmentRequest, NotifyOut
+from matcher.programmes.service import get_run, list_runs, run_assignment, run_out, run_summary
 
 router = APIRouter(prefix="/v1/assignments", tags=["programmes"])
 
@@ -30,6 +30,22 @@ def create_assignment(
     body: AssignmentRequest, rt: RuntimeDep, principal: AdministratorDep, _slot: ManyMatchesSlotDep
 ) -> AssignmentOut:
     return run_out(run_assignment(rt.db, rt.engine, body, principal))
+
+
+@router.get(
+    "",
+    response_model=AssignmentPage,
+    summary="The runs, newest first (administrators; a province key sees its province's), paged",
+    responses=problem_responses(401, 403, 422),
+)
+def list_assignments(
+    rt: RuntimeDep,
+    principal: AdministratorDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AssignmentPage:
+    rows, next_cursor = list_runs(rt.db, principal, cursor=cursor, limit=limit)
+    return AssignmentPage(items=[run_summary(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(

@@ -2,9 +2,9 @@
 CSV export and the web page.
 
 The platform's contact is part of its public profile. The technology's (its researcher's) contact is filled in
-for the full admin only, as everywhere else in the API; a province administrator's table leaves it blank.
-A platform or technology deleted since the run keeps its row (the pair was assigned) with its names and contacts
-blank.
+for the administrators over the technology, as ``GET /v1/technologies/{id}`` shows it: the full admin, and a
+province key while the technology prefers its province; blank for anyone else. A platform or technology deleted
+since the run keeps its row (the pair was assigned) with its names and contacts blank.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def assignment_rows(db: Engine, run: AssignmentRun, actor: Principal) -> list[As
     pairs = assigned_pairs(run)
     with Session(db) as s:
         techs = {
-            t.id: (t.title, t.contact)
+            t.id: (t.title, t.contact if actor.governs_any(t.preferred_provinces or ()) else None)
             for t in s.exec(select(Technology).where(col(Technology.id).in_({t for t, _, _ in pairs}))).all()
         }
         platforms = {
@@ -51,9 +51,7 @@ def assignment_rows(db: Engine, run: AssignmentRun, actor: Principal) -> list[As
     for tid, pid, score in pairs:
         title, researcher = techs.get(tid, (None, None))
         name, contact = platforms.get(pid, (None, None))
-        rows.append(
-            AssignmentRow(tid, title, pid, name, score, contact, researcher if actor.is_admin else None)
-        )
+        rows.append(AssignmentRow(tid, title, pid, name, score, contact, researcher))
     return rows
 
 

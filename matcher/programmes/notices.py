@@ -4,7 +4,8 @@ inbox, the platform's webhooks and its e-mail digest, like every other notificat
 A platform hears of a technology's assignment once, ever (the inbox is unique per platform, technology and type):
 notifying a run again, or a later run that assigns the same pair, creates nothing new. Pairs whose platform was
 deleted or deactivated, or whose technology was deleted or closed, since the run are skipped. The notification
-carries the technology as every event does, without its researcher's contact.
+names its run (``assignment_id``, and the programme's ``assignment_label`` when the run was given one) and carries
+the technology as every event does, without its researcher's contact.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def _notes(s: Session, run: AssignmentRun) -> list[dict]:
                 "data": {
                     "platform_id": pid,
                     "assignment_id": run.id,
+                    "assignment_label": run.request.get("label"),
                     "technology": technology_body(techs[tid]),
                     "score": score,
                 },

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from matcher.fields import MAX_ROW_ID, OptionalProvince
+from matcher.fields import MAX_ROW_ID, Name, OptionalProvince
 
 #: The most technologies one run assigns (a large fair's programme, and what one request may make the matcher do).
 MAX_TECHNOLOGIES = 1000
@@ -20,7 +20,7 @@ TechnologyId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 class AssignmentRequest(BaseModel):
     """A programme's technologies and its rules: how many platforms each technology should meet, the lowest
-    calibrated score worth a meeting, and the platforms' slots."""
+    calibrated score worth a meeting, and the platforms' slots; and a name the platforms it notifies read."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,14 +30,20 @@ class AssignmentRequest(BaseModel):
         description="The technologies to assign (1 to 1,000, unique).",
     )
     per_technology: int = Field(
-        ge=1, le=MAX_PER_TECHNOLOGY, description="k: up to this many distinct platforms per technology (1-5)."
+        ge=1,
+        le=MAX_PER_TECHNOLOGY,
+        description="k (required): up to this many distinct platforms per technology (1-5).",
     )
     respect_capacity: bool = Field(
         True,
         description="Give each platform at most its `capacity` (none: no limit; paused for want of capacity: 0).",
     )
     min_score: float | None = Field(
-        None, ge=0.0, le=1.0, description="Only pairs with a calibrated score at least this (none: any fit)."
+        None,
+        ge=0.0,
+        le=1.0,
+        description='Only pairs with a calibrated score at least this. Left out: where a "possible" fit starts '
+        "(PILOTMATCH_POSSIBLE_FIT_SCORE, 0.5), so weak fits are never assigned unless asked; 0: every fit.",
     )
     province: OptionalProvince = Field(
         None, description="Only platforms of this province (a province key's own, whatever is sent)."
@@ -47,6 +53,10 @@ class AssignmentRequest(BaseModel):
         ge=1,
         le=MAX_TECHNOLOGIES,
         description="At most this many technologies per platform, whatever its capacity.",
+    )
+    label: Name | None = Field(
+        None,
+        description="The programme's name (e.g. the fair's), carried by the `assignment.made` notifications.",
     )
 
     @field_validator("technology_ids")
@@ -59,11 +69,17 @@ class AssignmentRequest(BaseModel):
 
 
 class Assignment(BaseModel):
-    """The platforms one technology was given, best first, with each pair's calibrated score."""
+    """The platforms one technology was given, best first, with each pair's calibrated score, and how many
+    platforms it could have been given (so a technology that got fewer than k says why)."""
 
     technology_id: int
     platform_ids: list[int]
     scores: list[float]
+    fitting: int | None = Field(
+        None,
+        description="Platforms scoring at least min_score with a slot before the run: fewer than k, and this is "
+        "all it could get; more than it got, and the others' slots went to pairs scoring more in total.",
+    )
 
 
 class Unassigned(BaseModel):
@@ -99,6 +115,29 @@ class AssignmentOut(BaseModel):
     notified_at: datetime | None = Field(
         description="When its pairs were pushed to the platforms, if they were."
     )
+
+
+class AssignmentSummary(BaseModel):
+    """A run in the list: who ran it, when, its rules and its totals; ``GET /v1/assignments/{id}`` has its pairs."""
+
+    id: int
+    created_at: datetime
+    created_by: str
+    province: str | None
+    label: str | None
+    technologies: int = Field(description="Technologies requested.")
+    per_technology: int
+    min_score: float | None
+    assigned: int = Field(description="Technologies given at least one platform.")
+    pairs: int = Field(description="Pairs assigned.")
+    objective: float
+    greedy_objective: float
+    notified_at: datetime | None
+
+
+class AssignmentPage(BaseModel):
+    items: list[AssignmentSummary]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
 
 
 class NotifyOut(BaseModel):

@@ -7,11 +7,13 @@ them, so the answer cannot tell which of another province's technologies exist. 
 closed technologies back in ``unassigned``, with the reason.
 
 Running an assignment changes no platform: ``capacity`` is a platform's slots as it states them, read, never
-spent.
+spent. A request that leaves ``min_score`` out gets the "possible" fit's threshold, stored in the run as the
+rule it was solved with, so a run never hands out weak fits unless someone asked for them.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -20,9 +22,16 @@ from sqlmodel import Session, col, select
 from matcher.accounts.principal import Principal
 from matcher.errors import NotFound
 from matcher.matching.engine import MatchEngine
+from matcher.pagination import keyset_page
 from matcher.programmes.candidates import platform_slots, province_platforms, technology_candidates
 from matcher.programmes.models import AssignmentRun
-from matcher.programmes.schemas import Assignment, AssignmentOut, AssignmentRequest, Unassigned
+from matcher.programmes.schemas import (
+    Assignment,
+    AssignmentOut,
+    AssignmentRequest,
+    AssignmentSummary,
+    Unassigned,
+)
 from matcher.programmes.solver import Candidate, Solution, eligible, greedy, solve
 from matcher.technologies.models import Technology
 
@@ -77,17 +86,20 @@ def run_assignment(
         db, {c.platform_id for c in candidates}, body.respect_capacity, body.max_per_platform
     )
     candidates = [c for c in candidates if c.platform_id in capacities]
-    min_score = body.min_score or 0.0
+    min_score = engine.fit.possible if body.min_score is None else body.min_score
     best = solve(candidates, k, capacities, min_score)
-    result = _result(body.technology_ids, reasons, candidates, best, min_score)
+    chosen = eligible(candidates, capacities, min_score)
+    result = _result(body.technology_ids, reasons, candidates, chosen, best, min_score)
     result |= {
         "greedy_objective": greedy(candidates, k, capacities, min_score).objective,
-        "candidates": len(eligible(candidates, capacities, min_score)),
+        "candidates": len(chosen),
     }
     run = AssignmentRun(
         province=province if actor.is_province_admin else None,
         created_by=created_by(actor),
-        request=body.model_copy(update={"province": province}).model_dump(mode="json"),
+        request=body.model_copy(update={"province": province, "min_score": min_score}).model_dump(
+            mode="json"
+        ),
         result=result,
     )
     with Session(db, expire_on_commit=False) as s:
@@ -98,11 +110,18 @@ def run_assignment(
 
 
 def _result(
-    ids: Sequence[int], reasons: dict[int, str], candidates: list[Candidate], best: Solution, min_score: float
+    ids: Sequence[int],
+    reasons: dict[int, str],
+    candidates: list[Candidate],
+    chosen: list[Candidate],
+    best: Solution,
+    min_score: float,
 ) -> dict:
-    """Assignments in request order; a technology that got none is unassigned, with why."""
+    """Assignments in request order, each with how many platforms it could have had (``chosen``: the fits with a
+    slot); a technology that got none is unassigned, with why."""
     given = best.by_technology()
     fitting = {c.technology_id for c in candidates if c.score > 0 and c.score >= min_score}
+    room = Counter(c.technology_id for c in chosen)
     assignments, unassigned = [], []
     for tid in ids:
         if tid in given:
@@ -112,6 +131,7 @@ def _result(
                     technology_id=tid,
                     platform_ids=[p.platform_id for p in pairs],
                     scores=[p.score for p in pairs],
+                    fitting=room[tid],
                 ).model_dump()
             )
         else:
@@ -129,15 +149,37 @@ def get_run(db: Engine, run_id: int, actor: Principal) -> AssignmentRun:
     return run
 
 
-def list_runs(db: Engine, actor: Principal, limit: int = 20) -> list[AssignmentRun]:
-    """The caller's most recent runs (a province key: its province's), newest first."""
+def list_runs(
+    db: Engine, actor: Principal, cursor: str | None = None, limit: int = 20
+) -> tuple[list[AssignmentRun], str | None]:
+    """The runs the caller may read (the full admin: all; a province key: its province's), newest first; returns
+    (page, next cursor or None)."""
     if not actor.is_administrator:
-        return []
-    stmt = select(AssignmentRun).order_by(col(AssignmentRun.id).desc()).limit(limit)
+        return [], None
+    stmt = select(AssignmentRun)
     if not actor.is_admin:
         stmt = stmt.where(AssignmentRun.province == actor.province)
     with Session(db, expire_on_commit=False) as s:
-        return list(s.exec(stmt).all())
+        return keyset_page(s, stmt, AssignmentRun, cursor, limit, newest_first=True)
+
+
+def run_summary(run: AssignmentRun) -> AssignmentSummary:
+    assignments = run.result.get("assignments", [])
+    return AssignmentSummary(
+        id=run.id,  # type: ignore[arg-type]
+        created_at=run.created_at,
+        created_by=run.created_by,
+        province=run.province,
+        label=run.request.get("label"),
+        technologies=len(run.request.get("technology_ids", [])),
+        per_technology=run.request["per_technology"],
+        min_score=run.request.get("min_score"),
+        assigned=len(assignments),
+        pairs=sum(len(a["platform_ids"]) for a in assignments),
+        objective=run.result["objective"],
+        greedy_objective=run.result["greedy_objective"],
+        notified_at=run.notified_at,
+    )
 
 
 def run_out(run: AssignmentRun) -> AssignmentOut:

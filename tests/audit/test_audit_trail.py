@@ -4,6 +4,7 @@ never in it; kept after the platform is deleted. And the administrator keys that
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,12 +102,15 @@ def test_every_change_is_recorded_with_its_actor_and_no_secret(client: TestClien
     assert client.get(f"/v1/platforms/{pid}/history").status_code == 401
 
 
-def test_administrator_keys_are_issued_listed_and_revoked_by_the_full_admin_only(client: TestClient) -> None:
-    made = client.post(
-        "/v1/admin-keys",
-        json={"scope": "province", "province": "江苏省", "label": "Jiangsu office"},
-        headers=AUTH,
-    )
+def test_administrator_keys_are_issued_listed_and_revoked_by_the_full_admin_only(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="pilotmatch.accounts"):
+        made = client.post(
+            "/v1/admin-keys",
+            json={"scope": "province", "province": "江苏省", "label": "Jiangsu office"},
+            headers=AUTH,
+        )
     assert made.status_code == 201, made.text
     body = made.json()
     assert (body["scope"], body["province"], body["label"]) == ("province", "jiangsu", "Jiangsu office")
@@ -126,6 +130,9 @@ def test_administrator_keys_are_issued_listed_and_revoked_by_the_full_admin_only
         refused = client.post("/v1/admin-keys", json=bad, headers=AUTH)
         assert refused.status_code == 422, bad
         assert refused.headers["content-type"] == "application/problem+json"
+    # Every problem at once: the missing province beside the missing label.
+    both = client.post("/v1/admin-keys", json={"scope": "province"}, headers=AUTH).json()
+    assert sorted(e["field"] for e in both["errors"]) == ["label", "province"]
     assert len(client.get("/v1/admin-keys", headers=AUTH).json()) == 1  # nothing stored by the refusals
 
     # A province key may not manage administrator keys.
@@ -135,7 +142,16 @@ def test_administrator_keys_are_issued_listed_and_revoked_by_the_full_admin_only
         == 403
     )
 
-    assert client.delete(f"/v1/admin-keys/{body['id']}", headers=AUTH).status_code == 204
+    with caplog.at_level(logging.INFO, logger="pilotmatch.accounts"):
+        assert client.delete(f"/v1/admin-keys/{body['id']}", headers=AUTH).status_code == 204
+    # Issuing and revoking are logged with the key's id, prefix and label and who acted; never the key.
+    logged = [(r.getMessage(), r.fields) for r in caplog.records if r.name == "pilotmatch.accounts"]  # type: ignore[attr-defined]
+    assert [m for m, _ in logged] == ["event=admin_key_issued", "event=admin_key_revoked"]
+    for _, fields in logged:
+        assert (
+            fields["key_id"] == body["id"] and fields["label"] == "Jiangsu office" and fields["by"] == "admin"
+        )
+        assert body["key"].startswith(fields["prefix"]) and body["key"] not in str(fields)
     assert client.get("/v1/platforms", headers=province_key).status_code == 401
     assert client.get("/v1/admin-keys", headers=AUTH).json()[0]["revoked_at"] is not None
     assert client.delete("/v1/admin-keys/424242", headers=AUTH).status_code == 404

@@ -151,14 +151,32 @@ def test_admin_key_is_created_once_and_rotated(env: Path) -> None:
     assert runner.invoke(app, ["admin-key"]).exit_code == 1
     rotated = runner.invoke(app, ["admin-key", "--rotate"])
     assert rotated.exit_code == 0 and "pm_admin_" in rotated.output
+    settings = Settings()
+    db = create_db_engine(settings.database_url)
     issued = runner.invoke(app, ["admin-key", "--province", "江苏", "--label", "Jiangsu industry department"])
     assert issued.exit_code == 0 and "for jiangsu" in issued.output
-    key = issued.output.split()[-1]
-    settings = Settings()
-    principal = authenticate(create_db_engine(settings.database_url), settings, key)
+    # The key is printed on one line, whatever the terminal's width (80 columns here); the log says who issued it.
+    (line,) = issued.stdout.strip().splitlines()
+    assert "event=admin_key_issued" in issued.stderr and "by=cli" in issued.stderr
+    principal = authenticate(db, settings, line.split()[-1])
     assert principal is not None and (principal.role, principal.province) == ("province", "jiangsu")
-    unknown = runner.invoke(app, ["admin-key", "--province", "Atlantis"])
-    assert unknown.exit_code == 2 and "Unknown province" in unknown.output
+
+    # A labelled full key for another administrator; a label is required with either, and names nothing else.
+    full = runner.invoke(app, ["admin-key", "--full", "--label", "Network office, second desk"])
+    assert full.exit_code == 0, full.output
+    (line,) = full.stdout.strip().splitlines()
+    principal = authenticate(db, settings, line.split()[-1])
+    assert principal is not None and principal.role == "admin" and principal.key_id is not None
+    for options, says in (
+        (["--province", "江苏"], "--label is required"),
+        (["--full"], "--label is required"),
+        (["--label", "Second full admin"], "--label names a key issued with --province or --full"),
+        (["--full", "--province", "江苏", "--label", "x"], "not both"),
+        (["--rotate", "--full", "--label", "x"], "--rotate replaces the admin key"),
+        (["--province", "Atlantis", "--label", "x"], "Unknown province"),
+    ):
+        refused = runner.invoke(app, ["admin-key", *options])
+        assert refused.exit_code == 2 and says in refused.output, (options, refused.output)
 
 
 def test_help_teaches_the_commands() -> None:

@@ -1,11 +1,12 @@
-"""Capacity-aware assignment over HTTP on a copy of the demo: a run, reading it back as JSON and CSV, pushing it
-to the platforms' inboxes once, and the refusals (platform keys, province keys outside their province, bad
-input stores nothing)."""
+"""Capacity-aware assignment over HTTP on a copy of the demo: a run, reading it back as JSON and CSV, listing the
+runs, pushing it to the platforms' inboxes once, the result page, and the refusals (platform keys, province keys
+outside their province, bad input stores nothing)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlmodel import func, select
 from api.app import create_app
 from matcher import Runtime
 from matcher.programmes.models import AssignmentRun
-from tests.conftest import AUTH, copy_demo, make_settings
+from tests.conftest import ADMIN_KEY, AUTH, copy_demo, make_settings
 
 PROVINCE = "jiangsu"
 
@@ -72,7 +73,13 @@ def test_a_run_respects_slots_and_scores_reads_back_and_notifies_each_pair_once(
     ids = [t["id"] for t in techs] + [999_999]
     r = client.post(
         "/v1/assignments",
-        json={"technology_ids": ids, "per_technology": 3, "min_score": 0.3, "max_per_platform": 1},
+        json={
+            "technology_ids": ids,
+            "per_technology": 3,
+            "min_score": 0.3,
+            "max_per_platform": 1,
+            "label": "2026 长三角供需对接会",
+        },
         headers=AUTH,
     )
     assert r.status_code == 201, r.text
@@ -87,7 +94,7 @@ def test_a_run_respects_slots_and_scores_reads_back_and_notifies_each_pair_once(
     ]
     assert pairs and all(s >= 0.3 for _, _, s in pairs)
     for a in run["assignments"]:
-        assert 1 <= len(set(a["platform_ids"])) == len(a["platform_ids"]) <= 3
+        assert 1 <= len(set(a["platform_ids"])) == len(a["platform_ids"]) <= min(3, a["fitting"])
         assert a["scores"] == sorted(a["scores"], reverse=True)
     assert max(Counter(p for _, p, _ in pairs).values()) == 1
     assert all(platforms[p]["active"] and (platforms[p]["capacity"] or 1) >= 1 for _, p, _ in pairs)
@@ -121,6 +128,7 @@ def test_a_run_respects_slots_and_scores_reads_back_and_notifies_each_pair_once(
     inbox = client.get(f"/v1/platforms/{pid}/notifications", params={"type": "assignment.made"}, headers=AUTH)
     (note,) = inbox.json()["items"]
     assert note["technology_id"] == tid and note["data"]["assignment_id"] == run["id"]
+    assert note["data"]["assignment_label"] == "2026 长三角供需对接会"
     assert "contact" not in note["data"]["technology"]
     assert client.post(f"/v1/assignments/{run['id']}/notify", headers=AUTH).json()["created"] == 0
     again = client.get(f"/v1/platforms/{pid}/notifications", params={"type": "assignment.made"}, headers=AUTH)
@@ -137,9 +145,16 @@ def test_a_run_respects_slots_and_scores_reads_back_and_notifies_each_pair_once(
         == 200
     )
     again = client.post(
-        "/v1/assignments", json={"technology_ids": [tid], "per_technology": 5}, headers=AUTH
+        "/v1/assignments", json={"technology_ids": [tid], "per_technology": 5, "min_score": 0}, headers=AUTH
     ).json()
     assert again["assignments"] and pid not in again["assignments"][0]["platform_ids"]
+    # Left out, min_score is where a "possible" fit starts: no weak fit is assigned unless asked for (0: any).
+    default = client.post(
+        "/v1/assignments", json={"technology_ids": [tid], "per_technology": 5}, headers=AUTH
+    ).json()
+    assert default["request"]["min_score"] == 0.5 and again["request"]["min_score"] == 0
+    assert all(s >= 0.5 for a in default["assignments"] for s in a["scores"])
+    assert min(again["assignments"][0]["scores"]) < 0.5
     r = client.post(
         "/v1/assignments", json={"technology_ids": [tid], "per_technology": 1, "min_score": 1}, headers=AUTH
     )
@@ -169,7 +184,19 @@ def test_province_keys_stay_in_their_province_and_bad_requests_store_nothing(
             io.StringIO(client.get(f"/v1/assignments/{run['id']}?format=csv", headers=province).text)
         )
     )
-    assert rows and all(row["technology_contact"] == "" for row in rows)
+    # The researcher's contact, as GET /v1/technologies/{id} shows it to this key (it administers them).
+    contacts = {
+        t["id"]: t["contact"]
+        for t in client.get("/v1/technologies?limit=200", headers=province).json()["items"]
+    }
+    assert rows and all(
+        row["technology_contact"] == (contacts[int(row["technology_id"])] or "") for row in rows
+    )
+    assert any(row["technology_contact"] for row in rows)
+    # Left out, min_score is the "possible" fit's threshold, for a province key as for the admin.
+    assert run["request"]["min_score"] == 0.5 and all(
+        s >= 0.5 for a in run["assignments"] for s in a["scores"]
+    )
 
     before = _runs(rt)
     admin_run = client.post(
@@ -196,6 +223,20 @@ def test_province_keys_stay_in_their_province_and_bad_requests_store_nothing(
         assert r.headers["content-type"].startswith("application/problem+json")
     assert _runs(rt) == before
 
+    # The list: newest first, paged; a province key's holds its province's runs only.
+    mine = client.get("/v1/assignments", headers=province).json()
+    assert [r["id"] for r in mine["items"]] == [run["id"]] and mine["next_cursor"] is None
+    assert mine["items"][0]["province"] == PROVINCE and mine["items"][0]["technologies"] == len(ours)
+    first = client.get("/v1/assignments", params={"limit": 1}, headers=AUTH).json()
+    second = client.get(
+        "/v1/assignments", params={"limit": 1, "cursor": first["next_cursor"]}, headers=AUTH
+    ).json()
+    assert (
+        first["items"][0]["id"] == admin_run.json()["id"]
+        and second["items"][0]["id"] < first["items"][0]["id"]
+    )
+    assert client.get("/v1/assignments", params={"cursor": "nonsense"}, headers=AUTH).status_code == 422
+
     # Another province's run, or the admin's, is 404 to a province key; a platform key may not run or read.
     other = admin_run.json()["id"]
     assert client.get(f"/v1/assignments/{other}", headers=province).status_code == 404
@@ -209,7 +250,52 @@ def test_province_keys_stay_in_their_province_and_bad_requests_store_nothing(
         == 403
     )
     assert client.get(f"/v1/assignments/{run['id']}", headers=operator).status_code == 403
+    assert client.get("/v1/assignments", headers=operator).status_code == 403
+    assert client.get("/v1/assignments").status_code == 401
     assert (
         client.post("/v1/assignments", json={"technology_ids": ours, "per_technology": 1}).status_code == 401
     )
     assert _runs(rt) == before
+
+
+def test_the_result_page_says_why_a_technology_got_fewer_than_k(
+    demo_copy: tuple[Runtime, TestClient],
+) -> None:
+    """The web form run with the lowest score left blank: the API's default applies, the programme's name heads
+    the page, and each technology short of k says whether fits were lacking or their slots went elsewhere."""
+    _, api = demo_copy
+    web = TestClient(api.app)
+    web.cookies.set("pm_lang", "en")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/operator/sign-in").text).group(1)  # type: ignore[union-attr]
+    signed_in = web.post(
+        "/operator/sign-in", data={"key": ADMIN_KEY, "csrf_token": token}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303
+    form = {
+        "label": "Autumn fair",
+        "per_technology": "5",
+        "min_score": "",
+        "max_per_platform": "1",
+        "respect_capacity": "true",
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', web.get("/assignments").text).group(1),  # type: ignore[union-attr]
+    }
+    r = web.post("/assignments", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    run = api.get(f"/v1/assignments/{r.headers['location'].rsplit('/', 1)[1]}", headers=AUTH).json()
+    assert run["request"]["min_score"] == 0.5 and run["request"]["label"] == "Autumn fair"
+
+    page = web.get(r.headers["location"]).text
+    assert "Autumn fair" in page and "Lowest score 0.5." in page
+    short = [a for a in run["assignments"] if len(a["platform_ids"]) < 5]
+    assert short, "with one slot per platform and k = 5, some technology falls short"
+    for a in short:
+        got = len(a["platform_ids"])
+        reason = (
+            f"only {a['fitting']}."
+            if a["fitting"] <= got
+            else f"{a['fitting']}; {a['fitting'] - got} of them gave their slots to pairs scoring more in total."
+        )
+        assert (
+            f"#{a['technology_id']}: got {got} of 5; platforms at or above the lowest score with a slot: {reason}"
+            in page
+        )

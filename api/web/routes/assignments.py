@@ -44,6 +44,7 @@ def _administrator(ctx: WebContext) -> Principal | Response:
 def _defaults(ctx: WebContext, principal: Principal) -> dict:
     own = principal.province if principal.is_province_admin else ""
     return {
+        "label": "",
         "direction": "",
         "area": "",
         "tech_province": own,
@@ -63,7 +64,7 @@ def _page(
         status,
         values=values,
         errors=errors,
-        runs=list_runs(ctx.rt.db, principal),
+        runs=list_runs(ctx.rt.db, principal)[0],
         max_k=MAX_PER_TECHNOLOGY,
     )
 
@@ -83,7 +84,10 @@ def run(ctx: WebDep, form: CheckedForm, _: ManyMatchesSlotDep) -> Response:
     principal = _administrator(ctx)
     if isinstance(principal, Response):
         return principal
-    values = {name: forms.text(form, name) for name in (*FILTERS, "province", "per_technology", "min_score")}
+    values = {
+        name: forms.text(form, name)
+        for name in ("label", *FILTERS, "province", "per_technology", "min_score")
+    }
     values |= {
         "max_per_platform": forms.text(form, "max_per_platform"),
         "respect_capacity": "respect_capacity" in form,
@@ -121,6 +125,7 @@ def run(ctx: WebDep, form: CheckedForm, _: ManyMatchesSlotDep) -> Response:
         "min_score": values["min_score"] or None,
         "province": values["province"] or None,
         "max_per_platform": values["max_per_platform"] or None,
+        "label": values["label"] or None,
     }
     request = None
     try:
