@@ -83,6 +83,18 @@ def profile_values(values: FormData, errors: Errors, whole_number_message: str) 
     }
 
 
+def localise_profile_numbers(errors: Errors, t: Callable[..., str]) -> None:
+    """The profile's numeric rules in the reader's language (the schema's own messages are English); a value that
+    is no whole number keeps that message."""
+    for name, key in (
+        ("trl_min", "error.trl_range"),
+        ("trl_max", "error.trl_range"),
+        ("capacity", "error.capacity"),
+    ):
+        if name in errors and errors[name] != t("error.whole_number"):
+            errors[name] = t(key)
+
+
 def field_root(path: str | None) -> str:
     """``directions[1]`` -> ``directions``: forms show one message per input."""
     return (path or "body").split("[")[0].split(".")[0]

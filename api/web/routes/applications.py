@@ -74,14 +74,7 @@ def send_application(ctx: WebDep, form: CheckedForm) -> Response:
             return ctx.redirect(f"/apply/{token}?new=1")
         except InvalidInput as exc:
             forms.add_domain_error(errors, exc, t=ctx.t)
-    # The numeric rules in the reader's language (the schema's own messages are English).
-    for name, key in (
-        ("trl_min", "error.trl_range"),
-        ("trl_max", "error.trl_range"),
-        ("capacity", "error.capacity"),
-    ):
-        if name in errors and errors[name] != ctx.t("error.whole_number"):
-            errors[name] = ctx.t(key)
+    forms.localise_profile_numbers(errors, ctx.t)
     return _form_page(ctx, values | {"equipment": forms.text(form, "equipment")}, errors, 422)
 
 

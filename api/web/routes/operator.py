@@ -206,14 +206,7 @@ def edit(platform_id: RowId, ctx: WebDep, form: CheckedForm, _: PageMatchAdmissi
             errors["tier"] = exc.detail
         except Conflict as exc:  # an earlier edit still waits for review
             errors["capabilities"] = exc.detail
-    # The numeric rules in the reader's language (the schema's own messages are English).
-    for name, key in (
-        ("trl_min", "error.trl_range"),
-        ("trl_max", "error.trl_range"),
-        ("capacity", "error.capacity"),
-    ):
-        if name in errors and errors[name] != ctx.t("error.whole_number"):
-            errors[name] = ctx.t(key)
+    forms.localise_profile_numbers(errors, ctx.t)
     shown = values | {"equipment": forms.text(form, "equipment")}
     if not sets_tier:
         shown["tier"] = own.tier
