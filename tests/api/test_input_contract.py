@@ -204,6 +204,8 @@ def test_web_forms_refuse_control_characters(small_client: TestClient, small_run
     fields = {
         "csrf_token": csrf_of(form),
         "name": "PEM电解水制氢中试平台",
+        # The form sends the province it shows (an operator may not change it).
+        "province": small_client.get("/v1/platforms/1").json()["province"] or "",
         "area": "emerging_future",
         "capabilities": "质子交换膜电解槽\x00电堆组装",
         "active": "on",
