@@ -6,7 +6,7 @@ routes left out because they deliver), in process over ASGI with the admin key, 
 
 Budget: the suite explores the document with long texts cut to 2,000 characters and lists to 10 items (a
 1,000-item bulk or a 20,000-character text is seconds of embedding each, and the coverage phase sends every
-boundary), and 6 examples per operation in the fuzzing phase. ``st run`` against ``pilotmatch serve`` explores the
+boundary), and 4 examples per operation in the fuzzing phase. ``st run`` against ``pilotmatch serve`` explores the
 full ranges (docs/development.md).
 """
 
@@ -35,7 +35,7 @@ CHECKS = (
 )
 MAX_TEXT = 2000
 MAX_ITEMS = 10
-EXAMPLES = 6
+EXAMPLES = 4
 
 
 @pytest.fixture(scope="module")
