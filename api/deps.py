@@ -10,7 +10,8 @@ from starlette.exceptions import HTTPException
 
 from api.params import RowId
 from matcher import NotFound, Principal, Runtime, authenticate
-from matcher.accounts.service import platform_province, touch
+from matcher.accounts.service import touch
+from matcher.platforms.permissions import platform_province
 from matcher.technologies.service import technology_provinces
 
 _bearer = HTTPBearer(

@@ -29,14 +29,13 @@ from matcher import (
     pair_states,
     technologies_for_platform,
 )
-from matcher.accounts.service import platform_province
 from matcher.applications.revisions import HeldEdit, edit_platform
 from matcher.applications.schemas import EditHeld
 from matcher.audit.schemas import AuditEventOut
-from matcher.audit.service import platform_history, trail_province
-from matcher.errors import NotFound
+from matcher.audit.service import readable_history
 from matcher.platforms import service
 from matcher.platforms.freshness import confirm_platform
+from matcher.platforms.permissions import platform_province
 
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
 
@@ -177,17 +176,6 @@ def history(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[AuditEventOut]:
-    """For administrators over the platform and for its own key. A deleted platform's trail stays readable by
-    administrators over the province it was in."""
-    exists, province = platform_province(rt.db, platform_id)
-    if not exists:
-        province = trail_province(rt.db, platform_id)
-        allowed = principal.governs(province) or (principal.is_admin and province is None)
-    else:
-        allowed = principal.acts_for(platform_id, province)
-    if not allowed:
-        raise NotFound(f"Platform {platform_id} does not exist.")
-    events = platform_history(rt.db, platform_id, principal, limit=limit, before_id=before_id)
-    if not exists and not events:
-        raise NotFound(f"Platform {platform_id} does not exist.")
-    return events
+    """For administrators over the platform and for its own key; a deleted platform's for administrators over
+    the province it was in."""
+    return readable_history(rt.db, platform_id, principal, limit=limit, before_id=before_id)

@@ -28,11 +28,11 @@ from matcher.accounts.service import (
     authenticate_digest,
     close_sign_in,
     open_sign_in,
-    platform_province,
     signed_in_digest,
 )
 from matcher.engagements.schemas import OUTCOME_NAMES, STATUSES
 from matcher.fields import FEEDBACK_REASONS
+from matcher.platforms.permissions import platform_province
 
 HERE = Path(__file__).parent
 #: Pages under this prefix are a researcher's private link and what its forms post to.

@@ -102,13 +102,6 @@ def platform_exists(db: Engine, platform_id: int) -> bool:
         return s.get(Platform, platform_id) is not None
 
 
-def platform_province(db: Engine, platform_id: int) -> tuple[bool, str | None]:
-    """Whether the platform exists, and its province (what decides which province administrator governs it)."""
-    with Session(db) as s:
-        row = s.exec(select(Platform.id, Platform.province).where(Platform.id == platform_id)).first()
-    return (False, None) if row is None else (True, row[1])
-
-
 def list_platform_keys(db: Engine, platform_id: int) -> list[ApiKey]:
     if not platform_exists(db, platform_id):
         raise NotFound(f"Platform {platform_id} does not exist.")

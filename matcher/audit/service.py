@@ -17,6 +17,8 @@ from sqlmodel import Session, select
 from matcher.accounts.principal import PROVINCE, Principal
 from matcher.audit.models import AuditEvent
 from matcher.audit.schemas import AuditActor, AuditEventOut
+from matcher.errors import NotFound
+from matcher.platforms.permissions import platform_province
 
 #: The actor of changes the service makes by itself (marking a profile stale, say).
 SYSTEM = Principal("system")
@@ -136,3 +138,21 @@ def trail_province(db: Engine, platform_id: int) -> str | None:
                 # A deletion's "after" is nothing; an update's is where the platform went.
                 return before if action == "deleted" else after
     return None
+
+
+def readable_history(
+    db: Engine, platform_id: int, viewer: Principal, *, limit: int = 200, before_id: int | None = None
+) -> list[AuditEventOut]:
+    """The platform's trail as ``viewer`` may read it: administrators over the platform and its own key; a deleted
+    platform's, administrators over the province it was in (the full admin also when it had none). Anyone else,
+    as for a platform that never existed, gets ``NotFound``."""
+    exists, province = platform_province(db, platform_id)
+    if exists:
+        allowed = viewer.acts_for(platform_id, province)
+    else:
+        province = trail_province(db, platform_id)
+        allowed = viewer.governs(province) or (viewer.is_admin and province is None)
+    events = platform_history(db, platform_id, viewer, limit=limit, before_id=before_id) if allowed else []
+    if not allowed or (not exists and not events):
+        raise NotFound(f"Platform {platform_id} does not exist.")
+    return events

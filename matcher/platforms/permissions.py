@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
-from matcher.accounts.service import Principal
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from matcher.accounts.principal import Principal
 from matcher.errors import Forbidden
+from matcher.platforms.models import Platform
 
 #: A platform's operator edits its profile, but its standing in the network is the administrator's to set.
 ADMIN_ONLY_FIELDS = frozenset({"tier", "external_id"})
@@ -66,3 +70,10 @@ def check_platform_delete(actor: Principal, platform: Mapping[str, Any]) -> None
         raise Forbidden(
             f"Platform tier {platform.get('tier')} is awarded by the full administrator, who alone may delete it."
         )
+
+
+def platform_province(db: Engine, platform_id: int) -> tuple[bool, str | None]:
+    """Whether the platform exists, and its province (what decides which province administrator governs it)."""
+    with Session(db) as s:
+        row = s.exec(select(Platform.id, Platform.province).where(Platform.id == platform_id)).first()
+    return (False, None) if row is None else (True, row[1])
